@@ -1,0 +1,246 @@
+"""The shared estimator base: validation, the fit driver, the prediction API.
+
+Everything that :class:`~skce.WeightedLogisticCE` and :class:`~skce.SoftmaxCE`
+have in common lives here; the subclasses only say which loss they use, how
+their per-class weights are built and how many classes they accept.
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._objective import LinearObjective, StandardizedCoordinates, weighted_targets
+from ._solvers import SOLVERS, gd
+
+_DTYPES = [np.float64, np.float32]
+_SPARSE_FORMATS = ["csr", "csc"]
+
+
+class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
+    """Linear classifier fitted by minimising weighted cross-entropy.
+
+    Subclasses set ``_loss`` and implement ``_check_n_classes`` and
+    ``_class_weights``.
+    """
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "solver": [StrOptions({"gd", "agd", "bb"})],
+        "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+    }
+
+    _loss = None
+
+    def __init__(
+        self,
+        *,
+        alpha,
+        fit_intercept,
+        solver,
+        learning_rate,
+        tol,
+        max_iter,
+        warm_start,
+    ):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # -- hooks for subclasses ------------------------------------------------
+    def _check_n_classes(self, y):
+        raise NotImplementedError
+
+    def _class_weights(self, y_codes, sample_weight):
+        """Per-class weights ``c_k`` as an array of shape (n_classes,)."""
+        raise NotImplementedError
+
+    # -- fit -------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model by minimising the penalised weighted cross-entropy.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. float32 input is kept float32 (the fitted attributes
+            are float32); CSR and CSC matrices are used without densifying or
+            copying. Other input is converted to float64.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights ``s_i``; ``None`` means all ones.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X, y = validate_data(self, X, y, accept_sparse=_SPARSE_FORMATS, dtype=_DTYPES, order=None)
+        check_classification_targets(y)
+        self._check_n_classes(y)
+        classes, y_codes = np.unique(y, return_inverse=True)
+        if classes.shape[0] < 2:
+            raise ValueError(
+                "The data contains only one class: "
+                f"{classes[0]!r}. A classifier needs samples of at least two classes."
+            )
+        self.classes_ = classes
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        class_totals = np.bincount(y_codes, weights=sample_weight, minlength=classes.shape[0])
+        if np.count_nonzero(class_totals) < 2:
+            raise ValueError(
+                "Only one class has a positive total sample weight "
+                f"(class {classes[np.argmax(class_totals)]!r}); a classifier needs "
+                "weighted samples of at least two classes."
+            )
+        class_weight = self._class_weights(y_codes, sample_weight)
+        A = weighted_targets(y_codes, classes.shape[0], sample_weight, class_weight)
+        objective = LinearObjective(
+            self._loss, X, A, alpha=self.alpha, fit_intercept=self.fit_intercept
+        )
+        theta0 = self._initial_theta(objective)
+        result = self._run_solver(objective, theta0, X)
+        W, b = objective.unpack(result.x)
+        self.coef_ = np.array(W, dtype=X.dtype)
+        self.intercept_ = np.array(b, dtype=X.dtype)
+        self.n_iter_ = int(result.n_iter)
+        self._warn_if_not_converged(result)
+        return self
+
+    def _initial_theta(self, objective):
+        if self.warm_start and hasattr(self, "coef_"):
+            shape = (objective.n_outputs, objective.n_features)
+            if self.coef_.shape == shape:
+                return objective.pack(self.coef_, self.intercept_)
+        return np.zeros(objective.n_params)
+
+    def _run_solver(self, objective, theta0, X):
+        common = dict(tol=self.tol, max_iter=self.max_iter)
+        if self.solver == "gd":
+            if self.learning_rate == "auto":
+                learning_rate = 1.0 / objective.lipschitz()
+            else:
+                learning_rate = float(self.learning_rate)
+            return gd(objective.value_and_grad, theta0, learning_rate=learning_rate, **common)
+        coords = StandardizedCoordinates(objective)
+        # Relative noise of the objective: float64 arithmetic, except sparse
+        # float32 data whose logits are computed in float32.
+        precision = X.dtype if sp.issparse(X) else np.float64
+        f_rtol = 16 * float(np.finfo(precision).eps)
+        solver = SOLVERS[self.solver]
+        extra = {"value": coords.value} if self.solver == "agd" else {}
+        result = solver(
+            coords.value_and_grad,
+            coords.to_u(theta0),
+            grad_norm=coords.grad_max,
+            f_rtol=f_rtol,
+            **extra,
+            **common,
+        )
+        result.x = coords.to_theta(result.x)
+        return result
+
+    def _warn_if_not_converged(self, result):
+        name = type(self).__name__
+        if result.status == "max_iter":
+            warnings.warn(
+                f"{name} (solver={self.solver!r}) did not converge in "
+                f"max_iter={self.max_iter} iterations: max|gradient| = "
+                f"{result.grad_norm:.3g} > tol = {self.tol:.3g}. Increase max_iter, "
+                "increase alpha, or scale the features. If alpha=0 and the classes "
+                "are linearly separable, the weights grow without bound and no "
+                "finite optimum exists.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        elif result.status == "stalled":
+            warnings.warn(
+                f"{name} (solver={self.solver!r}) stopped after {result.n_iter} "
+                "iterations because the objective no longer decreases at the working "
+                f"precision, with max|gradient| = {result.grad_norm:.3g} > tol = "
+                f"{self.tol:.3g}. The result is as accurate as the data's precision "
+                "allows; raise tol to silence this warning.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+
+    # -- prediction ------------------------------------------------------------
+    def _logits(self, X):
+        """Raw logits ``X W^T + b`` of shape (n_samples, n_outputs)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=_SPARSE_FORMATS, dtype=_DTYPES, reset=False)
+        Z = X @ self.coef_.T
+        Z = np.asarray(Z) + self.intercept_
+        return Z
+
+    def predict_log_proba(self, X):
+        """Log of the class probabilities.
+
+        Computed from the logits with a log-sigmoid / log-softmax formula, so it
+        is finite even where ``predict_proba`` rounds to 0.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        return self._loss.log_proba(self._logits(X))
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``; rows sum to 1.
+        """
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X):
+        """Most probable class of each sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        Z = self._logits(X)
+        if Z.shape[1] == 1:
+            index = (Z[:, 0] > 0).astype(np.intp)
+        else:
+            index = np.argmax(Z, axis=1)
+        return self.classes_[index]

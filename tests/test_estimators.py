@@ -1,0 +1,398 @@
+"""WeightedLogisticCE and SoftmaxCE against independent references and in sklearn tools."""
+
+import pickle
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skce import SoftmaxCE, WeightedLogisticCE
+
+from ._data import binary_data, multiclass_data, raw_scales
+
+GD_SOLVERS = ["bb", "agd"]
+ALL_SOLVERS = ["bb", "agd", "gd"]
+
+
+def _sklearn_reference(X, y, alpha, sample_weight=None, class_weight=None, penalty="l2"):
+    """LogisticRegression at the mapped C = 1 / (alpha * sum s), solved tightly by Newton."""
+    s = np.ones(len(y)) if sample_weight is None else sample_weight
+    params = dict(solver="newton-cholesky", tol=1e-12, max_iter=1000, class_weight=class_weight)
+    if penalty is None:
+        params["C"] = np.inf
+    else:
+        params["C"] = 1.0 / (alpha * s.sum())
+    return LogisticRegression(**params).fit(X, y, sample_weight=sample_weight)
+
+
+# -- the optimum --------------------------------------------------------------------
+@pytest.mark.parametrize("solver", ALL_SOLVERS)
+@pytest.mark.parametrize("beta", [1.0, 7.5, 0.4])
+def test_binary_optimum_equals_logistic_regression(solver, beta):
+    X, y = binary_data()
+    sw = np.random.RandomState(0).uniform(0.2, 3.0, len(y))
+    alpha = 1e-2
+    ref = _sklearn_reference(X, y, alpha, sample_weight=sw, class_weight={0: 1, 1: beta})
+    max_iter = 100_000 if solver == "gd" else 10_000
+    model = WeightedLogisticCE(beta=beta, alpha=alpha, solver=solver, tol=1e-10, max_iter=max_iter)
+    model.fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(model.coef_, ref.coef_, atol=1e-6)
+    np.testing.assert_allclose(model.intercept_, ref.intercept_, atol=1e-6)
+    np.testing.assert_allclose(model.predict_proba(X), ref.predict_proba(X), atol=1e-7)
+
+
+@pytest.mark.parametrize("solver", ALL_SOLVERS)
+@pytest.mark.parametrize("class_weight", [None, {0: 1.0, 1: 4.0, 2: 0.5}, "balanced"])
+def test_multinomial_optimum_equals_logistic_regression(solver, class_weight):
+    X, y = multiclass_data()
+    sw = np.random.RandomState(1).uniform(0.2, 3.0, len(y))
+    alpha = 1e-2
+    ref = _sklearn_reference(X, y, alpha, sample_weight=sw, class_weight=class_weight)
+    max_iter = 100_000 if solver == "gd" else 10_000
+    model = SoftmaxCE(
+        class_weight=class_weight, alpha=alpha, solver=solver, tol=1e-10, max_iter=max_iter
+    )
+    model.fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(model.coef_, ref.coef_, atol=1e-6)
+    # Softmax intercepts are defined up to a common shift: compare centred ones.
+    np.testing.assert_allclose(
+        model.intercept_ - model.intercept_.mean(),
+        ref.intercept_ - ref.intercept_.mean(),
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(model.predict_proba(X), ref.predict_proba(X), atol=1e-7)
+
+
+def test_softmax_on_two_classes_equals_weighted_logistic_with_double_alpha():
+    """K = 2 softmax with alpha = 2a is the logistic model with alpha = a: w = w_1 - w_0."""
+    X, y = binary_data()
+    a = 3e-3
+    logistic = WeightedLogisticCE(alpha=a, tol=1e-10).fit(X, y)
+    softmax = SoftmaxCE(alpha=2 * a, tol=1e-10).fit(X, y)
+    assert softmax.coef_.shape == (2, X.shape[1])
+    np.testing.assert_allclose(softmax.predict_proba(X), logistic.predict_proba(X), atol=1e-8)
+    np.testing.assert_allclose(
+        softmax.decision_function(X), logistic.decision_function(X), rtol=1e-6, atol=1e-7
+    )
+    np.testing.assert_array_equal(softmax.predict(X), logistic.predict(X))
+
+
+@pytest.mark.parametrize("solver", GD_SOLVERS)
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE, SoftmaxCE])
+def test_raw_unscaled_features_reach_the_mle(solver, estimator):
+    """alpha = 0 on columns scaled from 1e-3 to 1e3 with offsets: the MLE, unpenalised."""
+    X, y = binary_data(n_features=5) if estimator is WeightedLogisticCE else multiclass_data()
+    X_raw = raw_scales(X)
+    # The MLE is equivariant under column scaling: fit Newton on the standardised data
+    # and map the coefficients back, an independent route to the same optimum.
+    ref = _sklearn_reference(X, y, alpha=0.0, penalty=None)
+    scale = X_raw.std(axis=0)
+    mean = X_raw.mean(axis=0)
+    ref_coef = ref.coef_ / scale
+    ref_intercept = ref.intercept_ - ref_coef @ mean
+    model = estimator(alpha=0.0, solver=solver, tol=1e-9, max_iter=20_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(X_raw, y)
+    if estimator is WeightedLogisticCE:
+        np.testing.assert_allclose(model.coef_, ref_coef, rtol=1e-5)
+        np.testing.assert_allclose(model.intercept_, ref_intercept, rtol=1e-5)
+    else:
+        centred = model.intercept_ - model.intercept_.mean()
+        np.testing.assert_allclose(centred, ref_intercept - ref_intercept.mean(), rtol=1e-5)
+        np.testing.assert_allclose(model.coef_, ref_coef, rtol=1e-5)
+    np.testing.assert_allclose(model.predict_proba(X_raw), ref.predict_proba(X), atol=1e-6)
+
+
+def test_textbook_gd_is_slow_on_raw_features():
+    """The documented contrast: plain GD with 1/L does not get there within max_iter."""
+    X, y = binary_data(n_features=5)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        WeightedLogisticCE(alpha=0.0, solver="gd", max_iter=300).fit(raw_scales(X), y)
+
+
+# -- gradient descent specifics ---------------------------------------------------------
+def test_gd_with_too_large_learning_rate_raises():
+    X, y = binary_data()
+    X = X * 100
+    with pytest.raises(ValueError, match="learning_rate"):
+        WeightedLogisticCE(solver="gd", learning_rate=1e4, max_iter=500).fit(X, y)
+
+
+def test_gd_auto_learning_rate_is_inverse_lipschitz_and_monotone():
+    X, y = binary_data()
+    model = WeightedLogisticCE(solver="gd", alpha=1e-2, tol=1e-7, max_iter=20_000)
+    model.fit(X, y)
+    ref = _sklearn_reference(X, y, 1e-2)
+    np.testing.assert_allclose(model.coef_, ref.coef_, atol=1e-5)
+
+
+def test_max_iter_gives_convergence_warning_and_n_iter():
+    X, y = multiclass_data()
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+        model = SoftmaxCE(max_iter=3).fit(X, y)
+    assert model.n_iter_ == 3
+
+
+def test_n_iter_and_tol_semantics():
+    """Stopping means max |grad J| <= tol at the returned coefficients."""
+    X, y = binary_data()
+    sw = np.random.RandomState(3).uniform(0.5, 2, len(y))
+    alpha, beta, tol = 1e-2, 3.0, 1e-5
+    model = WeightedLogisticCE(beta=beta, alpha=alpha, tol=tol).fit(X, y, sample_weight=sw)
+    assert model.n_iter_ >= 1
+    # Gradient at the returned point, written out from the documented formula.
+    z = X @ model.coef_[0] + model.intercept_[0]
+    p = 1 / (1 + np.exp(-z))
+    c = np.where(y == 1, beta, 1.0)
+    err = sw * c * (p - y) / sw.sum()
+    grad = np.append(X.T @ err + alpha * model.coef_[0], err.sum())
+    assert np.abs(grad).max() <= tol
+
+
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE(), SoftmaxCE()])
+def test_warm_start_continues_from_previous_solution(estimator):
+    X, y = binary_data() if isinstance(estimator, WeightedLogisticCE) else multiclass_data()
+    full = clone(estimator).set_params(tol=1e-9).fit(X, y)
+    warm = clone(estimator).set_params(warm_start=True, max_iter=4, tol=1e-9)
+    with pytest.warns(ConvergenceWarning):
+        warm.fit(X, y)
+    assert not np.allclose(warm.coef_, full.coef_, atol=1e-6)
+    warm.set_params(max_iter=1000).fit(X, y)
+    np.testing.assert_allclose(warm.coef_, full.coef_, atol=1e-7)
+    # From the optimum, a warm fit stops at once.
+    warm.fit(X, y)
+    assert warm.n_iter_ == 0
+    cold = clone(estimator).set_params(tol=1e-9).fit(X, y)
+    assert cold.n_iter_ > 5
+
+
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE(beta=3.0), SoftmaxCE()])
+def test_fit_is_deterministic(estimator):
+    X, y = binary_data() if isinstance(estimator, WeightedLogisticCE) else multiclass_data()
+    a = clone(estimator).fit(X, y)
+    b = clone(estimator).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.intercept_, b.intercept_)
+
+
+def test_beta_balanced_uses_weighted_class_totals():
+    X, y = binary_data(weights=(0.9, 0.1))
+    sw = np.random.RandomState(0).uniform(0.1, 2, len(y))
+    model = WeightedLogisticCE(beta="balanced", tol=1e-9).fit(X, y, sample_weight=sw)
+    expected = sw[y == 0].sum() / sw[y == 1].sum()
+    assert model.beta_ == pytest.approx(expected)
+    same = WeightedLogisticCE(beta=expected, tol=1e-9).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(model.coef_, same.coef_, rtol=1e-10)
+
+
+def test_beta_shifts_positive_probability_up():
+    X, y = binary_data(weights=(0.9, 0.1))
+    p1 = WeightedLogisticCE(beta=1.0).fit(X, y).predict_proba(X)[:, 1]
+    p20 = WeightedLogisticCE(beta=20.0).fit(X, y).predict_proba(X)[:, 1]
+    assert p20.mean() > p1.mean() + 0.1
+    assert (p20 >= p1 - 1e-12).mean() > 0.95
+
+
+# -- dtypes, sparse input, memory -----------------------------------------------------
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE(tol=1e-8), SoftmaxCE(tol=1e-8)])
+def test_float32_input_keeps_float32_and_accuracy(estimator):
+    X, y = binary_data() if isinstance(estimator, WeightedLogisticCE) else multiclass_data()
+    m64 = clone(estimator).fit(X, y)
+    m32 = clone(estimator).fit(X.astype(np.float32), y)
+    assert m32.coef_.dtype == np.float32 and m32.intercept_.dtype == np.float32
+    assert m64.coef_.dtype == np.float64
+    # float32 data is the float64 data rounded: optima agree to float32 precision.
+    np.testing.assert_allclose(m32.coef_, m64.coef_, rtol=1e-4, atol=1e-5)
+
+
+class _NoDensifyCSR(sp.csr_matrix):
+    """A CSR matrix that refuses to be densified."""
+
+    def toarray(self, *args, **kwargs):
+        raise AssertionError("X was densified")
+
+    def todense(self, *args, **kwargs):
+        raise AssertionError("X was densified")
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE(tol=1e-9), SoftmaxCE(tol=1e-9)])
+def test_sparse_input_gives_the_dense_result(fmt, estimator):
+    X, y = binary_data() if isinstance(estimator, WeightedLogisticCE) else multiclass_data()
+    X[np.abs(X) < 0.7] = 0.0
+    dense = clone(estimator).fit(X, y)
+    sparse = clone(estimator).fit(sp.csr_matrix(X).asformat(fmt), y)
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(sparse.predict_proba(sp.csr_matrix(X)), dense.predict_proba(X))
+
+
+def test_sparse_input_is_not_densified():
+    X, y = binary_data()
+    X[np.abs(X) < 0.7] = 0.0
+    X_sparse = _NoDensifyCSR(X)
+    model = WeightedLogisticCE().fit(X_sparse, y)
+    model.predict_proba(X_sparse)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fit_does_not_copy_dense_x(dtype):
+    """Peak extra memory during fit stays far below the size of X (no upcast copy)."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(40_000, 100).astype(dtype)
+    y = (X[:, 0] + rng.randn(40_000) > 0).astype(int)
+    model = WeightedLogisticCE(max_iter=5)
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.5 * X.nbytes
+
+
+# -- numerical robustness ----------------------------------------------------------------
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE(), SoftmaxCE()])
+def test_huge_features_and_logits_stay_finite(estimator):
+    X, y = binary_data() if isinstance(estimator, WeightedLogisticCE) else multiclass_data()
+    X_big = X * 1e6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = clone(estimator).fit(X_big, y)
+        proba = model.predict_proba(X_big * 1e3)
+        log_proba = model.predict_log_proba(X_big * 1e3)
+    assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
+    assert np.all(np.isfinite(proba)) and np.all(np.isfinite(log_proba))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # Scaling X by 1e6 scales the optimal coefficients by 1e-6 when alpha is scaled
+    # by 1e12 (the penalty acts on coefficients 1e6 times smaller): compare with the
+    # fit on the original scale. The gradient in w scales by 1e6, so tol=1e-5 on the
+    # big problem is 1e-11 for the coefficients of the original one.
+    small = clone(estimator).set_params(tol=1e-9).fit(X, y)
+    big = clone(estimator).set_params(alpha=estimator.alpha * 1e12, tol=1e-5).fit(X_big, y)
+    np.testing.assert_allclose(big.coef_ * 1e6, small.coef_, rtol=1e-4, atol=1e-6)
+
+
+# -- sklearn integration ---------------------------------------------------------------------
+def test_pipeline_grid_search_over_beta():
+    X, y = binary_data(n_samples=400, weights=(0.9, 0.1))
+    X = raw_scales(X)
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", WeightedLogisticCE())])
+    search = GridSearchCV(
+        pipe,
+        {"clf__beta": [1.0, 3.0, 9.0]},
+        scoring="recall",
+        cv=StratifiedKFold(3),
+        n_jobs=2,
+    )
+    search.fit(X, y)
+    assert search.best_params_["clf__beta"] == 9.0  # recall grows with beta
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[0] < scores[-1]
+
+
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE(beta=2.0), SoftmaxCE()])
+def test_cross_val_score_and_clone(estimator):
+    X, y = binary_data() if isinstance(estimator, WeightedLogisticCE) else multiclass_data()
+    scores = cross_val_score(estimator, X, y, cv=5)
+    assert scores.shape == (5,) and np.all(scores > 0.6)
+    twin = clone(estimator)
+    assert twin.get_params() == estimator.get_params()
+    assert not hasattr(twin, "coef_")
+
+
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE(beta=2.0), SoftmaxCE()])
+def test_pickle_round_trip(estimator):
+    X, y = binary_data() if isinstance(estimator, WeightedLogisticCE) else multiclass_data()
+    model = clone(estimator).fit(X, y)
+    loaded = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(loaded.coef_, model.coef_)
+
+
+def test_string_labels_and_positive_class():
+    X, y = binary_data()
+    labels = np.array(["healthy", "sick"])[y]
+    model = WeightedLogisticCE(beta=4.0).fit(X, labels)
+    assert list(model.classes_) == ["healthy", "sick"]
+    numeric = WeightedLogisticCE(beta=4.0).fit(X, y)
+    np.testing.assert_allclose(model.predict_proba(X), numeric.predict_proba(X))
+    # The positive class is classes_[1]: "sick" gets beta.
+    assert set(model.predict(X)) <= {"healthy", "sick"}
+
+
+def test_softmax_binary_decision_function_is_margin():
+    X, y = binary_data()
+    model = SoftmaxCE().fit(X, y)
+    Z = X @ model.coef_.T + model.intercept_
+    np.testing.assert_allclose(model.decision_function(X), Z[:, 1] - Z[:, 0])
+
+
+# -- errors -------------------------------------------------------------------------------------
+def test_multiclass_target_is_refused_by_weighted_logistic():
+    X, y = multiclass_data()
+    with pytest.raises(ValueError, match=r"Only binary classification is supported\..*SoftmaxCE"):
+        WeightedLogisticCE().fit(X, y)
+
+
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE(), SoftmaxCE()])
+def test_one_class_target_is_refused(estimator):
+    X, _ = binary_data()
+    with pytest.raises(ValueError, match="only one class"):
+        clone(estimator).fit(X, np.zeros(len(X)))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"beta": 0.0},
+        {"beta": -1.0},
+        {"beta": "auto"},
+        {"alpha": -1.0},
+        {"solver": "newton"},
+        {"learning_rate": 0.0},
+        {"tol": -1.0},
+        {"max_iter": 0},
+    ],
+)
+def test_invalid_parameters_raise_invalid_parameter_error(params):
+    X, y = binary_data()
+    with pytest.raises(InvalidParameterError):
+        WeightedLogisticCE(**params).fit(X, y)
+
+
+def test_infinite_beta_is_refused():
+    X, y = binary_data()
+    with pytest.raises(ValueError, match="'beta' parameter"):
+        WeightedLogisticCE(beta=np.inf).fit(X, y)
+
+
+def test_class_weight_with_unknown_label_is_refused():
+    X, y = multiclass_data()
+    with pytest.raises(ValueError, match=r"not in the training data: \[7\]"):
+        SoftmaxCE(class_weight={0: 1.0, 7: 2.0}).fit(X, y)
+
+
+def test_class_weight_dict_leaves_other_classes_at_one():
+    X, y = multiclass_data()
+    model = SoftmaxCE(class_weight={2: 3.0}).fit(X, y)
+    np.testing.assert_array_equal(model.class_weight_, [1.0, 1.0, 3.0])
+
+
+def test_negative_sample_weight_is_refused():
+    X, y = binary_data()
+    sw = np.ones(len(y))
+    sw[3] = -1
+    with pytest.raises(ValueError, match=r"[Nn]egative"):
+        WeightedLogisticCE().fit(X, y, sample_weight=sw)
