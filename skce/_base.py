@@ -9,7 +9,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -33,7 +32,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
-        "solver": [StrOptions({"gd", "agd", "bb"})],
+        "solver": [StrOptions({"gd", "agd", "bb", "lbfgs"})],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -145,10 +144,8 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 learning_rate = float(self.learning_rate)
             return gd(objective.value_and_grad, theta0, learning_rate=learning_rate, **common)
         coords = StandardizedCoordinates(objective)
-        # Relative noise of the objective: float64 arithmetic, except sparse
-        # float32 data whose logits are computed in float32.
-        precision = X.dtype if sp.issparse(X) else np.float64
-        f_rtol = 16 * float(np.finfo(precision).eps)
+        # Relative rounding noise of the objective: logits are computed in X's dtype.
+        f_rtol = 16 * float(np.finfo(X.dtype).eps)
         solver = SOLVERS[self.solver]
         extra = {"value": coords.value} if self.solver == "agd" else {}
         result = solver(

@@ -91,8 +91,7 @@ class LinearObjective:
         if self._sparse:
             self._blocks = [slice(0, self.n_samples)]
         else:
-            # Sized by the float64 working copy of a block (float32 blocks are promoted).
-            rows = max(64, _BLOCK_BYTES // max(1, self.n_features * 8))
+            rows = max(64, _BLOCK_BYTES // max(1, self.n_features * X.dtype.itemsize))
             starts = range(0, self.n_samples, rows)
             self._blocks = [slice(s, min(s + rows, self.n_samples)) for s in starts]
 
@@ -113,34 +112,39 @@ class LinearObjective:
         return np.concatenate(parts)
 
     # -- linear algebra on X --------------------------------------------------
-    def _forward(self, rows, W, b):
-        """Logits ``X[rows] W^T + b`` in float64."""
+    # The products run in X's own dtype (float32 data is never promoted as a
+    # whole); logits and residuals are float64, and the per-block gradient
+    # contributions are summed in float64, so float32 rounding only enters within
+    # one block. A single output uses matrix-vector products (gemv).
+    def _forward(self, rows, Wx, b):
+        """Logits ``X[rows] W^T + b`` in float64; ``Wx`` is ``W`` in X's dtype."""
         Xb = self.X[rows]
-        if self._sparse:
-            Z = np.asarray(Xb @ W.T.astype(Xb.dtype, copy=False), dtype=np.float64)
+        if self.n_outputs == 1:
+            Z = np.asarray(Xb @ Wx[0], dtype=np.float64).reshape(-1, 1)
         else:
-            # Promote one cache-sized block, not X: float32 data, float64 sums.
-            Z = Xb.astype(np.float64, copy=False) @ W.T
+            Z = np.asarray(Xb @ Wx.T, dtype=np.float64)
         Z += b
         return Z
 
     def _backward(self, rows, dZ, out_W):
-        """Add ``X[rows]^T dZ`` (as ``dZ^T X[rows]``) to ``out_W`` (k, d)."""
+        """Add ``dZ^T X[rows]`` to ``out_W`` (k, d), accumulating in float64."""
         Xb = self.X[rows]
-        if self._sparse:
-            out_W += np.asarray(Xb.T @ dZ.astype(Xb.dtype, copy=False)).T
+        dZx = dZ.astype(self.X.dtype, copy=False)
+        if self.n_outputs == 1:
+            out_W[0] += np.asarray(Xb.T @ dZx[:, 0]).ravel()
         else:
-            out_W += dZ.T @ Xb.astype(np.float64, copy=False)
+            out_W += np.asarray(Xb.T @ dZx).T
 
     # -- objective -------------------------------------------------------------
     def value_and_grad(self, theta):
         """Return ``(J(theta), grad J(theta))``."""
         W, b = self.unpack(theta)
+        Wx = W.astype(self.X.dtype, copy=False)
         grad = np.zeros_like(theta)
         gW, gb = self.unpack(grad)
         loss = 0.0
         for rows in self._blocks:
-            Z = self._forward(rows, W, b)
+            Z = self._forward(rows, Wx, b)
             block_loss, dZ = self.loss.loss_gradient(Z, self.A[rows], self.total_weight[rows])
             loss += block_loss
             self._backward(rows, dZ, gW)
@@ -153,22 +157,24 @@ class LinearObjective:
     def value(self, theta):
         """Return ``J(theta)`` (one pass over ``X``)."""
         W, b = self.unpack(theta)
+        Wx = W.astype(self.X.dtype, copy=False)
         loss = 0.0
         for rows in self._blocks:
-            Z = self._forward(rows, W, b)
+            Z = self._forward(rows, Wx, b)
             loss += self.loss.loss_gradient(Z, self.A[rows], self.total_weight[rows])[0]
         return loss + 0.5 * self.alpha * float(np.vdot(W, W))
 
     def logits(self, theta):
         """Logits of the training data, shape (n_samples, n_outputs)."""
         W, b = self.unpack(theta)
-        return np.vstack([self._forward(rows, W, b) for rows in self._blocks])
+        Wx = W.astype(self.X.dtype, copy=False)
+        return np.vstack([self._forward(rows, Wx, b) for rows in self._blocks])
 
     # -- curvature ---------------------------------------------------------------
     def _weighted_gram_matvec(self, v):
         """``X1^T diag(w) X1 v`` for ``X1 = [X, 1]`` (intercept column if fitted)."""
         d = self.n_features
-        W = v[:d].reshape(1, d)
+        W = v[:d].reshape(1, d).astype(self.X.dtype)
         b = v[d:] if self.fit_intercept else np.zeros(1)
         out = np.zeros(d + self.fit_intercept)
         outW = out[:d].reshape(1, d)
@@ -234,19 +240,28 @@ class LinearObjective:
             mean = sx / wsum if (self.fit_intercept and wsum > 0) else np.zeros(d)
             spread2 = np.maximum(sxx - 2 * mean * sx + mean**2 * wsum, 0.0)
             return mean, spread2, wsum
-        sx = np.zeros(d)
+        # One pass over X with the "shifted data" formulas: sums of (x - shift) and
+        # (x - shift)^2 with the first block's mean as the shift, so that columns with
+        # a large offset keep their spread (no cancellation unless the first block's
+        # mean is far from the overall one in units of the spread).
+        first = self.X[self._blocks[0]].astype(np.float64, copy=False)
+        shift = first.mean(axis=0) if self.fit_intercept else np.zeros(d)
+        s1 = np.zeros(d)
+        s2 = np.zeros(d)
         for rows in self._blocks:
-            sx += self.total_weight[rows] @ self.X[rows].astype(np.float64, copy=False)
-        mean = sx / wsum if (self.fit_intercept and wsum > 0) else np.zeros(d)
-        spread2 = np.zeros(d)
-        # Two passes (mean first) so that columns with a large offset do not
-        # lose their spread to cancellation.
-        for rows in self._blocks:
-            centred = self.X[rows].astype(np.float64, copy=True)
-            centred -= mean
-            centred *= centred
-            spread2 += self.total_weight[rows] @ centred
-            del centred  # free before the next block is promoted
+            block = self.X[rows].astype(np.float64, copy=True)
+            block -= shift
+            s1 += w[rows] @ block
+            block *= block
+            s2 += w[rows] @ block
+            del block  # free before the next block is promoted
+        if self.fit_intercept and wsum > 0:
+            offset = s1 / wsum
+            mean = shift + offset
+            spread2 = np.maximum(s2 - wsum * offset**2, 0.0)
+        else:
+            mean = np.zeros(d)
+            spread2 = s2
         return mean, spread2, wsum
 
 

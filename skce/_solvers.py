@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SOLVERS", "SolverResult", "agd", "bb", "gd"]
+__all__ = ["SOLVERS", "SolverResult", "agd", "bb", "gd", "lbfgs"]
 
 _EPS = np.finfo(np.float64).eps
 
@@ -31,7 +31,8 @@ class SolverResult:
     Attributes
     ----------
     x : ndarray
-        The returned point; ``grad_norm`` was measured at it.
+        The returned point: the converged one, or else the point with the
+        smallest stopping measure seen; ``grad_norm`` was measured at it.
     fun : float
         Objective value at ``x``.
     grad_norm : float
@@ -43,7 +44,8 @@ class SolverResult:
         ``value`` (loss only).
     status : str
         ``"converged"`` (``grad_norm <= tol``), ``"max_iter"`` or ``"stalled"``
-        (no step decreases the objective at the working precision).
+        (the line search shrank the step until it no longer moves ``x`` at float
+        precision: the objective no longer decreases at the working precision).
     history : list of float
         Objective value after each iteration, starting with the initial point.
     """
@@ -63,6 +65,51 @@ class SolverResult:
 
 class LearningRateError(ValueError):
     """Raised when a constant learning rate makes gradient descent diverge."""
+
+
+class _BestPoint:
+    """The point with the smallest stopping measure so far, and stall detection.
+
+    The guarded solvers are not monotone in the gradient, and near the optimum
+    their line searches accept steps within the objective's rounding noise. When
+    the arithmetic cannot resolve further progress, they wander: neither the
+    record gradient nor the record objective improves any more. ``patience``
+    iterations without a new gradient record (by at least 0.1%) and without an
+    objective decrease larger than its rounding noise ``f_rtol * |f|`` mean a
+    stall, and the gradient-record point is returned. (Either test alone is not
+    enough: on ill-conditioned problems the objective keeps decreasing for
+    hundreds of iterations while the largest gradient entry stays put.)
+    """
+
+    def __init__(self, patience, f_rtol):
+        self.patience = patience
+        self.f_rtol = f_rtol
+        self.x = None
+        self.f = np.inf
+        self.gn = np.inf
+        self.f_low = np.inf
+        self.since = 0
+
+    def update(self, x, f, gn):
+        progress = False
+        if f < self.f_low - self.f_rtol * abs(f):
+            self.f_low = f
+            progress = True
+        if gn < 0.999 * self.gn or self.x is None:
+            self.x, self.f, self.gn = x.copy(), f, gn
+            progress = True
+        self.since = 0 if progress else self.since + 1
+
+    @property
+    def stalled(self):
+        return self.since >= self.patience
+
+    def result(self, status, n_iter, n_evals, history):
+        return SolverResult(self.x, self.f, self.gn, n_iter, n_evals, status, history)
+
+
+#: Iterations without a new best gradient before a guarded solver declares a stall.
+_PATIENCE = 200
 
 
 def gd(fun, x0, *, learning_rate, tol, max_iter, grad_norm=_max_abs, callback=None):
@@ -134,7 +181,8 @@ def agd(
     problems without knowing the strong-convexity constant.
 
     The stopping test is made at ``y_k``, whose gradient is the one computed,
-    and ``y_k`` is the point returned.
+    and ``y_k`` is the point returned on convergence (otherwise the point with
+    the smallest stopping measure seen).
     """
     value = value if value is not None else (lambda z: fun(z)[0])
     x = np.array(x0, dtype=np.float64)
@@ -145,6 +193,8 @@ def agd(
     step = float(step0)
     a = 1.0
     gn = grad_norm(gy)
+    best = _BestPoint(_PATIENCE, f_rtol)
+    best.update(y, fy, gn)
     for k in range(max_iter + 1):
         if callback is not None:
             callback(k, fy, gn, step)
@@ -152,6 +202,8 @@ def agd(
             return SolverResult(y, fy, gn, k, n_evals, "converged", history)
         if k == max_iter:
             break
+        if best.stalled:
+            return best.result("stalled", k, n_evals, history)
         gg = float(gy @ gy)
         gmax = _max_abs(gy)
         ymax = _max_abs(y)
@@ -164,8 +216,12 @@ def agd(
             if np.isfinite(f_new) and f_new <= fy - 0.5 * step * gg + noise:
                 break
             step *= 0.5
+            # Stalled: the step no longer moves y at the working precision. (A
+            # test on the predicted decrease against the objective's noise would
+            # stop too early: where that decrease is below the noise, the gradient
+            # is still accurate, and the rounding allowance lets steps through.)
             if step * gmax <= _EPS * (1.0 + ymax):
-                return SolverResult(y, fy, gn, k, n_evals, "stalled", history)
+                return best.result("stalled", k, n_evals, history)
         if gy @ (x_new - x) > 0:
             a = 1.0
         a_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * a * a))
@@ -174,8 +230,9 @@ def agd(
         fy, gy = fun(y)
         n_evals += 1
         gn = grad_norm(gy)
+        best.update(y, fy, gn)
         history.append(min(fy, f_new))
-    return SolverResult(y, fy, gn, max_iter, n_evals, "max_iter", history)
+    return best.result("max_iter", max_iter, n_evals, history)
 
 
 def bb(
@@ -207,6 +264,8 @@ def bb(
     recent = deque([f], maxlen=memory)
     step = float(step0)
     gn = grad_norm(g)
+    best = _BestPoint(_PATIENCE, f_rtol)
+    best.update(x, f, gn)
     for k in range(max_iter + 1):
         if callback is not None:
             callback(k, f, gn, step)
@@ -214,6 +273,8 @@ def bb(
             return SolverResult(x, f, gn, k, n_evals, "converged", history)
         if k == max_iter:
             break
+        if best.stalled:
+            return best.result("stalled", k, n_evals, history)
         gg = float(g @ g)
         gmax = _max_abs(g)
         xmax = _max_abs(x)
@@ -235,7 +296,7 @@ def bb(
             else:
                 lam *= 0.1
             if lam * step * gmax <= _EPS * (1.0 + xmax):
-                return SolverResult(x, f, gn, k, n_evals, "stalled", history)
+                return best.result("stalled", k, n_evals, history)
         s = x_new - x
         yv = g_new - g
         sy = float(s @ yv)
@@ -246,10 +307,97 @@ def bb(
         step = min(max(step, 1e-12), 1e12)
         x, f, g = x_new, f_new, g_new
         gn = grad_norm(g)
+        best.update(x, f, gn)
         recent.append(f)
         history.append(f)
-    return SolverResult(x, f, gn, max_iter, n_evals, "max_iter", history)
+    return best.result("max_iter", max_iter, n_evals, history)
+
+
+def _two_loop(g, pairs):
+    """L-BFGS direction ``-H g`` from the stored ``(s, y, 1/y.s)`` pairs (Nocedal 1980)."""
+    q = g.copy()
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        a = rho * float(s @ q)
+        q -= a * y
+        alphas.append(a)
+    if pairs:
+        s, y, _ = pairs[-1]
+        q *= float(s @ y) / float(y @ y)
+    for (s, y, rho), a in zip(pairs, reversed(alphas), strict=True):
+        q += (a - rho * float(y @ q)) * s
+    return -q
+
+
+def lbfgs(
+    fun,
+    x0,
+    *,
+    tol,
+    max_iter,
+    grad_norm=_max_abs,
+    step0=1.0,
+    memory=10,
+    f_rtol=4 * _EPS,
+    callback=None,
+):
+    """Limited-memory BFGS with a backtracking Armijo line search.
+
+    The direction comes from the two-loop recursion over the last ``memory``
+    curvature pairs, with the initial inverse Hessian ``(s.y / y.y) I``
+    (Nocedal & Wright, *Numerical Optimization*, algorithm 7.4). A pair is
+    stored only when ``s.y > 0``, which keeps the approximation positive
+    definite without a Wolfe line search; a direction that is not a descent
+    direction resets the memory. Provided for comparison with the
+    gradient-descent solvers on the same objective and stopping rule.
+    """
+    x = np.array(x0, dtype=np.float64)
+    f, g = fun(x)
+    n_evals = 1
+    history = [f]
+    pairs = deque(maxlen=memory)
+    gn = grad_norm(g)
+    best = _BestPoint(_PATIENCE, f_rtol)
+    best.update(x, f, gn)
+    for k in range(max_iter + 1):
+        if callback is not None:
+            callback(k, f, gn, 1.0)
+        if gn <= tol:
+            return SolverResult(x, f, gn, k, n_evals, "converged", history)
+        if k == max_iter:
+            break
+        if best.stalled:
+            return best.result("stalled", k, n_evals, history)
+        d = _two_loop(g, pairs) if pairs else -step0 * g
+        slope = float(g @ d)
+        if slope >= 0:
+            pairs.clear()
+            d = -step0 * g
+            slope = float(g @ d)
+        dmax = _max_abs(d)
+        xmax = _max_abs(x)
+        noise = f_rtol * abs(f)
+        lam = 1.0
+        while True:
+            x_new = x + lam * d
+            f_new, g_new = fun(x_new)
+            n_evals += 1
+            if np.isfinite(f_new) and f_new <= f + 1e-4 * lam * slope + noise:
+                break
+            lam *= 0.5 if np.isfinite(f_new) else 0.1
+            if lam * dmax <= _EPS * (1.0 + xmax):
+                return best.result("stalled", k, n_evals, history)
+        s = x_new - x
+        yv = g_new - g
+        sy = float(s @ yv)
+        if sy > _EPS * float(yv @ yv):
+            pairs.append((s, yv, 1.0 / sy))
+        x, f, g = x_new, f_new, g_new
+        gn = grad_norm(g)
+        best.update(x, f, gn)
+        history.append(f)
+    return best.result("max_iter", max_iter, n_evals, history)
 
 
 #: Solvers that take the objective in standardised coordinates, by name.
-SOLVERS = {"agd": agd, "bb": bb}
+SOLVERS = {"agd": agd, "bb": bb, "lbfgs": lbfgs}

@@ -21,7 +21,7 @@ _SHARED_PARAMETERS = """\
     fit_intercept : bool, default=True
         Whether to fit the unpenalised intercept ``b``.
 
-    solver : {"bb", "agd", "gd"}, default="bb"
+    solver : {"bb", "agd", "lbfgs", "gd"}, default="bb"
         The gradient-descent method:
 
         - ``"bb"``: gradient descent with Barzilai-Borwein step lengths and a
@@ -29,11 +29,14 @@ _SHARED_PARAMETERS = """\
         - ``"agd"``: Nesterov-accelerated gradient descent with a backtracking
           line search that can also grow the step, and gradient-based adaptive
           restart.
+        - ``"lbfgs"``: limited-memory BFGS with a backtracking line search, on
+          the same objective and stopping rule; a quasi-Newton method, there
+          for comparison.
         - ``"gd"``: textbook gradient descent with the constant step
           ``learning_rate``, in the original coordinates. Slow on ill-conditioned
           data; there for teaching and comparison.
 
-        ``"bb"`` and ``"agd"`` run in implicitly standardised coordinates (an
+        ``"bb"``, ``"agd"`` and ``"lbfgs"`` run in implicitly standardised coordinates (an
         exact change of variables equivalent to centring and scaling the
         columns, without copying ``X``), so they are robust on raw, unscaled
         features. All solvers minimise the same objective and stop by the same
@@ -45,7 +48,7 @@ _SHARED_PARAMETERS = """\
         gradient computed from the weighted data. A step so large that the
         objective explodes raises a ``ValueError`` naming ``learning_rate``.
 
-    tol : float, default=1e-6
+    tol : float, default=1e-7
         Stop when the largest absolute entry of the gradient of ``J`` (intercept
         included) is at most ``tol``.
 
@@ -162,7 +165,7 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
         fit_intercept=True,
         solver="bb",
         learning_rate="auto",
-        tol=1e-6,
+        tol=1e-7,
         max_iter=1000,
         warm_start=False,
     ):
@@ -299,7 +302,7 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
         fit_intercept=True,
         solver="bb",
         learning_rate="auto",
-        tol=1e-6,
+        tol=1e-7,
         max_iter=1000,
         warm_start=False,
     ):

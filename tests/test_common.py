@@ -13,12 +13,14 @@ ESTIMATORS = [
     WeightedLogisticCE(beta="balanced"),
     WeightedLogisticCE(solver="agd"),
     WeightedLogisticCE(solver="gd"),
+    WeightedLogisticCE(solver="lbfgs"),
     WeightedLogisticCE(fit_intercept=False, alpha=1e-2),
     SoftmaxCE(),
     SoftmaxCE(class_weight="balanced"),
     SoftmaxCE(solver="agd"),
     SoftmaxCE(solver="gd"),
-    SoftmaxCE(alpha=0.0),
+    SoftmaxCE(solver="lbfgs"),
+    SoftmaxCE(alpha=1e-2, tol=1e-9),
 ]
 
 
