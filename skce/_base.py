@@ -5,6 +5,8 @@ have in common lives here; the subclasses only say which loss they use, how
 their per-class weights are built and how many classes they accept.
 """
 
+import sys
+import time
 import warnings
 from numbers import Integral, Real
 
@@ -37,6 +39,9 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "warm_start": ["boolean"],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "prior_correction": ["boolean"],
+        "verbose": ["verbose"],
     }
 
     _loss = None
@@ -51,6 +56,9 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         tol,
         max_iter,
         warm_start,
+        label_smoothing,
+        prior_correction,
+        verbose,
     ):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -59,6 +67,9 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
         self.warm_start = warm_start
+        self.label_smoothing = label_smoothing
+        self.prior_correction = prior_correction
+        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -115,7 +126,15 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 "weighted samples of at least two classes."
             )
         class_weight = self._class_weights(y_codes, sample_weight)
-        A = weighted_targets(y_codes, classes.shape[0], sample_weight, class_weight)
+        if self.prior_correction and np.any(class_weight == 0):
+            raise ValueError(
+                "prior_correction=True needs positive class weights: the correction "
+                "subtracts ln(c_k) from the logits, and a class weight is 0."
+            )
+        self._logit_offset = self._prior_offset(class_weight)
+        A = weighted_targets(
+            y_codes, classes.shape[0], sample_weight, class_weight, self.label_smoothing
+        )
         objective = LinearObjective(
             self._loss, X, A, alpha=self.alpha, fit_intercept=self.fit_intercept
         )
@@ -125,6 +144,9 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         self.coef_ = np.array(W, dtype=X.dtype)
         self.intercept_ = np.array(b, dtype=X.dtype)
         self.n_iter_ = int(result.n_iter)
+        self.loss_curve_ = [float(f) for f in result.history]
+        # Loss-and-gradient (or loss-only) evaluations, for the benchmarks.
+        self._n_evals = int(result.n_evals)
         self._warn_if_not_converged(result)
         return self
 
@@ -135,8 +157,43 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 return objective.pack(self.coef_, self.intercept_)
         return np.zeros(objective.n_params)
 
+    def _prior_offset(self, class_weight):
+        """What ``prior_correction`` subtracts from the logits: ``ln c_k``.
+
+        Subclasses with a single logit override this (``ln(c_1 / c_0)``).
+        """
+        if not self.prior_correction:
+            return None
+        return np.log(class_weight)
+
+    def _progress_printer(self):
+        """Solver callback printing progress on stderr when ``verbose`` is set.
+
+        ``verbose=1`` prints the first iteration, every 10th, and any iteration
+        more than 2 seconds after the last line, so long fits stay visible;
+        ``verbose >= 2`` prints every iteration.
+        """
+        if not self.verbose:
+            return None
+        name = type(self).__name__
+        every = 1 if self.verbose >= 2 else 10
+        last = [time.perf_counter()]
+
+        def report(k, f, grad_max, step):
+            now = time.perf_counter()
+            if k % every == 0 or now - last[0] > 2.0:
+                last[0] = now
+                print(
+                    f"{name} [{self.solver}] iter {k:6d}  objective {f:.12g}  "
+                    f"max|grad| {grad_max:.3e}  step {step:.3e}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        return report
+
     def _run_solver(self, objective, theta0, X):
-        common = dict(tol=self.tol, max_iter=self.max_iter)
+        common = dict(tol=self.tol, max_iter=self.max_iter, callback=self._progress_printer())
         if self.solver == "gd":
             if self.learning_rate == "auto":
                 learning_rate = 1.0 / objective.lipschitz()
@@ -185,11 +242,17 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
 
     # -- prediction ------------------------------------------------------------
     def _logits(self, X):
-        """Raw logits ``X W^T + b`` of shape (n_samples, n_outputs)."""
+        """Logits ``X W^T + b`` of shape (n_samples, n_outputs).
+
+        With ``prior_correction=True``, minus ``ln c_k`` (the prior shift that the
+        class weights put into the fitted logits).
+        """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=_SPARSE_FORMATS, dtype=_DTYPES, reset=False)
         Z = X @ self.coef_.T
         Z = np.asarray(Z) + self.intercept_
+        if getattr(self, "_logit_offset", None) is not None:
+            Z = Z - self._logit_offset
         return Z
 
     def predict_log_proba(self, X):

@@ -11,16 +11,17 @@ For sample ``i`` with sample weight ``s_i``, per-class weight ``c_k`` and target
 distribution ``t_ik`` (one-hot for hard labels), the objective's normalisation
 ``S = sum_i s_i`` is folded in once::
 
-    A_ik = s_i * c_k * t_ik / S
+    A_ki = s_i * c_k * t_ki / S
 
 so that every loss below is a plain sum over samples and the objective never
-has to know about weights again.
+has to know about weights again. Blocks are class-major: ``Z`` and ``A`` have
+one row per logit or class and one column per sample.
 
 Both losses are the weighted cross-entropy ``-sum_k A_ik ln q_ik`` of a
 model distribution ``q_i`` given by the link function on the logits, and in
 both cases the gradient is the seed's "prediction error", weighted:
-``dL/dz_ik = (sum_l A_il) * q_ik - A_ik``, which for a one-hot target reduces
-to ``s_i c_{y_i} (q_ik - [k = y_i]) / S``.
+``dL/dz_ki = (sum_l A_li) * q_ki - A_ki``, which for a one-hot target reduces
+to ``s_i c_{y_i} (q_ki - [k = y_i]) / S``.
 """
 
 import numpy as np
@@ -41,15 +42,18 @@ class BinaryCrossEntropy:
     """β-weighted binary cross-entropy on one logit per sample.
 
     With ``p = sigmoid(z)``, the loss of one sample with weighted targets
-    ``(A_i0, A_i1)`` (negative, positive) is::
+    ``(A_0i, A_1i)`` (negative, positive) is::
 
-        l_i = -[A_i1 ln p + A_i0 ln(1 - p)]
-            = (A_i0 + A_i1) * softplus(z) - A_i1 * z
+        l_i = -[A_1i ln p + A_0i ln(1 - p)]
+            = (A_0i + A_1i) * softplus(z) - A_1i * z
 
     because ``-ln p = softplus(-z) = softplus(z) - z`` and
     ``-ln(1 - p) = softplus(z)``. Its derivative is
-    ``dl_i/dz = (A_i0 + A_i1) * p - A_i1``, and its second derivative is at
-    most ``(A_i0 + A_i1) / 4``.
+    ``dl_i/dz = (A_0i + A_1i) * p - A_1i``, and its second derivative is at
+    most ``(A_0i + A_1i) / 4``.
+
+    Arrays are class-major: logits ``Z`` of shape (1, m), targets ``A`` of
+    shape (2, m).
     """
 
     #: Upper bound of the curvature ``d²l/dz²`` per unit of sample weight.
@@ -66,37 +70,37 @@ class BinaryCrossEntropy:
 
         Parameters
         ----------
-        Z : ndarray of shape (m, 1), float64
+        Z : ndarray of shape (1, m), float64
             Raw logits.
-        A : ndarray of shape (m, 2)
-            Weighted targets, column 0 the negative class, column 1 the positive.
+        A : ndarray of shape (2, m)
+            Weighted targets, row 0 the negative class, row 1 the positive.
         total_weight : ndarray of shape (m,)
-            ``A.sum(axis=1)``, precomputed by the caller.
+            ``A.sum(axis=0)``, precomputed by the caller.
 
         Returns
         -------
         loss : float
             ``sum_i l_i``.
-        dZ : ndarray of shape (m, 1), float64
+        dZ : ndarray of shape (1, m), float64
             ``dl_i / dz_i``.
         """
-        z = Z[:, 0]
+        z = Z[0]
         # One exp per sample: e = exp(-|z|) gives softplus(±z) and sigmoid(z).
         e = np.exp(-np.abs(z))
         # softplus(z) = max(z, 0) + log1p(e) and softplus(-z) = max(-z, 0) + log1p(e):
         # every term is >= 0, so the sum has no cancellation even for |z| ~ 1e4.
         loss = float(
-            total_weight @ np.log1p(e)
-            + A[:, 0] @ np.maximum(z, 0.0)
-            + A[:, 1] @ np.maximum(-z, 0.0)
+            total_weight @ np.log1p(e) + A[0] @ np.maximum(z, 0.0) + A[1] @ np.maximum(-z, 0.0)
         )
-        p = np.where(z >= 0, 1.0, e) / (1.0 + e)
-        dZ = (total_weight * p - A[:, 1])[:, None]
-        return loss, dZ
+        p = np.where(z >= 0, 1.0, e)
+        p /= 1.0 + e
+        p *= total_weight
+        p -= A[1]
+        return loss, p[None, :]
 
     @staticmethod
     def log_proba(Z):
-        """Log-probabilities of (negative, positive) for logits ``Z`` of shape (m, 1)."""
+        """Log-probabilities (negative, positive) for sample-major logits ``Z`` (m, 1)."""
         z = np.asarray(Z, dtype=np.float64)[:, 0]
         log_p1 = -softplus(-z)
         log_p0 = -softplus(z)
@@ -106,13 +110,17 @@ class BinaryCrossEntropy:
 class MultinomialCrossEntropy:
     """Softmax cross-entropy on K logits per sample.
 
-    With ``lse_i = ln sum_k exp(z_ik)`` and ``q_ik = exp(z_ik - lse_i)``::
+    With ``lse_i = ln sum_k exp(z_ki)`` and ``q_ki = exp(z_ki - lse_i)``::
 
-        l_i = -sum_k A_ik ln q_ik = (sum_k A_ik) * lse_i - sum_k A_ik z_ik
+        l_i = -sum_k A_ki ln q_ki = (sum_k A_ki) * lse_i - sum_k A_ki z_ki
 
-    with derivative ``dl_i/dz_ik = (sum_l A_il) q_ik - A_ik``. The Hessian of
-    ``l_i`` in ``z_i`` is ``(sum_k A_ik)(diag(q_i) - q_i q_i^T)``, bounded by
-    ``(sum_k A_ik) / 2`` times the identity (Böhning, 1992).
+    with derivative ``dl_i/dz_ki = (sum_l A_li) q_ki - A_ki``. The Hessian of
+    ``l_i`` in ``z_i`` is ``(sum_k A_ki)(diag(q_i) - q_i q_i^T)``, bounded by
+    ``(sum_k A_ki) / 2`` times the identity (Böhning, 1992).
+
+    Arrays are class-major, shape (K, m): reductions over the classes then run
+    across K long contiguous rows, several times faster than along a short
+    last axis of length K.
     """
 
     curvature_bound = 0.5
@@ -128,33 +136,32 @@ class MultinomialCrossEntropy:
 
         Parameters
         ----------
-        Z : ndarray of shape (m, K), float64
-            Raw logits.
-        A : ndarray of shape (m, K)
+        Z : ndarray of shape (K, m), float64
+            Raw logits; overwritten (the caller's scratch block).
+        A : ndarray of shape (K, m)
             Weighted targets.
         total_weight : ndarray of shape (m,)
-            ``A.sum(axis=1)``, precomputed by the caller.
+            ``A.sum(axis=0)``, precomputed by the caller.
 
         Returns
         -------
         loss : float
-        dZ : ndarray of shape (m, K), float64
+        dZ : ndarray of shape (K, m), float64
         """
         # Shifted log-sum-exp: no overflow for any finite logits. Written as
-        # l_i = w_i ln(sum_k exp(z_ik - m_i)) + sum_k A_ik (m_i - z_ik), a sum of
+        # l_i = w_i ln(sum_k exp(z_ki - m_i)) + sum_k A_ki (m_i - z_ki), a sum of
         # non-negative terms, so large logits cause no cancellation.
-        shifted = Z - Z.max(axis=1, keepdims=True)
-        E = np.exp(shifted)
-        sumexp = E.sum(axis=1, keepdims=True)
-        loss = float(total_weight @ np.log(sumexp[:, 0]) - np.vdot(A, shifted))
-        E /= sumexp
-        E *= total_weight[:, None]
+        Z -= Z.max(axis=0)
+        E = np.exp(Z)
+        sumexp = E.sum(axis=0)
+        loss = float(total_weight @ np.log(sumexp) - np.vdot(A, Z))
+        E *= total_weight / sumexp
         E -= A
         return loss, E
 
     @staticmethod
     def log_proba(Z):
-        """Log-softmax of logits ``Z`` of shape (m, K)."""
+        """Log-softmax of sample-major logits ``Z`` of shape (m, K)."""
         Z = np.asarray(Z, dtype=np.float64)
         zmax = Z.max(axis=1, keepdims=True)
         shifted = Z - zmax

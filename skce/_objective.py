@@ -29,13 +29,24 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 
 __all__ = ["LinearObjective", "StandardizedCoordinates", "weighted_targets"]
 
-# Bytes of X per dense row block: small enough to stay in a core's L2 cache
-# between the two products, large enough to amortise Python overhead.
-_BLOCK_BYTES = 1 << 20
+# Bytes of a float64 dense row block (float32 blocks have the same rows, half the
+# bytes): small enough to stay in cache between the forward and backward
+# products, large enough to amortise Python overhead. 4 MiB measured best for
+# float64 on the 2-core benchmark machine (docs/performance.md).
+_BLOCK_BYTES = 1 << 22
+
+# Dense data with more rows than this gets its column moments (the scales of
+# the standardised coordinates) from evenly spaced sample blocks of this many
+# rows in total, instead of a full extra pass over X.
+_MOMENT_SAMPLE_ROWS = 1 << 15
 
 
-def weighted_targets(y_codes, n_classes, sample_weight, class_weight):
-    """Build the weighted targets ``A_ik = s_i c_k [y_i = k] / sum_i s_i``.
+def weighted_targets(y_codes, n_classes, sample_weight, class_weight, label_smoothing=0.0):
+    """Build the weighted targets ``A_ki = s_i c_k t_ki / sum_i s_i``.
+
+    The target distribution of sample ``i`` is ``t_i = (1 - eps) onehot(y_i) +
+    eps / K`` with ``eps = label_smoothing`` (one-hot for ``eps = 0``), the
+    smoothing of Szegedy et al. (2016) and of PyTorch's ``CrossEntropyLoss``.
 
     Parameters
     ----------
@@ -45,19 +56,55 @@ def weighted_targets(y_codes, n_classes, sample_weight, class_weight):
     sample_weight : ndarray of shape (n_samples,)
         Non-negative, with a positive sum.
     class_weight : ndarray of shape (n_classes,)
-        Positive per-class weights ``c_k``.
+        Non-negative per-class weights ``c_k``.
+    label_smoothing : float in [0, 1), default=0
 
     Returns
     -------
-    A : ndarray of shape (n_samples, n_classes), float64
+    A : ndarray of shape (n_classes, n_samples), float64
+        Class-major, the layout of the loss blocks.
     """
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
-    total = sample_weight.sum()
-    A = np.zeros((y_codes.shape[0], n_classes), dtype=np.float64)
-    rows = np.arange(y_codes.shape[0])
-    A[rows, y_codes] = sample_weight * np.asarray(class_weight, np.float64)[y_codes]
-    A /= total
+    class_weight = np.asarray(class_weight, dtype=np.float64)
+    n = y_codes.shape[0]
+    A = np.full((n_classes, n), label_smoothing / n_classes)
+    A[y_codes, np.arange(n)] += 1.0 - label_smoothing
+    A *= class_weight[:, None]
+    A *= sample_weight / sample_weight.sum()
     return A
+
+
+def _sparse_weighted_column_sums(X, w, chunk=1 << 14):
+    """``(sum_i w_i x_ij, sum_i w_i x_ij^2)`` for a CSR or CSC matrix, in float64.
+
+    Works on slices of ``X.data`` of about ``chunk`` stored entries, so the
+    temporary memory is a few times ``chunk``, never a copy of ``X``.
+    """
+    d = X.shape[1]
+    s1 = np.zeros(d)
+    s2 = np.zeros(d)
+    by_row = X.format == "csr"
+    n_major = X.shape[0] if by_row else d
+    indptr = X.indptr
+    start = 0
+    while start < n_major:
+        # Extend the slice of major indices (rows of CSR, columns of CSC) to ~chunk entries.
+        stop = int(np.searchsorted(indptr, indptr[start] + chunk, side="right"))
+        stop = min(max(stop - 1, start + 1), n_major)
+        lo, hi = int(indptr[start]), int(indptr[stop])
+        data = X.data[lo:hi].astype(np.float64)
+        minor = X.indices[lo:hi]
+        major = np.repeat(np.arange(start, stop), np.diff(indptr[start : stop + 1]))
+        if by_row:
+            weighted = data * w[major]
+            s1 += np.bincount(minor, weights=weighted, minlength=d)
+            s2 += np.bincount(minor, weights=weighted * data, minlength=d)
+        else:
+            weighted = data * w[minor]
+            s1 += np.bincount(major, weights=weighted, minlength=d)
+            s2 += np.bincount(major, weights=weighted * data, minlength=d)
+        start = stop
+    return s1, s2
 
 
 class LinearObjective:
@@ -70,8 +117,8 @@ class LinearObjective:
         ``curvature_bound``).
     X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
         float32 or float64; never copied.
-    A : ndarray of shape (n_samples, n_classes)
-        Weighted targets (see :func:`weighted_targets`).
+    A : ndarray of shape (n_classes, n_samples)
+        Weighted targets, class-major (see :func:`weighted_targets`).
     alpha : float
         L2 penalty on ``W``.
     fit_intercept : bool
@@ -81,17 +128,17 @@ class LinearObjective:
         self.loss = loss
         self.X = X
         self.A = A
-        self.total_weight = A.sum(axis=1)
+        self.total_weight = A.sum(axis=0)
         self.alpha = float(alpha)
         self.fit_intercept = bool(fit_intercept)
         self.n_samples, self.n_features = X.shape
-        self.n_outputs = loss.n_outputs(A.shape[1])
+        self.n_outputs = loss.n_outputs(A.shape[0])
         self.n_params = self.n_outputs * (self.n_features + self.fit_intercept)
         self._sparse = sp.issparse(X)
         if self._sparse:
             self._blocks = [slice(0, self.n_samples)]
         else:
-            rows = max(64, _BLOCK_BYTES // max(1, self.n_features * X.dtype.itemsize))
+            rows = max(64, _BLOCK_BYTES // max(1, self.n_features * 8))
             starts = range(0, self.n_samples, rows)
             self._blocks = [slice(s, min(s + rows, self.n_samples)) for s in starts]
 
@@ -113,43 +160,57 @@ class LinearObjective:
 
     # -- linear algebra on X --------------------------------------------------
     # The products run in X's own dtype (float32 data is never promoted as a
-    # whole); logits and residuals are float64, and the per-block gradient
-    # contributions are summed in float64, so float32 rounding only enters within
-    # one block. A single output uses matrix-vector products (gemv).
+    # whole); logits and residuals are float64 and class-major (k, m), and the
+    # per-block gradient contributions are summed in float64, so float32 rounding
+    # only enters within one block. A single output uses matrix-vector products.
+    def _rows(self, rows):
+        # Sparse X is one block: slicing it, even with slice(None), would copy it.
+        return self.X if self._sparse else self.X[rows]
+
     def _forward(self, rows, Wx, b):
-        """Logits ``X[rows] W^T + b`` in float64; ``Wx`` is ``W`` in X's dtype."""
-        Xb = self.X[rows]
+        """Logits ``(X[rows] W^T + b)^T``, shape (k, m), float64; ``Wx`` is ``W`` in X's dtype.
+
+        ``Wx=None`` means ``W = 0`` (the usual starting point): no product needed.
+        """
+        if Wx is None:
+            m = rows.stop - rows.start if not self._sparse else self.n_samples
+            return np.repeat(b[:, None].astype(np.float64), m, axis=1)
+        Xb = self._rows(rows)
         if self.n_outputs == 1:
-            Z = np.asarray(Xb @ Wx[0], dtype=np.float64).reshape(-1, 1)
+            Z = np.asarray(Xb @ Wx[0], dtype=np.float64)[None, :]
+        elif self._sparse:
+            Z = np.ascontiguousarray(np.asarray(Xb @ Wx.T, dtype=np.float64).T)
         else:
-            Z = np.asarray(Xb @ Wx.T, dtype=np.float64)
-        Z += b
+            Z = np.asarray(Wx @ Xb.T, dtype=np.float64)
+        Z += b[:, None]
         return Z
 
     def _backward(self, rows, dZ, out_W):
-        """Add ``dZ^T X[rows]`` to ``out_W`` (k, d), accumulating in float64."""
-        Xb = self.X[rows]
+        """Add ``dZ X[rows]`` to ``out_W`` (k, d), accumulating in float64."""
+        Xb = self._rows(rows)
         dZx = dZ.astype(self.X.dtype, copy=False)
         if self.n_outputs == 1:
-            out_W[0] += np.asarray(Xb.T @ dZx[:, 0]).ravel()
+            out_W[0] += np.asarray(Xb.T @ dZx[0]).ravel()
+        elif self._sparse:
+            out_W += np.asarray(Xb.T @ dZx.T).T
         else:
-            out_W += np.asarray(Xb.T @ dZx).T
+            out_W += dZx @ Xb
 
     # -- objective -------------------------------------------------------------
     def value_and_grad(self, theta):
         """Return ``(J(theta), grad J(theta))``."""
         W, b = self.unpack(theta)
-        Wx = W.astype(self.X.dtype, copy=False)
+        Wx = W.astype(self.X.dtype, copy=False) if W.any() else None
         grad = np.zeros_like(theta)
         gW, gb = self.unpack(grad)
         loss = 0.0
         for rows in self._blocks:
             Z = self._forward(rows, Wx, b)
-            block_loss, dZ = self.loss.loss_gradient(Z, self.A[rows], self.total_weight[rows])
+            block_loss, dZ = self.loss.loss_gradient(Z, self.A[:, rows], self.total_weight[rows])
             loss += block_loss
             self._backward(rows, dZ, gW)
             if self.fit_intercept:
-                gb += dZ.sum(axis=0)
+                gb += dZ.sum(axis=1)
         loss += 0.5 * self.alpha * float(np.vdot(W, W))
         gW += self.alpha * W
         return loss, grad
@@ -157,18 +218,18 @@ class LinearObjective:
     def value(self, theta):
         """Return ``J(theta)`` (one pass over ``X``)."""
         W, b = self.unpack(theta)
-        Wx = W.astype(self.X.dtype, copy=False)
+        Wx = W.astype(self.X.dtype, copy=False) if W.any() else None
         loss = 0.0
         for rows in self._blocks:
             Z = self._forward(rows, Wx, b)
-            loss += self.loss.loss_gradient(Z, self.A[rows], self.total_weight[rows])[0]
+            loss += self.loss.loss_gradient(Z, self.A[:, rows], self.total_weight[rows])[0]
         return loss + 0.5 * self.alpha * float(np.vdot(W, W))
 
     def logits(self, theta):
-        """Logits of the training data, shape (n_samples, n_outputs)."""
+        """Logits of the training data, sample-major, shape (n_samples, n_outputs)."""
         W, b = self.unpack(theta)
         Wx = W.astype(self.X.dtype, copy=False)
-        return np.vstack([self._forward(rows, Wx, b) for rows in self._blocks])
+        return np.hstack([self._forward(rows, Wx, b) for rows in self._blocks]).T
 
     # -- curvature ---------------------------------------------------------------
     def _weighted_gram_matvec(self, v):
@@ -179,7 +240,7 @@ class LinearObjective:
         out = np.zeros(d + self.fit_intercept)
         outW = out[:d].reshape(1, d)
         for rows in self._blocks:
-            u = self._forward(rows, W, b) * self.total_weight[rows][:, None]
+            u = self._forward(rows, W, b) * self.total_weight[rows]
             self._backward(rows, u, outW)
             if self.fit_intercept:
                 out[d] += u.sum()
@@ -224,31 +285,51 @@ class LinearObjective:
     def column_moments(self):
         """Weighted mean and curvature-weighted spread of every column.
 
-        Returns ``(mean, spread2, weight_sum)`` where, with ``w_i = sum_k A_ik``,
+        Returns ``(mean, spread2, weight_sum)`` where, with ``w_i = sum_k A_ki``,
         ``mean_j = sum_i w_i x_ij / sum_i w_i`` (zero without intercept) and
-        ``spread2_j = sum_i w_i (x_ij - mean_j)^2``.
+        ``spread2_j = sum_i w_i (x_ij - mean_j)^2``. For dense data with many
+        rows they are estimated from evenly spaced sample blocks (see
+        ``_MOMENT_SAMPLE_ROWS``); they only set the solver's scaling.
         """
         w = self.total_weight
         wsum = float(w.sum())
         d = self.n_features
         if self._sparse:
-            X = self.X
-            sx = np.asarray(X.T @ w.astype(X.dtype), dtype=np.float64).ravel()
-            X2 = X.copy()
-            X2.data = X2.data.astype(np.float64) ** 2
-            sxx = np.asarray(X2.T @ w, dtype=np.float64).ravel()
+            sx, sxx = _sparse_weighted_column_sums(self.X, w)
             mean = sx / wsum if (self.fit_intercept and wsum > 0) else np.zeros(d)
             spread2 = np.maximum(sxx - 2 * mean * sx + mean**2 * wsum, 0.0)
             return mean, spread2, wsum
-        # One pass over X with the "shifted data" formulas: sums of (x - shift) and
-        # (x - shift)^2 with the first block's mean as the shift, so that columns with
-        # a large offset keep their spread (no cancellation unless the first block's
-        # mean is far from the overall one in units of the spread).
-        first = self.X[self._blocks[0]].astype(np.float64, copy=False)
-        shift = first.mean(axis=0) if self.fit_intercept else np.zeros(d)
+        if self.n_samples > 2 * _MOMENT_SAMPLE_ROWS:
+            moments = self._dense_moments(self._sample_blocks(), w)
+            # Exact moments are only needed for the scaling to be good, not for
+            # correctness (any mean and scale give an exact change of variables);
+            # a column that looks constant in the sample may be a rare non-zero
+            # feature, so then fall back to the full pass.
+            if np.all(moments[1] > 0):
+                return moments[0], moments[1] * (wsum / moments[2]), wsum
+        return self._dense_moments(self._blocks, w)
+
+    def _sample_blocks(self):
+        """Evenly spaced row slices covering about ``_MOMENT_SAMPLE_ROWS`` rows."""
+        n_blocks = 16
+        size = _MOMENT_SAMPLE_ROWS // n_blocks
+        starts = np.linspace(0, self.n_samples - size, n_blocks).astype(int)
+        return [slice(int(s), int(s) + size) for s in starts]
+
+    def _dense_moments(self, blocks, w):
+        """Mean, spread and weight sum over the rows in ``blocks``."""
+        d = self.n_features
+        wsum = float(sum(w[rows].sum() for rows in blocks))
+        # "Shifted data" sums of (x - shift) and (x - shift)^2 with the first
+        # block's mean as the shift, so that columns with a large offset keep their
+        # spread (no cancellation unless the first block's mean is far from the
+        # overall one in units of the spread).
+        first = self.X[blocks[0]]
+        shift = first.mean(axis=0, dtype=np.float64) if self.fit_intercept else np.zeros(d)
+        del first
         s1 = np.zeros(d)
         s2 = np.zeros(d)
-        for rows in self._blocks:
+        for rows in blocks:
             block = self.X[rows].astype(np.float64, copy=True)
             block -= shift
             s1 += w[rows] @ block

@@ -192,6 +192,7 @@ def agd(
     history = [fy]
     step = float(step0)
     a = 1.0
+    in_noise = False
     gn = grad_norm(gy)
     best = _BestPoint(_PATIENCE, f_rtol)
     best.update(y, fy, gn)
@@ -208,7 +209,8 @@ def agd(
         gmax = _max_abs(gy)
         ymax = _max_abs(y)
         noise = f_rtol * abs(fy)
-        step *= 1.25
+        if not in_noise:
+            step *= 1.25
         while True:
             x_new = y - step * gy
             f_new = value(x_new)
@@ -222,7 +224,12 @@ def agd(
             # is still accurate, and the rounding allowance lets steps through.)
             if step * gmax <= _EPS * (1.0 + ymax):
                 return best.result("stalled", k, n_evals, history)
-        if gy @ (x_new - x) > 0:
+        # Where the sufficient decrease is below the objective's rounding noise the
+        # line search cannot tell good steps from bad ones: drop the momentum and
+        # stop growing the step, so that the method falls back to gradient steps
+        # of a length that was accepted on measurable decreases (no random walk).
+        in_noise = 0.5 * step * gg <= noise
+        if in_noise or gy @ (x_new - x) > 0:
             a = 1.0
         a_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * a * a))
         y = x_new + ((a - 1.0) / a_new) * (x_new - x)

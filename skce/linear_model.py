@@ -59,6 +59,29 @@ _SHARED_PARAMETERS = """\
     warm_start : bool, default=False
         Start from the previous ``coef_`` and ``intercept_`` (when their shape
         fits) instead of zeros. ``fit`` is otherwise deterministic.
+
+    label_smoothing : float in [0, 1), default=0.0
+        Replace the one-hot targets by ``t = (1 - eps) onehot(y) + eps / K``
+        (``K = 2`` for the binary model: ``t = y (1 - eps) + eps / 2``), as in
+        PyTorch's ``CrossEntropyLoss``. ``CE_i`` becomes
+        ``-sum_k c_k t_ik ln q_ik``, exactly, in the objective and its gradient.
+        The smallest possible ``CE_i`` is then the entropy of ``t_i`` (> 0), by
+        ``H(t, q) = H(t) + KL(t || q)``.
+
+    prior_correction : bool, default=False
+        Class weights shift the fitted logits by about ``ln c_k`` (``ln beta``
+        for the binary model), so ``predict_proba`` describes a population in
+        which class ``k`` is ``c_k`` times more frequent. With
+        ``prior_correction=True``, ``decision_function``, ``predict_proba``,
+        ``predict_log_proba`` and ``predict`` use the logits minus ``ln c_k``,
+        which restores calibrated probabilities (and moves the decision
+        threshold back). ``coef_`` and ``intercept_`` stay the minimiser of
+        ``J``.
+
+    verbose : int, default=0
+        ``1`` prints the iteration, objective, largest gradient entry and step
+        on stderr every 10 iterations (and at least every 2 seconds); ``2``
+        every iteration.
 """
 
 _SHARED_ATTRIBUTES = """\
@@ -73,6 +96,9 @@ _SHARED_ATTRIBUTES = """\
 
     n_iter_ : int
         Number of solver iterations performed.
+
+    loss_curve_ : list of float
+        The objective ``J`` at the start and after every iteration of the fit.
 """
 
 
@@ -168,6 +194,9 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
         tol=1e-7,
         max_iter=1000,
         warm_start=False,
+        label_smoothing=0.0,
+        prior_correction=False,
+        verbose=0,
     ):
         super().__init__(
             alpha=alpha,
@@ -177,6 +206,9 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
             tol=tol,
             max_iter=max_iter,
             warm_start=warm_start,
+            label_smoothing=label_smoothing,
+            prior_correction=prior_correction,
+            verbose=verbose,
         )
         self.beta = beta
 
@@ -205,8 +237,13 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
         self.beta_ = float(beta)
         return np.array([1.0, beta])
 
+    def _prior_offset(self, class_weight):
+        if not self.prior_correction:
+            return None
+        return np.array([np.log(class_weight[1] / class_weight[0])])
+
     def decision_function(self, X):
-        """Logit of the positive class, ``z = X w + b``.
+        """Logit of the positive class, ``z = X w + b`` (minus ``ln beta`` with prior correction).
 
         Parameters
         ----------
@@ -305,6 +342,9 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
         tol=1e-7,
         max_iter=1000,
         warm_start=False,
+        label_smoothing=0.0,
+        prior_correction=False,
+        verbose=0,
     ):
         super().__init__(
             alpha=alpha,
@@ -314,6 +354,9 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
             tol=tol,
             max_iter=max_iter,
             warm_start=warm_start,
+            label_smoothing=label_smoothing,
+            prior_correction=prior_correction,
+            verbose=verbose,
         )
         self.class_weight = class_weight
 

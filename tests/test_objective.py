@@ -15,15 +15,7 @@ from scipy.special import expit, log_softmax
 from skce._loss import BinaryCrossEntropy, MultinomialCrossEntropy
 from skce._objective import LinearObjective, StandardizedCoordinates, weighted_targets
 
-
-def _central_differences(f, x, h=1e-5):
-    """Central finite-difference gradient: error O(h^2), independent of the code under test."""
-    grad = np.empty_like(x)
-    for j in range(x.size):
-        e = np.zeros_like(x)
-        e[j] = h
-        grad[j] = (f(x + e) - f(x - e)) / (2 * h)
-    return grad
+from ._data import central_differences
 
 
 def _problem(loss, n=40, d=5, k=2, sparse=False, seed=0, alpha=0.3, intercept=True):
@@ -87,7 +79,7 @@ def test_multinomial_value_matches_definition(sparse):
 @pytest.mark.parametrize("intercept", [True, False])
 def test_gradient_matches_finite_differences(loss, k, sparse, intercept):
     obj, theta, _ = _problem(loss, k=k, sparse=sparse, intercept=intercept)
-    fd = _central_differences(obj.value, theta)
+    fd = central_differences(obj.value, theta)
     np.testing.assert_allclose(obj.value_and_grad(theta)[1], fd, rtol=1e-6, atol=1e-8)
 
 
@@ -170,7 +162,7 @@ def test_standardized_coordinates_are_an_exact_change_of_variables(sparse, inter
     f, gu = coords.value_and_grad(u)
     assert f == pytest.approx(obj.value(theta), rel=1e-12)
     # The gradient in u is the derivative of u -> J(theta(u)): finite differences.
-    fd = _central_differences(coords.value, u)
+    fd = central_differences(coords.value, u)
     np.testing.assert_allclose(gu, fd, rtol=1e-6, atol=1e-8)
     g = obj.value_and_grad(theta)[1]
     np.testing.assert_allclose(coords.grad_to_theta(gu), g, rtol=1e-10, atol=1e-13)
@@ -186,7 +178,8 @@ def test_extreme_logits_are_finite_without_warnings(loss, k):
     A = np.eye(k)[np.array([0, 1, 0, 1]) % k] * 0.25
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        loss_value, dZ = loss.loss_gradient(Z, A, A.sum(axis=1))
+        # The loss works on class-major blocks; log_proba on sample-major logits.
+        loss_value, dZ = loss.loss_gradient(Z.T.copy(), A.T, A.sum(axis=1))
         logp = loss.log_proba(Z)
     assert np.isfinite(loss_value) and np.all(np.isfinite(dZ)) and np.all(np.isfinite(logp))
     # Wrong-side logits of 1e4 cost about 1e4 nats each, right-side ones nothing.
@@ -196,11 +189,71 @@ def test_extreme_logits_are_finite_without_warnings(loss, k):
 
 def test_binary_loss_has_no_cancellation_at_large_margins():
     """A well-classified sample at z = 30 costs ln(1 + e^-30) ≈ 9.4e-14, not 0 or noise."""
-    Z = np.array([[30.0], [-30.0]])
-    A = np.array([[0.0, 1.0], [1.0, 0.0]])
-    value, _ = BinaryCrossEntropy.loss_gradient(Z, A, A.sum(axis=1))
+    Z = np.array([[30.0, -30.0]])  # class-major: one row of logits
+    A = np.array([[0.0, 1.0], [1.0, 0.0]])  # sample 0 positive, sample 1 negative
+    value, _ = BinaryCrossEntropy.loss_gradient(Z, A, A.sum(axis=0))
     assert value == pytest.approx(2 * np.log1p(np.exp(-30.0)), rel=1e-12)
     Z = np.array([[30.0, 0.0], [0.0, 30.0]])
     A = np.eye(2)
-    value, _ = MultinomialCrossEntropy.loss_gradient(Z, A, A.sum(axis=1))
+    value, _ = MultinomialCrossEntropy.loss_gradient(Z, A, A.sum(axis=0))
     assert value == pytest.approx(2 * np.log1p(np.exp(-30.0)), rel=1e-12)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_column_moments_equal_dense_ones(fmt, monkeypatch):
+    """Chunked sparse sums agree with the dense computation, for any chunk size."""
+    import skce._objective as objective_module
+
+    obj, _, (X, *_) = _problem(MultinomialCrossEntropy, n=300, k=3, sparse=True)
+    dense = LinearObjective(MultinomialCrossEntropy, X.toarray(), obj.A, alpha=obj.alpha)
+    expected = dense.column_moments()
+    sparse = LinearObjective(MultinomialCrossEntropy, X.asformat(fmt), obj.A, alpha=obj.alpha)
+    for chunk in [1, 7, 1 << 16]:
+        monkeypatch.setattr(
+            objective_module,
+            "_sparse_weighted_column_sums",
+            lambda X, w, chunk=chunk, f=objective_module._sparse_weighted_column_sums: f(
+                X, w, chunk
+            ),
+        )
+        for got, want in zip(sparse.column_moments(), expected, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_sampled_dense_moments_are_close_and_fall_back_on_rare_columns(monkeypatch):
+    import skce._objective as objective_module
+
+    rng = np.random.RandomState(0)
+    n = 4000
+    X = rng.randn(n, 4) * [1.0, 10.0, 0.1, 3.0] + [0.0, 50.0, -1.0, 2.0]
+    y = rng.randint(0, 2, n)
+    A = weighted_targets(y, 2, rng.uniform(0.5, 2, n), np.ones(2))
+    exact = LinearObjective(BinaryCrossEntropy, X, A, alpha=0.0).column_moments()
+    monkeypatch.setattr(objective_module, "_MOMENT_SAMPLE_ROWS", 512)
+    sampled = LinearObjective(BinaryCrossEntropy, X, A, alpha=0.0).column_moments()
+    np.testing.assert_allclose(sampled[0], exact[0], rtol=0.05, atol=0.05)
+    np.testing.assert_allclose(sampled[1], exact[1], rtol=0.15)
+    assert sampled[2] == pytest.approx(exact[2])
+    # A column that is zero in every sampled row but not overall: exact moments.
+    X_rare = X.copy()
+    X_rare[:, 2] = 0.0
+    X_rare[100, 2] = 5.0  # row 100 lies between the first two sample blocks
+    obj = LinearObjective(BinaryCrossEntropy, X_rare, A, alpha=0.0)
+    assert obj.column_moments()[1][2] > 0
+    monkeypatch.setattr(objective_module, "_MOMENT_SAMPLE_ROWS", 1 << 15)
+    exact_rare = LinearObjective(BinaryCrossEntropy, X_rare, A, alpha=0.0).column_moments()
+    monkeypatch.setattr(objective_module, "_MOMENT_SAMPLE_ROWS", 512)
+    for got, want in zip(obj.column_moments(), exact_rare, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_zero_coefficients_shortcut_matches_definition(sparse):
+    """At W = 0 the forward product is skipped; value and gradient must not change."""
+    obj, theta, (X, y, sw, cw) = _problem(MultinomialCrossEntropy, k=3, sparse=sparse)
+    theta[: 3 * X.shape[1]] = 0.0
+    expected = _direct_multinomial(X, y, sw, cw, obj.alpha, theta, 3)
+    f, g = obj.value_and_grad(theta)
+    assert f == pytest.approx(expected, rel=1e-12)
+    assert obj.value(theta) == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(g, central_differences(obj.value, theta), rtol=1e-6, atol=1e-8)
