@@ -77,7 +77,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     # -- hooks for subclasses ------------------------------------------------
-    def _check_n_classes(self, y):
+    def _check_n_classes(self, n_classes):
         raise NotImplementedError
 
     def _class_weights(self, y_codes, sample_weight):
@@ -107,8 +107,8 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         """
         X, y = validate_data(self, X, y, accept_sparse=_SPARSE_FORMATS, dtype=_DTYPES, order=None)
         check_classification_targets(y)
-        self._check_n_classes(y)
         classes, y_codes = np.unique(y, return_inverse=True)
+        self._check_n_classes(classes.shape[0])
         if classes.shape[0] < 2:
             raise ValueError(
                 "The data contains only one class: "

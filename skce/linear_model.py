@@ -217,8 +217,7 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
         tags.classifier_tags.multi_class = False
         return tags
 
-    def _check_n_classes(self, y):
-        n_classes = np.unique(y).shape[0]
+    def _check_n_classes(self, n_classes):
         if n_classes > 2:
             raise ValueError(
                 "Only binary classification is supported. The target has "
@@ -360,7 +359,7 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
         )
         self.class_weight = class_weight
 
-    def _check_n_classes(self, y):
+    def _check_n_classes(self, n_classes):
         """Any number of classes from two up is supported."""
 
     def _class_weights(self, y_codes, sample_weight):
