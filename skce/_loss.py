@@ -38,6 +38,13 @@ def softplus(z):
     return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
 
 
+def _scratch(work, count, m):
+    """``count`` float64 vectors of length ``m``: views of ``work`` or new arrays."""
+    if work is None or work.shape[0] < count * m:
+        work = np.empty(count * m)
+    return [work[j * m : (j + 1) * m] for j in range(count)]
+
+
 class BinaryCrossEntropy:
     """β-weighted binary cross-entropy on one logit per sample.
 
@@ -65,38 +72,53 @@ class BinaryCrossEntropy:
         return 1
 
     @staticmethod
-    def loss_gradient(Z, A, total_weight):
+    def loss_gradient(Z, A, total_weight, work=None):
         """Summed loss and its gradient with respect to the logits.
 
         Parameters
         ----------
         Z : ndarray of shape (1, m), float64
-            Raw logits.
+            Raw logits; overwritten by the gradient, which is returned in it.
         A : ndarray of shape (2, m)
             Weighted targets, row 0 the negative class, row 1 the positive.
         total_weight : ndarray of shape (m,)
             ``A.sum(axis=0)``, precomputed by the caller.
+        work : ndarray of shape (>= 2 * m,), optional
+            Scratch space reused across calls; allocated when not given.
 
         Returns
         -------
         loss : float
             ``sum_i l_i``.
         dZ : ndarray of shape (1, m), float64
-            ``dl_i / dz_i``.
+            ``dl_i / dz_i`` (the array ``Z``).
         """
         z = Z[0]
+        m = z.shape[0]
+        e, t = _scratch(work, 2, m)
         # One exp per sample: e = exp(-|z|) gives softplus(±z) and sigmoid(z).
-        e = np.exp(-np.abs(z))
+        np.abs(z, out=e)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
         # softplus(z) = max(z, 0) + log1p(e) and softplus(-z) = max(-z, 0) + log1p(e):
         # every term is >= 0, so the sum has no cancellation even for |z| ~ 1e4.
-        loss = float(
-            total_weight @ np.log1p(e) + A[0] @ np.maximum(z, 0.0) + A[1] @ np.maximum(-z, 0.0)
-        )
-        p = np.where(z >= 0, 1.0, e)
-        p /= 1.0 + e
-        p *= total_weight
-        p -= A[1]
-        return loss, p[None, :]
+        np.log1p(e, out=t)
+        loss = float(total_weight @ t)
+        np.maximum(z, 0.0, out=t)
+        loss += float(A[0] @ t)
+        np.minimum(z, 0.0, out=t)
+        loss -= float(A[1] @ t)
+        # sigmoid(z) = 1 / (1 + e) for z >= 0 and e / (1 + e) otherwise, computed in
+        # place in z (which becomes the residual dl/dz): numerator 1 + [z < 0] (e - 1).
+        np.add(e, 1.0, out=t)
+        np.less(z, 0.0, out=z, casting="unsafe")
+        e -= 1.0
+        z *= e
+        z += 1.0
+        z /= t
+        z *= total_weight
+        z -= A[1]
+        return loss, Z
 
     @staticmethod
     def log_proba(Z):
@@ -131,33 +153,42 @@ class MultinomialCrossEntropy:
         return n_classes
 
     @staticmethod
-    def loss_gradient(Z, A, total_weight):
+    def loss_gradient(Z, A, total_weight, work=None):
         """Summed loss and its gradient with respect to the logits.
 
         Parameters
         ----------
         Z : ndarray of shape (K, m), float64
-            Raw logits; overwritten (the caller's scratch block).
+            Raw logits; overwritten by the gradient, which is returned in it.
         A : ndarray of shape (K, m)
             Weighted targets.
         total_weight : ndarray of shape (m,)
             ``A.sum(axis=0)``, precomputed by the caller.
+        work : ndarray of shape (>= 2 * m,), optional
+            Scratch space reused across calls; allocated when not given.
 
         Returns
         -------
         loss : float
         dZ : ndarray of shape (K, m), float64
+            The array ``Z``.
         """
+        m = Z.shape[1]
+        zmax, sumexp = _scratch(work, 2, m)
         # Shifted log-sum-exp: no overflow for any finite logits. Written as
         # l_i = w_i ln(sum_k exp(z_ki - m_i)) + sum_k A_ki (m_i - z_ki), a sum of
         # non-negative terms, so large logits cause no cancellation.
-        Z -= Z.max(axis=0)
-        E = np.exp(Z)
-        sumexp = E.sum(axis=0)
-        loss = float(total_weight @ np.log(sumexp) - np.vdot(A, Z))
-        E *= total_weight / sumexp
-        E -= A
-        return loss, E
+        Z.max(axis=0, out=zmax)
+        Z -= zmax
+        loss = -float(np.vdot(A, Z))
+        np.exp(Z, out=Z)
+        Z.sum(axis=0, out=sumexp)
+        np.log(sumexp, out=zmax)
+        loss += float(total_weight @ zmax)
+        np.divide(total_weight, sumexp, out=sumexp)
+        Z *= sumexp
+        Z -= A
+        return loss, Z
 
     @staticmethod
     def log_proba(Z):

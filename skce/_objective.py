@@ -141,6 +141,13 @@ class LinearObjective:
             rows = max(64, _BLOCK_BYTES // max(1, self.n_features * 8))
             starts = range(0, self.n_samples, rows)
             self._blocks = [slice(s, min(s + rows, self.n_samples)) for s in starts]
+        # Work buffers reused by every evaluation (dense blocks): logits/residuals,
+        # the loss's scratch, and a copy in X's dtype when X is not float64.
+        largest = max(r.stop - r.start for r in self._blocks) if not self._sparse else 0
+        self._logit_buffer = np.empty(self.n_outputs * largest)
+        self._loss_work = np.empty(2 * largest)
+        narrow = X.dtype != np.float64 and not self._sparse
+        self._cast_buffer = np.empty(self.n_outputs * largest, dtype=X.dtype) if narrow else None
 
     # -- packing -----------------------------------------------------------
     def unpack(self, theta):
@@ -167,29 +174,50 @@ class LinearObjective:
         # Sparse X is one block: slicing it, even with slice(None), would copy it.
         return self.X if self._sparse else self.X[rows]
 
-    def _forward(self, rows, Wx, b):
+    def _forward(self, rows, Wx, b, reuse=False):
         """Logits ``(X[rows] W^T + b)^T``, shape (k, m), float64; ``Wx`` is ``W`` in X's dtype.
 
         ``Wx=None`` means ``W = 0`` (the usual starting point): no product needed.
+        With ``reuse=True`` (dense blocks) the result is written into the
+        objective's work buffer, valid until the next call.
         """
-        if Wx is None:
-            m = rows.stop - rows.start if not self._sparse else self.n_samples
-            return np.repeat(b[:, None].astype(np.float64), m, axis=1)
+        k = Wx.shape[0] if Wx is not None else b.shape[0]
         Xb = self._rows(rows)
-        if self.n_outputs == 1:
-            Z = np.asarray(Xb @ Wx[0], dtype=np.float64)[None, :]
-        elif self._sparse:
-            Z = np.ascontiguousarray(np.asarray(Xb @ Wx.T, dtype=np.float64).T)
+        m = Xb.shape[0]
+        if reuse and not self._sparse:
+            Z = self._logit_buffer[: k * m].reshape(k, m)
         else:
-            Z = np.asarray(Wx @ Xb.T, dtype=np.float64)
+            Z = np.empty((k, m))
+        if Wx is None:
+            Z[:] = b[:, None]
+            return Z
+        if self._sparse:
+            product = Xb @ (Wx[0] if k == 1 else Wx.T)
+            Z[:] = np.asarray(product).reshape(m, k).T
+        else:
+            cast = self._cast_buffer
+            target = Z if cast is None else cast[: k * m].reshape(k, m)
+            if k == 1:
+                np.matmul(Xb, Wx[0], out=target[0])
+            else:
+                np.matmul(Wx, Xb.T, out=target)
+            if cast is not None:
+                Z[:] = target
         Z += b[:, None]
         return Z
 
     def _backward(self, rows, dZ, out_W):
         """Add ``dZ X[rows]`` to ``out_W`` (k, d), accumulating in float64."""
         Xb = self._rows(rows)
-        dZx = dZ.astype(self.X.dtype, copy=False)
-        if self.n_outputs == 1:
+        k, m = dZ.shape
+        if self.X.dtype == np.float64:
+            dZx = dZ
+        elif self._cast_buffer is not None:
+            dZx = self._cast_buffer[: k * m].reshape(k, m)
+            dZx[:] = dZ
+        else:
+            dZx = dZ.astype(self.X.dtype)
+        if k == 1:
             out_W[0] += np.asarray(Xb.T @ dZx[0]).ravel()
         elif self._sparse:
             out_W += np.asarray(Xb.T @ dZx.T).T
@@ -205,8 +233,10 @@ class LinearObjective:
         gW, gb = self.unpack(grad)
         loss = 0.0
         for rows in self._blocks:
-            Z = self._forward(rows, Wx, b)
-            block_loss, dZ = self.loss.loss_gradient(Z, self.A[:, rows], self.total_weight[rows])
+            Z = self._forward(rows, Wx, b, reuse=True)
+            block_loss, dZ = self.loss.loss_gradient(
+                Z, self.A[:, rows], self.total_weight[rows], self._loss_work
+            )
             loss += block_loss
             self._backward(rows, dZ, gW)
             if self.fit_intercept:
@@ -221,8 +251,10 @@ class LinearObjective:
         Wx = W.astype(self.X.dtype, copy=False) if W.any() else None
         loss = 0.0
         for rows in self._blocks:
-            Z = self._forward(rows, Wx, b)
-            loss += self.loss.loss_gradient(Z, self.A[:, rows], self.total_weight[rows])[0]
+            Z = self._forward(rows, Wx, b, reuse=True)
+            loss += self.loss.loss_gradient(
+                Z, self.A[:, rows], self.total_weight[rows], self._loss_work
+            )[0]
         return loss + 0.5 * self.alpha * float(np.vdot(W, W))
 
     def logits(self, theta):
