@@ -614,3 +614,32 @@ def test_scorer_rejects_non_classifiers_and_unknown_metadata():
         cross_entropy_score(model, X, y, groups=np.zeros(len(y)))
     with pytest.raises(ValueError, match="cannot be compared"):
         cross_entropy_score(model, X, np.where(y == 1, "yes", "no"))
+
+
+# -- added for mutation testing (docs/development/mutation-testing.md) ----------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_certain_correct_predictions_are_clipped_to_one_minus_eps(dtype):
+    """q = 1 is clipped to 1 - eps: the loss is -ln(1 - eps) ~ eps, not 0."""
+    eps = float(np.finfo(dtype).eps)
+    proba = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=dtype)
+    loss = cross_entropy_loss([0, 1], proba)
+    assert loss == pytest.approx(-np.log1p(-eps), rel=1e-6)
+
+
+def test_scalar_sample_weight_means_equal_weights():
+    y, proba = [0, 1, 1, 0], np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.7, 0.3]])
+    assert cross_entropy_loss(y, proba, sample_weight=3.0) == pytest.approx(
+        log_loss(y, proba), rel=1e-12
+    )
+
+
+def test_huge_sample_weights_do_not_overflow():
+    y, proba = [0, 1, 1, 0], np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.7, 0.3]])
+    sw = np.array([1e300, 1e-300, 3e299, 0.0])
+    ref = (sw / 1e300) @ -np.log([0.9, 0.8, 0.6, 0.7]) / (sw / 1e300).sum()
+    assert cross_entropy_loss(y, proba, sample_weight=sw) == pytest.approx(ref, rel=1e-12)
+
+
+def test_incomparable_labels_name_y_true():
+    with pytest.raises(ValueError, match="labels in y_true cannot be compared"):
+        cross_entropy_loss(np.array([0, "a", 1, 0], dtype=object), np.full((4, 2), 0.5))

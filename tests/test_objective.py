@@ -257,3 +257,89 @@ def test_zero_coefficients_shortcut_matches_definition(sparse):
     assert f == pytest.approx(expected, rel=1e-12)
     assert obj.value(theta) == pytest.approx(expected, rel=1e-12)
     np.testing.assert_allclose(g, central_differences(obj.value, theta), rtol=1e-6, atol=1e-8)
+
+
+# -- added for mutation testing (docs/development/mutation-testing.md) ----------------
+def _direct_lipschitz(X, w, kappa, alpha, intercept):
+    """``kappa * lambda_max([X, 1]^T diag(w) [X, 1]) + alpha``, from a dense eigensolver."""
+    X = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+    X1 = np.column_stack([X, np.ones(len(X))]) if intercept else X
+    return kappa * np.linalg.eigvalsh(X1.T @ (w[:, None] * X1))[-1] + alpha
+
+
+@pytest.mark.parametrize("loss, k", [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize("blocks", [1, 16])
+def test_lipschitz_equals_direct_eigenvalue(loss, k, intercept, blocks, monkeypatch):
+    import skce._objective as objective_module
+
+    obj, _, (X, *_rest) = _problem(loss, k=k, n=400, intercept=intercept)
+    if blocks > 1:
+        monkeypatch.setattr(objective_module, "_BLOCK_BYTES", 25 * X.shape[1] * 8)
+    obj = LinearObjective(loss, X, obj.A, alpha=obj.alpha, fit_intercept=intercept)
+    assert (len(obj._blocks) > 1) == (blocks > 1)
+    ref = _direct_lipschitz(X, obj.A.sum(axis=0), loss.curvature_bound, obj.alpha, intercept)
+    assert obj.lipschitz() == pytest.approx(ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_lanczos_lipschitz_is_a_tight_upper_bound(intercept):
+    """Sparse data (and more than 2000 columns) use Lanczos, with a 1e-5 safety margin."""
+    for loss, k in [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)]:
+        obj, _, (X, *_) = _problem(loss, k=k, n=80, sparse=True, intercept=intercept)
+        ref = _direct_lipschitz(X, obj.A.sum(axis=0), loss.curvature_bound, obj.alpha, intercept)
+        L = obj.lipschitz()
+        assert ref <= L <= ref * (1 + 1e-4)
+
+
+@pytest.mark.parametrize("loss, k", [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
+def test_blocked_value_and_gradient_match_definition(loss, k, monkeypatch):
+    """Both ``value`` and ``value_and_grad`` sum over many row blocks correctly."""
+    import skce._objective as objective_module
+
+    obj, theta, (X, y, sw, cw) = _problem(loss, k=k, n=700)
+    monkeypatch.setattr(objective_module, "_BLOCK_BYTES", 64 * X.shape[1] * 8)
+    blocked = LinearObjective(loss, X, obj.A, alpha=obj.alpha)
+    assert len(blocked._blocks) > 5
+    if loss is BinaryCrossEntropy:
+        beta = cw[1] / cw[0]
+
+        def direct(t):
+            return cw[0] * _direct_binary(X, y, sw, beta, obj.alpha / cw[0], t)
+    else:
+
+        def direct(t):
+            return _direct_multinomial(X, y, sw, cw, obj.alpha, t, k)
+
+    f, g = blocked.value_and_grad(theta)
+    assert f == pytest.approx(direct(theta), rel=1e-12)
+    assert blocked.value(theta) == pytest.approx(direct(theta), rel=1e-12)
+    np.testing.assert_allclose(g, central_differences(direct, theta), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("loss, k", [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
+def test_sparse_float32_objective_matches_float64(loss, k):
+    obj, theta, (X, *_) = _problem(loss, k=k, sparse=True, n=200)
+    obj32 = LinearObjective(loss, X.astype(np.float32), obj.A, alpha=obj.alpha)
+    ref = LinearObjective(loss, X.astype(np.float32).astype(np.float64), obj.A, alpha=obj.alpha)
+    f32, g32 = obj32.value_and_grad(theta)
+    f, g = ref.value_and_grad(theta)
+    eps32 = float(np.finfo(np.float32).eps)
+    assert obj32.value(theta) == pytest.approx(f, rel=10 * eps32)
+    assert f32 == pytest.approx(f, rel=10 * eps32)
+    np.testing.assert_allclose(g32, g, rtol=0, atol=50 * eps32 * np.abs(g).max())
+
+
+def test_log_proba_matches_scipy():
+    rng = np.random.RandomState(3)
+    z = rng.randn(20, 1) * 30
+    np.testing.assert_allclose(
+        BinaryCrossEntropy.log_proba(z),
+        np.column_stack([np.log(expit(-z[:, 0])), np.log(expit(z[:, 0]))]),
+        rtol=1e-9,
+        atol=1e-12,
+    )
+    Z = rng.randn(20, 4) * 30
+    np.testing.assert_allclose(
+        MultinomialCrossEntropy.log_proba(Z), log_softmax(Z, axis=1), rtol=1e-9, atol=1e-12
+    )
