@@ -147,7 +147,11 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         self.loss_curve_ = [float(f) for f in result.history]
         # Loss-and-gradient (or loss-only) evaluations, for the benchmarks.
         self._n_evals = int(result.n_evals)
-        self._warn_if_not_converged(result)
+        # alpha=0 on separable data: the solver can meet tol (the gradient vanishes
+        # as the weights grow) although no minimiser exists. A fit that classifies
+        # every weighted sample correctly proves it (LinearObjective.separates).
+        separable = self.alpha == 0 and objective.separates(result.x)
+        self._warn_if_not_converged(result, separable)
         return self
 
     def _initial_theta(self, objective):
@@ -216,29 +220,51 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         result.x = coords.to_theta(result.x)
         return result
 
-    def _warn_if_not_converged(self, result):
+    def _warn_if_not_converged(self, result, separable=False):
+        """Emit one ConvergenceWarning when the fit is not a (unique) optimum."""
         name = type(self).__name__
+        grad = f"max|gradient| = {result.grad_norm:.3g}"
         if result.status == "max_iter":
-            warnings.warn(
+            message = (
                 f"{name} (solver={self.solver!r}) did not converge in "
-                f"max_iter={self.max_iter} iterations: max|gradient| = "
-                f"{result.grad_norm:.3g} > tol = {self.tol:.3g}. Increase max_iter, "
-                "increase alpha, or scale the features. If alpha=0 and the classes "
-                "are linearly separable, the weights grow without bound and no "
-                "finite optimum exists.",
-                ConvergenceWarning,
-                stacklevel=4,
+                f"max_iter={self.max_iter} iterations: {grad} > tol = {self.tol:.3g}. "
             )
+            if not separable:
+                message += (
+                    "Increase max_iter, increase alpha, or scale the features. If "
+                    "alpha=0 and the classes are linearly separable, the weights grow "
+                    "without bound and no finite optimum exists."
+                )
         elif result.status == "stalled":
-            warnings.warn(
+            message = (
                 f"{name} (solver={self.solver!r}) stopped after {result.n_iter} "
                 "iterations because the objective no longer decreases at the working "
-                f"precision, with max|gradient| = {result.grad_norm:.3g} > tol = "
-                f"{self.tol:.3g}. The result is as accurate as the data's precision "
-                "allows; raise tol to silence this warning.",
-                ConvergenceWarning,
-                stacklevel=4,
+                f"precision, with {grad} > tol = {self.tol:.3g}. "
             )
+            if not separable:
+                message += (
+                    "The result is as accurate as the data's precision allows; raise "
+                    "tol to silence this warning."
+                )
+        elif separable:
+            message = (
+                f"{name} (solver={self.solver!r}) stopped after {result.n_iter} "
+                f"iterations with {grad} <= tol = {self.tol:.3g}, but this is not an "
+                "optimum. "
+            )
+        else:
+            return
+        if separable:
+            message += (
+                "The classes are linearly separable in the training data (the fitted "
+                "model classifies every training sample correctly) and alpha=0, so the "
+                "cross-entropy has no minimiser: it decreases towards 0 as the weights "
+                "grow without bound, and its gradient fades with it. These "
+                "coefficients are one point on that path; their size depends on tol "
+                "and max_iter. Set alpha > 0 (or label_smoothing > 0) for a finite, "
+                "unique fit."
+            )
+        warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
     # -- prediction ------------------------------------------------------------
     def _logits(self, X):

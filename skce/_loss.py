@@ -121,6 +121,16 @@ class BinaryCrossEntropy:
         return loss, Z
 
     @staticmethod
+    def margins(Z, target):
+        """Margin of the target class: ``z`` for the positive class, ``-z`` otherwise.
+
+        ``Z`` has shape (1, m), ``target`` the class index (0 or 1) of each
+        sample; the margin is positive exactly where the model's most probable
+        class is the target.
+        """
+        return np.where(target == 1, Z[0], -Z[0])
+
+    @staticmethod
     def log_proba(Z):
         """Log-probabilities (negative, positive) for sample-major logits ``Z`` (m, 1)."""
         z = np.asarray(Z, dtype=np.float64)[:, 0]
@@ -189,6 +199,20 @@ class MultinomialCrossEntropy:
         Z *= sumexp
         Z -= A
         return loss, Z
+
+    @staticmethod
+    def margins(Z, target):
+        """Margin of the target class: its logit minus the largest other logit.
+
+        ``Z`` has shape (K, m), ``target`` the class index of each sample; the
+        margin is positive exactly where the target is the unique most
+        probable class.
+        """
+        columns = np.arange(Z.shape[1])
+        own = Z[target, columns]
+        others = Z.copy()
+        others[target, columns] = -np.inf
+        return own - others.max(axis=0)
 
     @staticmethod
     def log_proba(Z):

@@ -263,6 +263,31 @@ class LinearObjective:
         Wx = W.astype(self.X.dtype, copy=False)
         return np.hstack([self._forward(rows, Wx, b) for rows in self._blocks]).T
 
+    def separates(self, theta):
+        """Whether ``theta`` classifies every weighted training sample strictly right.
+
+        Only defined for hard targets (each sample's weight on one class, no
+        label smoothing); returns False otherwise. Samples with zero weight do
+        not count. When it returns True the classes are linearly separable in
+        the training data and, if ``alpha = 0``, ``J`` has no minimiser: every
+        term of ``J(t theta)`` decreases strictly as ``t`` grows, towards the
+        infimum 0, which no finite parameter attains.
+        """
+        weighted = self.A > 0
+        if np.any(weighted.sum(axis=0) > 1):
+            return False
+        W, b = self.unpack(theta)
+        Wx = W.astype(self.X.dtype, copy=False)
+        for rows in self._blocks:
+            keep = weighted[:, rows].any(axis=0)
+            if not keep.any():
+                continue
+            target = np.argmax(weighted[:, rows], axis=0)
+            margins = self.loss.margins(self._forward(rows, Wx, b), target)
+            if not np.all(margins[keep] > 0):
+                return False
+        return True
+
     # -- curvature ---------------------------------------------------------------
     def _weighted_gram_matvec(self, v):
         """``X1^T diag(w) X1 v`` for ``X1 = [X, 1]`` (intercept column if fitted)."""

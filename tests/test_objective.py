@@ -343,3 +343,68 @@ def test_log_proba_matches_scipy():
     np.testing.assert_allclose(
         MultinomialCrossEntropy.log_proba(Z), log_softmax(Z, axis=1), rtol=1e-9, atol=1e-12
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize(("loss", "k"), [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
+def test_separates_is_strict_correct_classification_of_weighted_samples(
+    loss, k, sparse, dtype, monkeypatch
+):
+    """separates(theta) == every sample with weight > 0 has its class strictly on top.
+
+    Dense X runs in blocks of 64 rows (the minimum), so that a block holding only
+    zero-weight samples is skipped.
+    """
+    monkeypatch.setattr("skce._objective._BLOCK_BYTES", 64)
+    rng = np.random.RandomState(5)
+    n, d = 200, 4
+    X = rng.randn(n, d)
+    W_true = rng.randn(k if k > 2 else 1, d) * 3
+    Z = X @ W_true.T
+    y = (Z[:, 0] > 0).astype(int) if k == 2 else np.argmax(Z, axis=1)
+    X = X.astype(dtype)
+    Xin = sp.csr_matrix(X) if sparse else X
+    sw = np.ones(n)
+    sw[64:128] = 0.0  # one whole block without weight
+    obj = LinearObjective(loss, Xin, weighted_targets(y, k, sw, np.ones(k)), alpha=0.0)
+    theta = obj.pack(W_true, np.zeros(W_true.shape[0]))
+    assert obj.separates(theta)
+    # Break one sample: flip its label. Weighted, it is misclassified; unweighted, ignored.
+    y_bad = y.copy()
+    y_bad[20] = (y[20] + 1) % k
+    y_bad[100] = (y[100] + 1) % k
+    for weight, expected in [(1.0, False), (0.0, True)]:
+        sw_bad = sw.copy()
+        sw_bad[20] = weight
+        A = weighted_targets(y_bad, k, sw_bad, np.ones(k))
+        assert LinearObjective(loss, Xin, A, alpha=0.0).separates(theta) is expected
+    # A class weight of 0 removes a whole class from the objective.
+    cw = np.ones(k)
+    cw[y_bad[20]] = 0.0
+    sw_bad = sw.copy()
+    A = weighted_targets(y_bad, k, sw_bad, cw)
+    assert LinearObjective(loss, Xin, A, alpha=0.0).separates(theta)
+    # Ties (all logits equal at theta = 0) are not a strict separation.
+    assert not obj.separates(np.zeros(obj.n_params))
+    # Soft targets: every sample weighs on every class; no separation claim.
+    A_soft = weighted_targets(y, k, sw, np.ones(k), label_smoothing=0.1)
+    assert not LinearObjective(loss, Xin, A_soft, alpha=0.0).separates(theta)
+
+
+@pytest.mark.parametrize(("loss", "k"), [(BinaryCrossEntropy, 1), (MultinomialCrossEntropy, 3)])
+def test_margins_are_target_logit_minus_best_other(loss, k):
+    rng = np.random.RandomState(2)
+    Z = rng.randn(k, 25)
+    target = rng.randint(0, max(k, 2), 25)
+    if k == 1:
+        # Two classes with logits (0, z): the margin of class 1 is z, of class 0 is -z.
+        full = np.vstack([np.zeros(25), Z[0]])
+    else:
+        full = Z
+    own = full[target, np.arange(25)]
+    rest = np.array([np.delete(full[:, i], target[i]).max() for i in range(25)])
+    np.testing.assert_array_equal(loss.margins(Z, target), own - rest)
+    Z_before = Z.copy()
+    loss.margins(Z, target)
+    np.testing.assert_array_equal(Z, Z_before)
