@@ -112,7 +112,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         if classes.shape[0] < 2:
             raise ValueError(
                 "The data contains only one class: "
-                f"{classes[0]!r}. A classifier needs samples of at least two classes."
+                f"{classes.tolist()[0]!r}. A classifier needs samples of at least two classes."
             )
         self.classes_ = classes
         sample_weight = _check_sample_weight(
@@ -122,7 +122,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         if np.count_nonzero(class_totals) < 2:
             raise ValueError(
                 "Only one class has a positive total sample weight "
-                f"(class {classes[np.argmax(class_totals)]!r}); a classifier needs "
+                f"(class {classes.tolist()[int(np.argmax(class_totals))]!r}); a classifier needs "
                 "weighted samples of at least two classes."
             )
         class_weight = self._class_weights(y_codes, sample_weight)

@@ -40,6 +40,11 @@ _BLOCK_BYTES = 1 << 22
 # rows in total, instead of a full extra pass over X.
 _MOMENT_SAMPLE_ROWS = 1 << 15
 
+# Up to this many parameters per output (features + intercept), dense data gets
+# its Lipschitz constant from an exact eigen-decomposition of the Gram matrix;
+# beyond it, and for sparse data, from Lanczos iterations.
+_EXACT_EIGEN_MAX = 2000
+
 
 def weighted_targets(y_codes, n_classes, sample_weight, class_weight, label_smoothing=0.0):
     """Build the weighted targets ``A_ki = s_i c_k t_ki / sum_i s_i``.
@@ -257,12 +262,6 @@ class LinearObjective:
             )[0]
         return loss + 0.5 * self.alpha * float(np.vdot(W, W))
 
-    def logits(self, theta):
-        """Logits of the training data, sample-major, shape (n_samples, n_outputs)."""
-        W, b = self.unpack(theta)
-        Wx = W.astype(self.X.dtype, copy=False)
-        return np.hstack([self._forward(rows, Wx, b) for rows in self._blocks]).T
-
     def separates(self, theta):
         """Whether ``theta`` classifies every weighted training sample strictly right.
 
@@ -312,10 +311,11 @@ class LinearObjective:
         the weighted Gram matrix of ``[X, 1]``, plus the penalty. The penalty is
         added in full although the intercept is not penalised, which keeps ``L``
         an upper bound. Exact (dense eigen-decomposition) for up to 2000
-        features, Lanczos (``scipy.sparse.linalg.eigsh``) otherwise.
+        features (``_EXACT_EIGEN_MAX``), Lanczos (``scipy.sparse.linalg.eigsh``)
+        otherwise.
         """
         m = self.n_features + self.fit_intercept
-        if not self._sparse and m <= 2000:
+        if not self._sparse and m <= _EXACT_EIGEN_MAX:
             G = np.zeros((m, m))
             d = self.n_features
             for rows in self._blocks:

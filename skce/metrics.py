@@ -95,7 +95,7 @@ def _check_labels(labels, y_unique):
     if labels is None:
         if y_unique.shape[0] < 2:
             raise ValueError(
-                f"y_true contains only one label ({y_unique[0]!r}). Pass all the "
+                f"y_true contains only one label ({y_unique.tolist()[0]!r}). Pass all the "
                 "class labels through the labels argument, e.g. labels=model.classes_."
             )
         return y_unique
@@ -175,7 +175,7 @@ def _check_y_prob(y_prob, n_samples, labels):
     if bad.size:
         raise ValueError(
             f"The rows of y_prob must sum to 1 (tolerance {tol:.1e}); {bad.size} "
-            f"row(s) do not, e.g. row {bad[0]} sums to {row_sums[bad[0]]!r}."
+            f"row(s) do not, e.g. row {bad[0]} sums to {float(row_sums[bad[0]])!r}."
         )
     return proba
 

@@ -381,8 +381,13 @@ def test_multiclass_target_is_refused_by_weighted_logistic():
 @pytest.mark.parametrize("estimator", [WeightedLogisticCE(), SoftmaxCE()])
 def test_one_class_target_is_refused(estimator):
     X, _ = binary_data()
-    with pytest.raises(ValueError, match="only one class"):
+    with pytest.raises(ValueError, match=r"only one class: 0\.0\. A classifier needs"):
         clone(estimator).fit(X, np.zeros(len(X)))
+    # Weights that leave one class: the message names it as the caller wrote it.
+    y = np.where(np.arange(len(X)) % 2 == 0, "no", "yes")
+    weights = (y == "yes").astype(float)
+    with pytest.raises(ValueError, match=r"positive total sample weight \(class 'yes'\)"):
+        clone(estimator).fit(X, y, sample_weight=weights)
 
 
 @pytest.mark.parametrize(

@@ -287,30 +287,65 @@ _P = np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.9, 0.1]])
         ((_Y, _P + 0.5), {}, r"probabilities in \[0, 1\]"),
         ((_Y, _P - 0.5), {}, r"probabilities in \[0, 1\]"),
         ((_Y, np.array([0.2, np.inf, 0.6, 0.1])), {}, r"probabilities in \[0, 1\]"),
-        ((_Y, np.where(_P == 0.2, np.nan, _P)), {}, "NaN"),
+        ((_Y, np.where(_P == 0.2, np.nan, _P)), {}, r"^y_prob contains NaN\.$"),
         ((_Y, _P * 0.9), {}, "sum to 1"),
         ((_Y, np.array([[0.5, 0.5 + 2e-6]] * 4)), {}, "sum to 1"),
-        ((_Y[:3], _P), {}, "rows but y_true has 3 samples"),
+        (
+            (_Y[:3], _P),
+            {},
+            "^y_prob has 4 rows but y_true has 3 samples; they must have the same length",
+        ),
         ((_Y, _P), {"sample_weight": [1.0, 2.0]}, "sample_weight must have shape"),
         ((_Y, np.full((4, 3), 1 / 3)), {}, "3 columns but there are 2 labels"),
         ((_Y, _P[:, :1]), {}, "1 columns but there are 2 labels"),
         (([0, 1, 2, 0], _P[:, 1]), {}, "needs exactly 2 labels"),
         (([0, 1, 2, 0], _P), {"labels": [0, 1]}, r"not in labels: \[2\]"),
         ((["a", "b", "b", "a"], _P), {"labels": [0, 1]}, "not in labels"),
-        (([1, 1, 1, 1], _P), {}, "only one label"),
-        (([1, 1, 1, 1], _P[:, :1]), {"labels": [1]}, "at least two labels"),
+        (
+            ([1, 1, 1, 1], _P),
+            {},
+            r"^y_true contains only one label \(1\)\. Pass all the class labels through the "
+            r"labels argument, e\.g\. labels=model\.classes_\.$",
+        ),
+        (
+            ([1, 1, 1, 1], _P[:, :1]),
+            {"labels": [1]},
+            r"^labels must contain at least two labels, got \[1\]; cross-entropy needs two or "
+            r"more classes\.$",
+        ),
+        (
+            (_Y, _P),
+            {"labels": np.array([0, "a"], dtype=object)},
+            "^The labels in labels cannot be compared",
+        ),
         ((_Y, _P), {"labels": [0, 1, 1]}, "duplicates"),
         ((_Y, _P), {"labels": [[0, 1]]}, "labels must be a 1-D"),
-        ((_Y, _P), {"sample_weight": [1.0, -1.0, 1.0, 1.0]}, "non-negative"),
-        ((_Y, _P), {"sample_weight": [1.0, np.nan, 1.0, 1.0]}, "NaN or infinite"),
+        (
+            (_Y, _P),
+            {"sample_weight": [1.0, -1.0, 1.0, 1.0]},
+            r"^sample_weight must be non-negative; it has negative values\.$",
+        ),
+        (
+            (_Y, _P),
+            {"sample_weight": [1.0, np.nan, 1.0, 1.0]},
+            r"^sample_weight contains NaN or infinite values\.$",
+        ),
         ((_Y, _P), {"sample_weight": [1.0, np.inf, 1.0, 1.0]}, "NaN or infinite"),
-        ((_Y, _P), {"sample_weight": [0.0, 0.0, 0.0, 0.0]}, "zero for every sample"),
+        (
+            (_Y, _P),
+            {"sample_weight": [0.0, 0.0, 0.0, 0.0]},
+            r"^sample_weight is zero for every sample; the loss is undefined\.$",
+        ),
         ((_Y, _P), {"sample_weight": ["a", "b", "c", "d"]}, "must contain numbers"),
         ((_Y, _P), {"class_weight": {0: -1.0}}, r"class_weight\[0\] must be a finite"),
         ((_Y, _P), {"class_weight": {1: np.nan}}, "must be a finite number >= 0"),
         ((_Y, _P), {"class_weight": {1: np.inf}}, "must be a finite number >= 0"),
         ((_Y, _P), {"class_weight": {1: "2"}}, "must be a number"),
-        ((_Y, _P), {"class_weight": [1.0, 2.0]}, "must be a dict"),
+        (
+            (_Y, _P),
+            {"class_weight": [1.0, 2.0]},
+            r"^class_weight must be a dict \{label: weight\} or None, got list: \[1\.0, 2\.0\]\.$",
+        ),
         ((_Y, _P), {"class_weight": "balanced"}, "must be a dict"),
         ((_Y, _P), {"class_weight": {7: 2.0}}, r"not in labels: \[7\]"),
         ((_Y, _P), {"beta": 0.0}, "beta must be a finite number > 0"),
@@ -318,13 +353,19 @@ _P = np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.9, 0.1]])
         ((_Y, _P), {"beta": np.nan}, "beta must be a finite number > 0"),
         ((_Y, _P), {"beta": np.inf}, "beta must be a finite number > 0"),
         ((_Y, _P), {"beta": "2"}, "beta must be a finite number > 0"),
-        ((_Y, _P), {"beta": 2.0, "class_weight": {1: 2.0}}, "cannot be used together"),
+        (
+            (_Y, _P),
+            {"beta": 2.0, "class_weight": {1: 2.0}},
+            r"^beta and class_weight cannot be used together: beta is the binary special case "
+            r"class_weight=\{negative_label: 1, positive_label: beta\}\.$",
+        ),
         (([0, 1, 2, 0], np.full((4, 3), 1 / 3)), {"beta": 2.0}, "beta is for binary"),
         ((_Y.reshape(-1, 1), _P), {}, "y_true must be a 1-D"),
-        (([], np.empty((0, 2))), {"labels": [0, 1]}, "empty"),
+        (([], np.empty((0, 2))), {"labels": [0, 1]}, "^y_true is empty; at least one sample"),
         ((_Y, _P.reshape(4, 2, 1)), {}, "1-D .binary. or 2-D"),
         ((_Y, np.array([["a", "b"]] * 4)), {}, "array of numbers"),
-        (([0.0, 1.0, np.nan, 0.0], _P), {}, "NaN or infinite labels"),
+        (([0.0, 1.0, np.nan, 0.0], _P), {}, r"^y_true contains NaN or infinite labels\.$"),
+        (([0.0, 1.0, np.inf, 0.0], _P), {}, r"^y_true contains NaN or infinite labels\.$"),
         ((np.array([0, "a", 1, 0], dtype=object), _P), {}, "cannot be compared"),
     ],
 )
@@ -616,7 +657,7 @@ def test_scorer_rejects_non_classifiers_and_unknown_metadata():
         cross_entropy_score(model, X, np.where(y == 1, "yes", "no"))
 
 
-# -- added for mutation testing (docs/development/mutation-testing.md) ----------------
+# -- added for mutation testing (dev-notes/mutation-testing.md) ------------------------
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_certain_correct_predictions_are_clipped_to_one_minus_eps(dtype):
     """q = 1 is clipped to 1 - eps: the loss is -ln(1 - eps) ~ eps, not 0."""
@@ -643,3 +684,62 @@ def test_huge_sample_weights_do_not_overflow():
 def test_incomparable_labels_name_y_true():
     with pytest.raises(ValueError, match="labels in y_true cannot be compared"):
         cross_entropy_loss(np.array([0, "a", 1, 0], dtype=object), np.full((4, 2), 0.5))
+
+
+class _ProbaOnly:
+    """Has predict_proba but no classes_."""
+
+    def predict_proba(self, X):
+        return np.full((len(X), 2), 0.5)
+
+
+class _ClassesOnly:
+    classes_ = np.array([0, 1])
+
+
+class _FixedProba:
+    """A 'fitted classifier' returning a given probability matrix."""
+
+    def __init__(self, classes, proba):
+        self.classes_ = np.asarray(classes)
+        self._proba = proba
+
+    def predict_proba(self, X):
+        return self._proba
+
+
+@pytest.mark.parametrize("estimator", [_ProbaOnly(), _ClassesOnly()])
+def test_scorer_needs_both_classes_and_predict_proba(estimator):
+    name = type(estimator).__name__
+    with pytest.raises(
+        TypeError,
+        match=rf"needs a fitted classifier with classes_ and predict_proba, got {name}\.$",
+    ):
+        cross_entropy_score(estimator, np.zeros((2, 1)), [0, 1])
+
+
+@pytest.mark.parametrize("proba", [np.full((4, 3), 1 / 3), np.full(4, 0.5)])
+def test_scorer_rejects_predict_proba_of_the_wrong_shape(proba):
+    model = _FixedProba([0, 1], proba)
+    expected = (
+        rf"^predict_proba returned shape \({proba.shape[0]},{'' if proba.ndim == 1 else ' 3'}\)"
+    )
+    with pytest.raises(ValueError, match=expected + r".*one column per class in classes_ \(2\)\.$"):
+        cross_entropy_score(model, np.zeros((4, 1)), [0, 1, 1, 0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scorer_clips_unseen_labels_at_the_eps_of_the_probabilities(dtype):
+    """A label the model never saw gets q = 0, clipped to eps of predict_proba's dtype."""
+    proba = np.array([[0.75, 0.25], [0.5, 0.5], [0.25, 0.75]], dtype=dtype)
+    model = _FixedProba([0, 1], proba)
+    eps = float(np.finfo(dtype).eps)
+    score = cross_entropy_score(model, np.zeros((3, 1)), [0, 2, 1])
+    expected = -(-np.log(0.75) - np.log(eps) - np.log(0.75)) / 3
+    assert score == pytest.approx(expected, rel=1e-6)
+
+
+def test_scorer_names_y_when_its_labels_cannot_be_compared():
+    model = _FixedProba([0, 1], np.full((2, 2), 0.5))
+    with pytest.raises(ValueError, match=r"^The labels in y cannot be compared"):
+        cross_entropy_score(model, np.zeros((2, 1)), np.array([0, "a"], dtype=object))

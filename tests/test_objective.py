@@ -282,6 +282,33 @@ def test_lipschitz_equals_direct_eigenvalue(loss, k, intercept, blocks, monkeypa
     assert obj.lipschitz() == pytest.approx(ref, rel=1e-12)
 
 
+@pytest.mark.parametrize("scale", [1.0, 1e-3])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("intercept", [True, False])
+def test_lanczos_lipschitz_over_row_blocks(intercept, sparse, scale, monkeypatch):
+    """The Lanczos path (forced for dense data too) sums the Gram product over blocks.
+
+    ``scale=1e-3`` without intercept makes the top eigenvalue far below 1; a single
+    column without intercept is the one-parameter shortcut.
+    """
+    import skce._objective as objective_module
+
+    monkeypatch.setattr(objective_module, "_EXACT_EIGEN_MAX", 0)
+    monkeypatch.setattr(objective_module, "_BLOCK_BYTES", 64)  # 64-row blocks
+    for loss, k in [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)]:
+        for d in [1, 6]:
+            obj, _, (X, *_) = _problem(loss, k=k, n=300, d=d, sparse=sparse, alpha=0.0)
+            X = X * scale
+            obj = LinearObjective(loss, X, obj.A, alpha=0.0, fit_intercept=intercept)
+            assert sparse or len(obj._blocks) == 5
+            w = obj.A.sum(axis=0)
+            ref = _direct_lipschitz(X, w, loss.curvature_bound, 0.0, intercept)
+            if scale < 1 and not intercept:  # an eigenvalue far below 1
+                assert ref < 1e-3
+            # Lanczos adds a 1e-5 margin; one parameter is exact (to rounding).
+            assert ref * (1 - 1e-12) <= obj.lipschitz() <= ref * (1 + 1e-4)
+
+
 @pytest.mark.parametrize("intercept", [True, False])
 def test_lanczos_lipschitz_is_a_tight_upper_bound(intercept):
     """Sparse data (and more than 2000 columns) use Lanczos, with a 1e-5 safety margin."""
@@ -370,26 +397,33 @@ def test_separates_is_strict_correct_classification_of_weighted_samples(
     obj = LinearObjective(loss, Xin, weighted_targets(y, k, sw, np.ones(k)), alpha=0.0)
     theta = obj.pack(W_true, np.zeros(W_true.shape[0]))
     assert obj.separates(theta)
-    # Break one sample: flip its label. Weighted, it is misclassified; unweighted, ignored.
+    # Break one sample (in the block after the unweighted one): flip its label.
+    # Weighted, it is misclassified; unweighted, ignored.
     y_bad = y.copy()
-    y_bad[20] = (y[20] + 1) % k
+    y_bad[150] = (y[150] + 1) % k
     y_bad[100] = (y[100] + 1) % k
     for weight, expected in [(1.0, False), (0.0, True)]:
         sw_bad = sw.copy()
-        sw_bad[20] = weight
+        sw_bad[150] = weight
         A = weighted_targets(y_bad, k, sw_bad, np.ones(k))
         assert LinearObjective(loss, Xin, A, alpha=0.0).separates(theta) is expected
     # A class weight of 0 removes a whole class from the objective.
     cw = np.ones(k)
-    cw[y_bad[20]] = 0.0
+    cw[y_bad[150]] = 0.0
     sw_bad = sw.copy()
     A = weighted_targets(y_bad, k, sw_bad, cw)
     assert LinearObjective(loss, Xin, A, alpha=0.0).separates(theta)
     # Ties (all logits equal at theta = 0) are not a strict separation.
     assert not obj.separates(np.zeros(obj.n_params))
-    # Soft targets: every sample weighs on every class; no separation claim.
+    # Soft targets: every sample weighs on every class; no separation claim, even for
+    # a theta that puts every sample in the first class (or in its own class).
     A_soft = weighted_targets(y, k, sw, np.ones(k), label_smoothing=0.1)
-    assert not LinearObjective(loss, Xin, A_soft, alpha=0.0).separates(theta)
+    soft = LinearObjective(loss, Xin, A_soft, alpha=0.0)
+    first = np.zeros(W_true.shape[0])
+    first[0] = -10.0 if k == 2 else 10.0
+    for point in (theta, obj.pack(np.zeros_like(W_true), first)):
+        assert not soft.separates(point)
+    assert obj.separates(obj.pack(np.zeros_like(W_true), first)) is (not np.any(y[sw > 0]))
 
 
 @pytest.mark.parametrize(("loss", "k"), [(BinaryCrossEntropy, 1), (MultinomialCrossEntropy, 3)])
