@@ -116,6 +116,14 @@ def test_multiclass_matches_log_loss():
     assert cross_entropy_loss(y, proba) == pytest.approx(log_loss(y, proba), rel=1e-12)
 
 
+def test_float_labels_match_log_loss():
+    """Finite float labels are labels like any other (only NaN/inf are refused)."""
+    y = np.array([0.0, 1.5, 1.5, 0.0, 1.5])
+    proba = np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.9, 0.1], [0.5, 0.5]])
+    expected = log_loss((y > 0).astype(int), proba)
+    assert cross_entropy_loss(y, proba) == pytest.approx(expected, rel=1e-12)
+
+
 def test_string_labels_match_log_loss():
     y, proba, _ = _random_problem(n=30, k=3, seed=3)
     names = np.array(["cat", "dog", "emu"])[y]

@@ -220,6 +220,46 @@ def test_sparse_column_moments_equal_dense_ones(fmt, monkeypatch):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_column_moments_match_their_definition(intercept, sparse, monkeypatch):
+    """Weighted mean (0 without intercept) and spread about it, over many row blocks."""
+    import skce._objective as objective_module
+
+    monkeypatch.setattr(objective_module, "_BLOCK_BYTES", 64)  # 64-row blocks
+    obj, _, (X, *_) = _problem(BinaryCrossEntropy, n=300, sparse=sparse, intercept=intercept)
+    assert sparse or len(obj._blocks) == 5
+    Xd = X.toarray() if sparse else X
+    w = obj.A.sum(axis=0)
+    mean = (w @ Xd) / w.sum() if intercept else np.zeros(Xd.shape[1])
+    spread2 = w @ (Xd - mean) ** 2
+    got_mean, got_spread2, got_wsum = obj.column_moments()
+    np.testing.assert_allclose(got_mean, mean, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got_spread2, spread2, rtol=1e-10)
+    assert got_wsum == pytest.approx(w.sum(), rel=1e-14)
+
+
+@pytest.mark.parametrize("blocks", [1, 5])
+def test_column_moments_keep_the_spread_of_columns_with_a_large_offset(blocks, monkeypatch):
+    """Unit spread on an offset of 1e8: one-pass sums about 0 would lose it entirely."""
+    import skce._objective as objective_module
+
+    if blocks > 1:
+        monkeypatch.setattr(objective_module, "_BLOCK_BYTES", 64)
+    rng = np.random.RandomState(4)
+    n = 300
+    X = rng.randn(n, 3) + np.array([1e8, 0.0, -3.0])
+    y = rng.randint(0, 2, n)
+    A = weighted_targets(y, 2, np.ones(n), np.ones(2))  # total weight exactly 1
+    obj = LinearObjective(BinaryCrossEntropy, X, A, alpha=0.0)
+    assert len(obj._blocks) == blocks
+    mean, spread2, wsum = obj.column_moments()
+    assert wsum == pytest.approx(1.0, rel=1e-15)
+    centred = X - X.mean(axis=0)
+    np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(spread2, (centred**2).mean(axis=0), rtol=1e-6)
+
+
 def test_sampled_dense_moments_are_close_and_fall_back_on_rare_columns(monkeypatch):
     import skce._objective as objective_module
 
@@ -259,7 +299,7 @@ def test_zero_coefficients_shortcut_matches_definition(sparse):
     np.testing.assert_allclose(g, central_differences(obj.value, theta), rtol=1e-6, atol=1e-8)
 
 
-# -- added for mutation testing (docs/development/mutation-testing.md) ----------------
+# -- added for mutation testing (dev-notes/mutation-testing.md) ------------------------
 def _direct_lipschitz(X, w, kappa, alpha, intercept):
     """``kappa * lambda_max([X, 1]^T diag(w) [X, 1]) + alpha``, from a dense eigensolver."""
     X = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
