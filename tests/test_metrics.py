@@ -304,9 +304,20 @@ _P = np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.9, 0.1]])
             "^y_prob has 4 rows but y_true has 3 samples; they must have the same length",
         ),
         ((_Y, _P), {"sample_weight": [1.0, 2.0]}, "sample_weight must have shape"),
-        ((_Y, np.full((4, 3), 1 / 3)), {}, "3 columns but there are 2 labels"),
+        (
+            (_Y, np.full((4, 3), 1 / 3)),
+            {},
+            r"^y_prob has 3 columns but there are 2 labels \[0, 1\]; there must be one column "
+            r"per label \(pass labels= if y_true does not contain every class\)\.$",
+        ),
         ((_Y, _P[:, :1]), {}, "1 columns but there are 2 labels"),
-        (([0, 1, 2, 0], _P[:, 1]), {}, "needs exactly 2 labels"),
+        (
+            ([0, 1, 2, 0], _P[:, 1]),
+            {},
+            r"^A 1-D y_prob is the probability of the positive class and needs exactly 2 "
+            r"labels, but there are 3: \[0, 1, 2\]\. Pass an array of shape "
+            r"\(n_samples, n_labels\)\.$",
+        ),
         (([0, 1, 2, 0], _P), {"labels": [0, 1]}, r"not in labels: \[2\]"),
         ((["a", "b", "b", "a"], _P), {"labels": [0, 1]}, "not in labels"),
         (
