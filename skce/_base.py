@@ -221,7 +221,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         return result
 
     def _warn_if_not_converged(self, result, separable=False):
-        """Emit one ConvergenceWarning when the fit is not a (unique) optimum."""
+        """Emit one ConvergenceWarning when the fit is not an optimum."""
         name = type(self).__name__
         grad = f"max|gradient| = {result.grad_norm:.3g}"
         if result.status == "max_iter":
@@ -257,12 +257,13 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         if separable:
             message += (
                 "The classes are linearly separable in the training data (the fitted "
-                "model classifies every training sample correctly) and alpha=0, so the "
+                "logits classify every training sample of positive weight strictly "
+                "correctly) and alpha=0, so the "
                 "cross-entropy has no minimiser: it decreases towards 0 as the weights "
                 "grow without bound, and its gradient fades with it. These "
                 "coefficients are one point on that path; their size depends on tol "
-                "and max_iter. Set alpha > 0 (or label_smoothing > 0) for a finite, "
-                "unique fit."
+                "and max_iter. Set alpha > 0 (or label_smoothing > 0) for a finite "
+                "fit."
             )
         warnings.warn(message, ConvergenceWarning, stacklevel=4)
 

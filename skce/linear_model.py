@@ -15,8 +15,9 @@ _SHARED_PARAMETERS = """\
         Strength of the L2 penalty ``(alpha / 2) ||W||^2`` on the coefficients
         (never on the intercept). ``alpha=0`` fits the maximum-likelihood
         estimate, which exists only if the classes are not linearly separable;
-        a fit with ``alpha=0`` that classifies every training sample correctly
-        ends with a ``ConvergenceWarning`` that says so.
+        a fit with ``alpha=0`` whose logits classify every training sample of
+        positive weight correctly ends with a ``ConvergenceWarning`` that says
+        so.
         ``LogisticRegression(C=C)`` on ``n`` unit-weight samples corresponds to
         ``alpha = 1 / (C * n)``.
 

@@ -296,7 +296,12 @@ _P = np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.9, 0.1]])
         ((_Y, _P - 0.5), {}, r"probabilities in \[0, 1\]"),
         ((_Y, np.array([0.2, np.inf, 0.6, 0.1])), {}, r"probabilities in \[0, 1\]"),
         ((_Y, np.where(_P == 0.2, np.nan, _P)), {}, r"^y_prob contains NaN\.$"),
-        ((_Y, _P * 0.9), {}, "sum to 1"),
+        (
+            (_Y, _P * 0.9),
+            {},
+            r"^The rows of y_prob must sum to 1 \(tolerance 1\.0e-06\); 4 row\(s\) do not, "
+            r"e\.g\. row 0 sums to 0\.9000000000000001\.$",
+        ),
         ((_Y, np.array([[0.5, 0.5 + 2e-6]] * 4)), {}, "sum to 1"),
         (
             (_Y[:3], _P),
