@@ -131,7 +131,6 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 "prior_correction=True needs positive class weights: the correction "
                 "subtracts ln(c_k) from the logits, and a class weight is 0."
             )
-        self._logit_offset = self._prior_offset(class_weight)
         A = weighted_targets(
             y_codes, classes.shape[0], sample_weight, class_weight, self.label_smoothing
         )
@@ -144,13 +143,15 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         self.coef_ = np.array(W, dtype=X.dtype)
         self.intercept_ = np.array(b, dtype=X.dtype)
         self.n_iter_ = int(result.n_iter)
+        self.status_ = result.status
         self.loss_curve_ = [float(f) for f in result.history]
         # Loss-and-gradient (or loss-only) evaluations, for the benchmarks.
         self._n_evals = int(result.n_evals)
         # alpha=0 on separable data: the solver can meet tol (the gradient vanishes
         # as the weights grow) although no minimiser exists. A fit that classifies
         # every weighted sample correctly proves it (LinearObjective.separates).
-        separable = self.alpha == 0 and objective.separates(result.x)
+        separable = bool(self.alpha == 0 and objective.separates(result.x))
+        self.separable_ = separable
         self._warn_if_not_converged(result, separable)
         return self
 
@@ -161,14 +162,21 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 return objective.pack(self.coef_, self.intercept_)
         return np.zeros(objective.n_params)
 
-    def _prior_offset(self, class_weight):
+    def _fitted_class_weights(self):
+        """The class weights ``c_k`` of the fit, from its public attributes."""
+        raise NotImplementedError
+
+    def _prior_offset(self):
         """What ``prior_correction`` subtracts from the logits: ``ln c_k``.
 
+        Computed from the fitted public attributes (``beta_`` or
+        ``class_weight_``) and the ``prior_correction`` parameter, so a model
+        rebuilt from its parameters and public attributes predicts the same.
         Subclasses with a single logit override this (``ln(c_1 / c_0)``).
         """
         if not self.prior_correction:
             return None
-        return np.log(class_weight)
+        return np.log(self._fitted_class_weights())
 
     def _progress_printer(self):
         """Solver callback printing progress on stderr when ``verbose`` is set.
@@ -278,8 +286,9 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, accept_sparse=_SPARSE_FORMATS, dtype=_DTYPES, reset=False)
         Z = X @ self.coef_.T
         Z = np.asarray(Z) + self.intercept_
-        if getattr(self, "_logit_offset", None) is not None:
-            Z = Z - self._logit_offset
+        offset = self._prior_offset()
+        if offset is not None:
+            Z = Z - offset
         return Z
 
     def predict_log_proba(self, X):

@@ -102,6 +102,19 @@ _SHARED_ATTRIBUTES = """\
 
     loss_curve_ : list of float
         The objective ``J`` at the start and after every iteration of the fit.
+
+    status_ : {"converged", "max_iter", "stalled"}
+        How the solver ended: ``"converged"`` (the largest gradient entry is at
+        most ``tol``), ``"max_iter"`` (the iteration limit came first) or
+        ``"stalled"`` (the objective no longer decreases at the working
+        precision). Anything but ``"converged"`` also emitted a
+        ``ConvergenceWarning``.
+
+    separable_ : bool
+        True when ``alpha=0`` and the fitted logits classify every training
+        sample of positive weight strictly correctly: the classes are linearly
+        separable, the cross-entropy has no minimiser, and the fit emitted a
+        ``ConvergenceWarning`` that says so, whatever ``status_`` is.
 """
 
 
@@ -239,10 +252,13 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
         self.beta_ = float(beta)
         return np.array([1.0, beta])
 
-    def _prior_offset(self, class_weight):
+    def _fitted_class_weights(self):
+        return np.array([1.0, self.beta_])
+
+    def _prior_offset(self):
         if not self.prior_correction:
             return None
-        return np.array([np.log(class_weight[1] / class_weight[0])])
+        return np.array([np.log(self.beta_)])
 
     def decision_function(self, X):
         """Logit of the positive class, ``z = X w + b`` (minus ``ln beta`` with prior correction).
@@ -395,6 +411,9 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
                 )
         self.class_weight_ = weights
         return weights
+
+    def _fitted_class_weights(self):
+        return self.class_weight_
 
     def decision_function(self, X):
         """Logits of the classes.

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 from scipy.special import expit, log_softmax
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 
 from skce import SoftmaxCE, WeightedLogisticCE
 from skce._loss import BinaryCrossEntropy, MultinomialCrossEntropy
@@ -176,3 +178,39 @@ def test_verbose_prints_progress_on_stderr(capsys):
     assert "objective" in lines[0] and "max|grad|" in lines[0]
     SoftmaxCE(verbose=0).fit(X, y)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        WeightedLogisticCE(beta="balanced", prior_correction=True),
+        SoftmaxCE(class_weight={0: 1.0, 1: 4.0, 2: 0.5}, prior_correction=True),
+    ],
+    ids=["binary", "softmax"],
+)
+def test_prior_correction_follows_from_public_attributes(model):
+    # A model rebuilt from its parameters and public fitted attributes only (as a
+    # model file or a hand-made copy does) must apply the same correction.
+    X, y = multiclass_data()
+    if isinstance(model, WeightedLogisticCE):
+        y = (y == 2).astype(int)
+    fitted = clone(model).fit(X, y)
+    rebuilt = clone(model)
+    public = [name for name in vars(fitted) if name.endswith("_") and not name.startswith("_")]
+    for name in public:
+        setattr(rebuilt, name, getattr(fitted, name))
+    assert not [name for name in vars(fitted) if name.startswith("_") and name != "_n_evals"]
+    np.testing.assert_array_equal(rebuilt.predict_log_proba(X), fitted.predict_log_proba(X))
+    # ... and the correction is really there: it differs from the uncorrected model.
+    rebuilt.set_params(prior_correction=False)
+    assert np.max(np.abs(rebuilt.predict_log_proba(X) - fitted.predict_log_proba(X))) > 0.1
+
+
+@pytest.mark.parametrize("Model", [WeightedLogisticCE, SoftmaxCE])
+def test_status_attributes_report_how_the_fit_ended(Model):
+    X, y = binary_data()
+    model = Model(alpha=1e-2).fit(X, y)
+    assert model.status_ == "converged" and model.separable_ is False
+    with pytest.warns(ConvergenceWarning):
+        short = Model(alpha=1e-2, max_iter=2).fit(X, y)
+    assert short.status_ == "max_iter" and short.separable_ is False
