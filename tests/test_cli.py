@@ -1,15 +1,19 @@
-"""End-to-end tests of the ``skce`` command line, run as ``python -m skce`` subprocesses.
+"""End-to-end tests of the ``skce`` command line, run in-process through ``main(argv)``.
 
 The data are small CSV files written here (two numeric columns, a categorical
-column, string labels); the CLI runs with ``--cv 3 -j 1`` to stay fast.
+column, string labels); the CLI runs with ``--cv 3 -j 1`` to stay fast. One
+test (``test_python_m_skce_smoke``) runs ``python -m skce`` as a subprocess.
 """
 
+import contextlib
 import io
 import json
 import os
 import pickle
 import subprocess
 import sys
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,23 +24,39 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skce import SoftmaxCE, WeightedLogisticCE
-from skce.cli import BETA_GRID, DEMO_DIGIT, ModelFileError, load_model, read_csv
+from skce.cli import BETA_GRID, DEMO_DIGIT, ModelFileError, load_model, main, read_csv
 
 FEATURES = ["x1", "x2", "colour"]
 FAST = ["--cv", "3", "-j", "1"]
 
 
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@contextlib.contextmanager
+def _working_directory(path):
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def run(*args, cwd):
-    """Run ``python -m skce ARGS`` in ``cwd``; return the CompletedProcess."""
-    env = {k: v for k, v in os.environ.items() if k != "SCIPY_ARRAY_API"}
-    return subprocess.run(
-        [sys.executable, "-m", "skce", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    """Run ``main(ARGS)`` in ``cwd``, capturing stdout and stderr; return a Result."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (
+        _working_directory(cwd),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
+        code = main([str(a) for a in args])
+    return Result(code, stdout.getvalue(), stderr.getvalue())
 
 
 def assert_one_line_error(result, code, *fragments):
