@@ -224,7 +224,11 @@ def cross_validate(pipeline, grid, X, y, *, scoring, folds, seed, jobs, out):
             f"cross-validation failed: {type(exc).__name__}: {first_line(exc)}"
         ) from None
     finally:
-        generator.close()  # stops the fits still queued after a failure
+        # Closing stops the fits still queued after a failure; joblib warns that
+        # it cancelled them, which is what we asked for.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="joblib")
+            generator.close()
     out.progress(f"cross-validation: done in {time.perf_counter() - start:.1f} s")
     for text, count in warned.items():
         out.warning(f"{text} (in {count} of {total} cross-validation fits)")
