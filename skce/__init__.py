@@ -16,9 +16,22 @@ Evaluation by cross-entropy (:mod:`skce.metrics`):
 The information theory behind it, as functions, is in :mod:`skce.information`.
 """
 
-from . import information, metrics
-from .linear_model import SoftmaxCE, WeightedLogisticCE
-from .metrics import cross_entropy_score, make_cross_entropy_scorer
+import importlib
+
+__version__ = "0.1.0"
+
+# The public names are imported on first use (PEP 562), so that `import skce`
+# (and with it `skce --help`, `skce --version`) does not import scikit-learn,
+# SciPy or pandas. Name -> the submodule that defines it (None: the submodule
+# itself).
+_LAZY = {
+    "SoftmaxCE": "linear_model",
+    "WeightedLogisticCE": "linear_model",
+    "cross_entropy_score": "metrics",
+    "make_cross_entropy_scorer": "metrics",
+    "information": None,
+    "metrics": None,
+}
 
 __all__ = [
     "SoftmaxCE",
@@ -30,4 +43,15 @@ __all__ = [
     "metrics",
 ]
 
-__version__ = "0.1.0"
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
+    value = module if _LAZY[name] is None else getattr(module, name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

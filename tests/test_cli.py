@@ -1,42 +1,70 @@
-"""End-to-end tests of the ``skce`` command line, run as ``python -m skce`` subprocesses.
+"""End-to-end tests of the ``skce`` command line, run in-process through ``main(argv)``.
 
 The data are small CSV files written here (two numeric columns, a categorical
-column, string labels); the CLI runs with ``--cv 3 -j 1`` to stay fast.
+column, string labels); the CLI runs with ``--cv 3 -j 1`` to stay fast. One
+test (``test_python_m_skce_smoke``) runs ``python -m skce`` as a subprocess.
 """
 
+import contextlib
 import io
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
+from sklearn.metrics import make_scorer, precision_score, recall_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from skce import SoftmaxCE, WeightedLogisticCE
-from skce.cli import BETA_GRID, DEMO_DIGIT, ModelFileError, load_model, read_csv
+from skce import SoftmaxCE, WeightedLogisticCE, cross_entropy_score
+from skce.cli import BETA_GRID, DEMO_DIGIT, ModelFileError, load_model, main, read_csv
+from skce.cli._commands import report_fit_status
+from skce.cli._modelfile import model_document, write_model
+from skce.cli._output import Output
 
 FEATURES = ["x1", "x2", "colour"]
 FAST = ["--cv", "3", "-j", "1"]
 
 
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@contextlib.contextmanager
+def _working_directory(path):
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def run(*args, cwd):
-    """Run ``python -m skce ARGS`` in ``cwd``; return the CompletedProcess."""
-    env = {k: v for k, v in os.environ.items() if k != "SCIPY_ARRAY_API"}
-    return subprocess.run(
-        [sys.executable, "-m", "skce", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    """Run ``main(ARGS)`` in ``cwd``, capturing stdout and stderr; return a Result."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (
+        _working_directory(cwd),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
+        code = main([str(a) for a in args])
+    return Result(code, stdout.getvalue(), stderr.getvalue())
 
 
 def assert_one_line_error(result, code, *fragments):
@@ -94,21 +122,60 @@ def work(tmp_path_factory):
 
 
 # -- demo ----------------------------------------------------------------------------
-def test_demo_runs_the_beta_search(tmp_path):
-    result = run("demo", cwd=tmp_path)
+def table_rows(text, header):
+    """The rows of the text table under the line starting with ``header``, split into cells."""
+    lines = text.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.strip().startswith(header))
+    rows = []
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        rows.append(re.split(r"\s{2,}", line.strip()))
+    return rows
+
+
+def test_demo_prints_the_beta_table_of_grid_search_cv(tmp_path):
+    result = run("demo", *FAST, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"digit {DEMO_DIGIT}" in out
-    table = out[out.index("β ") :]
-    for beta in BETA_GRID:
-        label = beta if isinstance(beta, str) else f"{beta:g}"
-        assert any(line.strip().startswith(label) for line in table.splitlines()), label
-    assert "cross-entropy" in out and "balanced accuracy" in out and "fit time" in out
     assert out.count("<- chosen") == 1
     assert "chosen β = " in out and "interpretation:" in out
-    # Progress on stderr, ending with the total number of fits (6 β × 5 folds).
-    assert "30/30 fits done" in result.stderr
-    assert "Traceback" not in result.stderr
+    # Progress on stderr, ending with the total number of fits (6 β × 3 folds).
+    assert "18/18 fits done" in result.stderr
+
+    # The independent reference: GridSearchCV with the same folds and scorers.
+    X, digit = load_digits(return_X_y=True)
+    y = (digit == DEMO_DIGIT).astype(np.int64)
+    search = GridSearchCV(
+        Pipeline([("scale", StandardScaler()), ("model", WeightedLogisticCE())]),
+        {"model__beta": list(BETA_GRID)},
+        scoring={
+            "ce": cross_entropy_score,
+            "recall": "recall",
+            "precision": make_scorer(precision_score, zero_division=0),
+            "bacc": "balanced_accuracy",
+        },
+        refit=False,
+        cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=0),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X, y)
+    cv = search.cv_results_
+    rows = table_rows(out, "β  ")
+    assert len(rows) == len(BETA_GRID)
+    for k, (row, beta) in enumerate(zip(rows, BETA_GRID, strict=True)):
+        label = beta if isinstance(beta, str) else f"{beta:g}"
+        assert row[0].startswith(label), row
+        assert row[1:5] == [
+            f"{-cv['mean_test_ce'][k]:.4f}",
+            f"{cv['mean_test_recall'][k]:.3f}",
+            f"{cv['mean_test_precision'][k]:.3f}",
+            f"{cv['mean_test_bacc'][k]:.4f}",
+        ], (beta, row)
+    chosen = int(np.argmin(cv["rank_test_bacc"]))
+    assert rows[chosen][-1].endswith("<- chosen")
 
 
 # -- fit and predict ---------------------------------------------------------------------
@@ -121,6 +188,33 @@ def test_fit_prints_metrics_and_saves_the_model(work):
     assert (path / "train.skce.json").is_file()
     assert "saved to train.skce.json" in fit.stdout
     assert "fits done" in fit.stderr  # progress
+
+
+def test_fit_metrics_equal_cross_validate(work):
+    path, fit = work
+    frame = pd.read_csv(path / "train.csv")
+    X = frame[FEATURES].astype({"colour": object})
+    y = frame["label"].to_numpy(dtype=object)
+    scoring = {
+        "cross-entropy (nats)": cross_entropy_score,
+        "accuracy": "accuracy",
+        "balanced accuracy": "balanced_accuracy",
+        "recall ('yes')": make_scorer(recall_score, pos_label="yes"),
+        "precision ('yes')": make_scorer(precision_score, pos_label="yes", zero_division=0),
+        "ROC AUC": "roc_auc",
+    }
+    reference = cross_validate(
+        reference_pipeline(WeightedLogisticCE(beta=2.0, alpha=1e-4)),
+        X,
+        y,
+        scoring=scoring,
+        cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=0),
+    )
+    rows = {row[0]: row[1:3] for row in table_rows(fit.stdout, "metric")}
+    assert list(rows) == list(scoring)
+    for name in scoring:
+        scores = reference[f"test_{name}"] * (-1 if name.startswith("cross-entropy") else 1)
+        assert rows[name] == [f"{scores.mean():.4f}", f"{scores.std():.4f}"], name
 
 
 def test_predict_round_trip_matches_the_in_process_pipeline(work):
@@ -232,6 +326,69 @@ def test_version_and_help(tmp_path):
     assert "examples:" in result.stdout and "--tune-beta" in result.stdout
 
 
+def test_python_m_skce_smoke(tmp_path):
+    """The one subprocess test: the console entry point as a user runs it."""
+    env = {k: v for k, v in os.environ.items() if k != "SCIPY_ARRAY_API"}
+    result = subprocess.run(
+        [sys.executable, "-m", "skce", "--version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("skce 0.") and "scikit-learn" in result.stdout
+
+
+def test_repeated_in_process_calls_leave_no_state(work):
+    path, _ = work
+    filters, show = list(warnings.filters), warnings.showwarning
+    args = ["fit", "train.csv", "--target", "label", "--model", "again.json", *FAST]
+    first = run(*args, cwd=path)
+    failed = run("fit", "train.csv", "--target", "nothing", cwd=path)
+    second = run(*args, cwd=path)
+    assert first.returncode == second.returncode == 0 and failed.returncode == 2
+    assert warnings.filters == filters and warnings.showwarning is show
+    assert first.stdout == second.stdout
+
+
+def test_saved_model_with_prior_correction_predicts_as_the_fitted_pipeline(tmp_path):
+    frame = make_frame()
+    X = frame[FEATURES].astype({"colour": object})
+    y = frame["label"].to_numpy(dtype=object)
+    X_new = make_frame(n=25, seed=1)[FEATURES].astype({"colour": object})
+    for estimator in (
+        WeightedLogisticCE(beta=4.0, prior_correction=True),
+        SoftmaxCE(class_weight={"yes": 3.0}, prior_correction=True),
+    ):
+        fitted = reference_pipeline(estimator).fit(X, y)
+        document = model_document(
+            fitted,
+            target="label",
+            classes=["no", "yes"],
+            numeric=["x1", "x2"],
+            categorical=["colour"],
+            order=FEATURES,
+            impute=False,
+            training={},
+        )
+        model_path = tmp_path / "prior.skce.json"
+        write_model(document, model_path)
+        loaded = load_model(model_path).pipeline
+        expected = fitted.predict_proba(X_new)
+        np.testing.assert_allclose(loaded.predict_proba(X_new), expected, rtol=1e-12)
+        # The correction matters: without it the probabilities differ.
+        uncorrected = reference_pipeline(estimator.set_params(prior_correction=False))
+        assert not np.allclose(uncorrected.fit(X, y).predict_proba(X_new), expected)
+
+        # A file that does not say whether the correction applies is refused.
+        del document["model"]["params"]["prior_correction"]
+        write_model(document, model_path)
+        with pytest.raises(ModelFileError, match="prior_correction"):
+            load_model(model_path)
+
+
 # -- usage errors (exit status 2) -------------------------------------------------------------
 @pytest.mark.parametrize(
     "args, fragments",
@@ -264,14 +421,66 @@ def test_missing_value_without_impute_names_column_and_row(tmp_path):
     assert_one_line_error(result, 2, "column 'x2'", "data row 7", "--impute")
 
 
-def test_failed_fit_is_a_run_time_error(tmp_path):
-    # Values near the float64 limit overflow when standardised: the fit fails.
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_failed_fit_is_a_run_time_error(tmp_path, jobs):
+    # Values near the float64 limit overflow when standardised: the fit fails,
+    # in this process (-j 1) as in joblib's worker processes (-j 2).
     values = [1e308, -1e308, 1.5e308, -1.7e308, 1e308, -1e308]
     frame = pd.DataFrame({"x": values, "y": ["a", "b"] * 3})
     frame.to_csv(tmp_path / "huge.csv", index=False)
-    result = run("fit", "huge.csv", "--target", "y", "--cv", "2", "-j", "1", "-q", cwd=tmp_path)
-    assert_one_line_error(result, 1, "fitting failed")
+    args = ["fit", "huge.csv", "--target", "y", "--cv", "2", "-j", jobs]
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    # Progress lines, then the error; no warnings (not even joblib's note that
+    # it cancelled the other fit) and no traceback.
+    assert "warning" not in result.stderr and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("skce: error:")]
+    assert errors == [result.stderr.splitlines()[-1]]
+    assert "fitting failed (fold " in errors[0] and "ValueError: Input X contains" in errors[0]
     assert not (tmp_path / "huge.skce.json").exists()
+
+
+def test_demo_without_pandas_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)  # makes `import pandas` fail
+    result = run("demo", *FAST, cwd=tmp_path)
+    assert_one_line_error(result, 2, "'skce demo' needs pandas", "pip install 'skce[cli]'")
+
+
+def test_separable_classes_with_alpha_0_are_reported(tmp_path):
+    frame = make_frame()
+    frame["label"] = np.where(frame["x1"] > 0, "yes", "no")
+    frame.to_csv(tmp_path / "sep.csv", index=False)
+    result = run("fit", "sep.csv", "--target", "label", "--alpha", "0", *FAST, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(lines) == 1, result.stderr
+    assert "linearly separable" in lines[0] and "--alpha > 0" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "status, separable, fragments",
+    [
+        ("max_iter", False, ["max_iter=7", "larger --alpha"]),
+        ("stalled", False, ["no longer decreases", "can be used"]),
+        ("max_iter", True, ["linearly separable", "--alpha > 0"]),
+        ("converged", True, ["linearly separable", "--alpha > 0"]),
+    ],
+)
+def test_fit_status_is_one_warning_line(status, separable, fragments, capsys):
+    estimator = WeightedLogisticCE(max_iter=7)
+    estimator.status_, estimator.separable_, estimator.n_iter_ = status, separable, 7
+    report_fit_status(estimator, Output())
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("skce: warning: WeightedLogisticCE")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_converged_fit_prints_no_status(capsys):
+    estimator = WeightedLogisticCE()
+    estimator.status_, estimator.separable_, estimator.n_iter_ = "converged", False, 7
+    report_fit_status(estimator, Output())
+    assert capsys.readouterr().err == ""
 
 
 def test_predict_with_missing_columns(work):

@@ -1,0 +1,371 @@
+"""The three commands: ``skce demo``, ``skce fit`` and ``skce predict``.
+
+Each takes the parsed arguments and an :class:`~skce.cli._output.Output` and
+returns the exit status. numpy, pandas, scikit-learn and the estimators are
+imported inside them, so that parsing the command line stays light.
+"""
+
+import time
+import warnings
+from pathlib import Path
+
+from ._crossval import cross_validate, fit_scorers, refit
+from ._data import (
+    check_missing,
+    counts_text,
+    features,
+    make_pipeline,
+    read_csv,
+    split_columns,
+    target,
+)
+from ._modelfile import default_model_path, load_model, model_document, write_model
+from ._output import (
+    EXIT_OK,
+    CLIError,
+    UsageError,
+    first_line,
+    import_pandas,
+    one_line,
+    warnings_as_lines,
+    wrap,
+)
+from ._reports import BETA_GRID, format_beta, print_beta_report, print_metrics_table
+
+#: The positive class of ``skce demo``: this digit against the nine others.
+DEMO_DIGIT = 8
+
+
+def report_fit_status(estimator, out):
+    """One warning line if the final fit is not an optimum, saying what to do.
+
+    Reads the estimator's public ``status_`` and ``separable_``. Separable
+    classes come first: with them, running longer cannot help.
+    """
+    name = type(estimator).__name__
+    if getattr(estimator, "separable_", False):
+        out.warning(
+            f"{name}: the classes are linearly separable in the training data and --alpha is "
+            "0, so the cross-entropy has no minimum: the coefficients grow without bound and "
+            "the probabilities are pushed towards 0 and 1; pass --alpha > 0 (the default is "
+            "1e-4) for a finite model"
+        )
+    elif estimator.status_ == "max_iter":
+        out.warning(
+            f"{name} stopped at max_iter={estimator.max_iter} iterations before reaching its "
+            "tolerance; the model may be less accurate than it could be (a larger --alpha "
+            "helps)"
+        )
+    elif estimator.status_ == "stalled":
+        out.warning(
+            f"{name} stopped after {estimator.n_iter_} iterations because the objective no "
+            "longer decreases at floating-point precision, before its tolerance was met; the "
+            "model is as accurate as the data allow and can be used (a larger --alpha makes "
+            "the problem better conditioned)"
+        )
+
+
+# -- skce demo ------------------------------------------------------------------------
+def cmd_demo(args, out):
+    """``skce demo``: the β report on the digits, "is it an 8?"."""
+    import_pandas("'skce demo'")
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.metrics import make_scorer, precision_score
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ..linear_model import WeightedLogisticCE
+    from ..metrics import cross_entropy_score
+
+    start = time.perf_counter()
+    X, digit = load_digits(return_X_y=True)
+    y = (digit == DEMO_DIGIT).astype(np.int64)
+    n_pos = int(y.sum())
+    n = y.shape[0]
+    if args.cv > n_pos:
+        raise UsageError(f"--cv {args.cv} is more than the {n_pos} positives; use --cv <= {n_pos}")
+    balanced_value = (n - n_pos) / n_pos
+
+    out.result("skce demo: β-weighted logistic regression on an imbalanced problem")
+    out.info(
+        f"data:   scikit-learn's handwritten digits (load_digits): {n} images of 8x8 "
+        f"pixels, {X.shape[1]} features"
+    )
+    out.result(
+        f"target: positive class = digit {DEMO_DIGIT} ({n_pos} images, {n_pos / n:.1%}); "
+        "negative = the nine other digits"
+    )
+    out.info(
+        "model:  Pipeline(StandardScaler, WeightedLogisticCE(alpha=1e-4)), "
+        "β in {" + ", ".join(format_beta(b) for b in BETA_GRID) + "}"
+    )
+    out.info(
+        f"search: stratified {args.cv}-fold CV (shuffled, seed {args.seed}), "
+        "refit by balanced accuracy"
+    )
+    out.info()
+
+    pipeline = Pipeline([("scale", StandardScaler()), ("model", WeightedLogisticCE())])
+    scoring = {
+        "cross_entropy": cross_entropy_score,
+        "recall": "recall",
+        "precision": make_scorer(precision_score, zero_division=0),
+        "balanced_accuracy": "balanced_accuracy",
+    }
+    grid = {"model__beta": list(BETA_GRID)}
+    with warnings_as_lines(out):
+        results = cross_validate(
+            pipeline, grid, X, y, scoring=scoring, folds=args.cv, seed=args.seed,
+            jobs=args.jobs, out=out,
+        )  # fmt: skip
+        best = results.best("balanced_accuracy")
+        final = refit(pipeline, results.candidates[best], X, y)[-1]
+        report_fit_status(final, out)
+
+    print_beta_report(out, results, balanced_value=balanced_value, final=final, n_rows=n)
+    out.result(_wrap_interpretation(results, best, final))
+    out.info(f"finished in {time.perf_counter() - start:.1f} s")
+    return EXIT_OK
+
+
+def _wrap_interpretation(results, best, final):
+    """What the chosen β buys against the β that cross-entropy prefers."""
+    by_ce = results.best("cross_entropy")
+    chosen_text = format_beta(final.beta)
+    if final.beta == "balanced":
+        chosen_text = f"balanced (= {final.beta_:.3g})"
+
+    def metric(name, k):
+        return results.mean(name)[k]
+
+    if by_ce != best:
+        ce_beta = format_beta(results.candidates[by_ce]["model__beta"])
+        text = (
+            f"interpretation: β = {chosen_text} finds {metric('recall', best):.0%} of the "
+            f"{DEMO_DIGIT}s, against {metric('recall', by_ce):.0%} at β = {ce_beta}, the β that "
+            f"unweighted cross-entropy prefers ({-metric('cross_entropy', by_ce):.3f} vs "
+            f"{-metric('cross_entropy', best):.3f} nats); it pays with precision "
+            f"{metric('precision', best):.2f} instead of {metric('precision', by_ce):.2f}, i.e. "
+            "more false alarms: a positive error costs β times a negative one."
+        )
+    else:
+        text = (
+            f"interpretation: β = {chosen_text} is best by both balanced accuracy and "
+            f"cross-entropy here (recall {metric('recall', best):.2f}, precision "
+            f"{metric('precision', best):.2f})."
+        )
+    return wrap(text)
+
+
+# -- skce fit ---------------------------------------------------------------------------
+def _fit_data(args):
+    """Read the training file: (path, frame, columns, y, classes, counts)."""
+    import numpy as np
+
+    frame = read_csv(args.data)
+    path = Path(args.data)
+    if args.target not in frame.columns:
+        raise UsageError(
+            f"{path} has no column {args.target!r}; its columns are "
+            f"{', '.join(repr(c) for c in frame.columns)}"
+        )
+    columns = [c for c in frame.columns if c != args.target]
+    if not columns:
+        raise UsageError(f"{path} has no feature columns besides the target {args.target!r}")
+    y = target(frame, args.target, path)
+    classes, counts = np.unique(y, return_counts=True)
+    return path, frame, columns, y, classes.tolist(), counts.tolist()
+
+
+def _check_fit_request(args, classes, counts):
+    """Usage errors that the target's classes reveal."""
+    if len(classes) < 2:
+        raise UsageError(
+            f"target column {args.target!r} has only one class ({classes[0]!r}); a "
+            "classifier needs at least two"
+        )
+    if len(classes) > 2 and not args.softmax:
+        raise UsageError(
+            f"target column {args.target!r} has {len(classes)} classes; WeightedLogisticCE "
+            "is binary: pass --softmax to fit the multinomial SoftmaxCE"
+        )
+    if args.softmax and (args.beta is not None or args.tune_beta):
+        option = "--tune-beta" if args.tune_beta else "--beta"
+        raise UsageError(f"{option} applies to the binary WeightedLogisticCE, not to --softmax")
+    smallest = min(counts)
+    if smallest < args.cv:
+        rare = classes[counts.index(smallest)]
+        raise UsageError(
+            f"--cv {args.cv} needs at least {args.cv} rows of every class, but class {rare!r} "
+            f"has {smallest}; use a smaller --cv"
+        )
+
+
+def _fit_features(args, frame, columns, path):
+    """The feature frame and its numeric and categorical columns."""
+    numeric, categorical = split_columns(frame, columns)
+    X = features(frame, numeric, categorical, path)
+    if args.impute:
+        empty = [c for c in X.columns if X[c].isna().all()]
+        if empty:
+            raise UsageError(
+                f"column {empty[0]!r} has no values at all, so there is nothing to impute "
+                "from; remove the column"
+            )
+    else:
+        check_missing(
+            X,
+            path,
+            "pass --impute to fill missing values (median for numeric, most frequent value "
+            "for other columns)",
+        )
+    return X, numeric, categorical
+
+
+def _estimator(args):
+    """(estimator, grid, description) for the options."""
+    from ..linear_model import SoftmaxCE, WeightedLogisticCE
+
+    if args.softmax:
+        return SoftmaxCE(alpha=args.alpha), [{}], f"SoftmaxCE(alpha={args.alpha:g})"
+    beta = 1.0 if args.beta is None else args.beta
+    estimator = WeightedLogisticCE(beta=beta, alpha=args.alpha)
+    if args.tune_beta:
+        grid = {"model__beta": list(BETA_GRID)}
+        return estimator, grid, f"WeightedLogisticCE(alpha={args.alpha:g}), β tuned"
+    return estimator, [{}], f"WeightedLogisticCE(beta={format_beta(beta)}, alpha={args.alpha:g})"
+
+
+def cmd_fit(args, out):
+    """``skce fit``: cross-validate, fit on all rows, save the model file."""
+    import_pandas("'skce fit'")
+    path, frame, columns, y, classes, counts = _fit_data(args)
+    _check_fit_request(args, classes, counts)
+    model_path = Path(args.model) if args.model else default_model_path(path)
+    if model_path.exists() and model_path.resolve() == path.resolve():
+        raise UsageError(f"--model {model_path} would overwrite the training data")
+    X, numeric, categorical = _fit_features(args, frame, columns, path)
+    estimator, grid, described = _estimator(args)
+    pipeline = make_pipeline(numeric, categorical, estimator, impute=args.impute)
+    metrics = fit_scorers(classes)
+    binary = len(classes) == 2
+
+    out.info(
+        f"data:   {path}: {len(frame)} rows, {len(columns)} feature "
+        f"column{'s' if len(columns) > 1 else ''} "
+        f"({len(numeric)} numeric, {len(categorical)} categorical)"
+        + (", missing values imputed" if args.impute else "")
+    )
+    positive = f"; positive class {classes[1]!r}" if binary and not args.softmax else ""
+    out.info(
+        f"target: {args.target!r}, {len(classes)} classes: {counts_text(classes, counts)}{positive}"
+    )
+    steps = [
+        f"{name} columns {how}"
+        for name, how, cols in (
+            ("numeric", "standardised", numeric),
+            ("other", "one-hot encoded", categorical),
+        )
+        if cols
+    ]
+    out.info(wrap(f"model:  {described}; {', '.join(steps)}"))
+    out.info()
+
+    with warnings_as_lines(out):
+        results = cross_validate(
+            pipeline, grid, X, y, scoring={n: m[0] for n, m in metrics.items()},
+            folds=args.cv, seed=args.seed, jobs=args.jobs, out=out,
+        )  # fmt: skip
+        best = results.best("balanced_accuracy") if args.tune_beta else 0
+        final = refit(pipeline, results.candidates[best], X, y)
+        report_fit_status(final[-1], out)
+
+    if args.tune_beta:
+        # β = "balanced" on all rows: negatives over positives.
+        balanced_value = counts[0] / counts[1]
+        print_beta_report(
+            out, results, balanced_value=balanced_value, final=final[-1], n_rows=len(frame)
+        )
+        out.result()
+    which = f" at β = {format_beta(final[-1].beta)}" if args.tune_beta else ""
+    out.result(
+        f"{args.cv}-fold stratified cross-validation{which} (shuffled, seed {args.seed}), "
+        f"{len(frame)} rows:"
+    )
+    print_metrics_table(out, results, metrics, best)
+
+    summary = {
+        name: float(results.mean(name)[best]) * (-1 if lower else 1)
+        for name, (_, _, lower) in metrics.items()
+    }
+    document = model_document(
+        final,
+        target=args.target,
+        classes=classes,
+        numeric=numeric,
+        categorical=categorical,
+        order=columns,
+        impute=args.impute,
+        training={
+            "data": path.name,
+            "n_rows": len(frame),
+            "cv_folds": args.cv,
+            "cv_seed": args.seed,
+            "cv_mean": summary,
+        },
+    )
+    write_model(document, model_path)
+    out.result()
+    out.result(f"model fitted on all {len(frame)} rows, saved to {model_path}")
+    return EXIT_OK
+
+
+# -- skce predict -----------------------------------------------------------------------
+def _warn_unseen_categories(saved, X, out):
+    categories = saved.document["preprocess"].get("categorical", {}).get("categories", [])
+    for column, known in zip(saved.categorical, categories, strict=True):
+        known = set(known)
+        unseen = sorted({v for v in X[column] if isinstance(v, str) and v not in known})
+        if unseen:
+            shown = ", ".join(repr(v) for v in unseen[:3]) + (", ..." if len(unseen) > 3 else "")
+            out.warning(
+                f"column {column!r} has {len(unseen)} value{'s' if len(unseen) > 1 else ''} "
+                f"not seen in training ({shown}), encoded as all zeros"
+            )
+
+
+def cmd_predict(args, out):
+    """``skce predict``: a CSV of predicted classes (and probabilities)."""
+    import sys
+
+    pd = import_pandas("'skce predict'")
+    saved = load_model(args.model)
+    frame = read_csv(args.data)
+    path = Path(args.data)
+    X = saved.features(frame, path)
+    _warn_unseen_categories(saved, X, out)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Found unknown categories")
+        try:
+            proba = saved.pipeline.predict_proba(X)
+            labels = saved.pipeline.predict(X)
+        except (CLIError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise CLIError(f"prediction failed: {one_line(first_line(exc))}") from None
+    result = pd.DataFrame({saved.target: labels})
+    if args.proba:
+        for k, label in enumerate(saved.pipeline.classes_.tolist()):
+            result[f"proba_{label}"] = proba[:, k]
+    if args.out:
+        destination = Path(args.out)
+        try:
+            result.to_csv(destination, index=False)
+        except OSError as exc:
+            raise CLIError(f"cannot write {destination}: {exc.strerror or exc}") from None
+        out.progress(f"wrote {len(result)} predictions to {destination}")
+    else:
+        result.to_csv(sys.stdout, index=False)
+        sys.stdout.flush()
+    return EXIT_OK

@@ -1,0 +1,258 @@
+"""Cross-validation of a few candidate pipelines, with progress lines.
+
+The (candidate, fold) fits run through :class:`joblib.Parallel` with
+``return_as="generator_unordered"``, built from public scikit-learn pieces
+(:func:`~sklearn.base.clone`, :class:`~sklearn.model_selection.StratifiedKFold`,
+``fit``, scorers): counting the fits as they finish gives the progress line
+without reading joblib's verbose output, and a failed fit comes back as a
+record, the same with one process as with many. The scores are those that
+:class:`~sklearn.model_selection.GridSearchCV` computes with the same folds
+and scorers (``tests/test_cli_crossval.py`` checks it).
+"""
+
+import time
+import warnings
+from dataclasses import dataclass
+
+from ._output import CLIError, first_line, import_pandas, one_line
+
+# Warnings the fold fits do not report: the final model's convergence is
+# reported once from its status_ (a fold's is not the model's), and a category
+# that a training fold did not see is expected with small folds. The others are
+# Python's default ignores, set explicitly because a worker process and the
+# parent (under pytest, say) start from different filters.
+_SILENCED = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+_SILENCED_MESSAGES = ("Found unknown categories",)
+
+
+def fit_scorers(classes):
+    """The metrics of ``skce fit``: name -> (scorer, label, lower_is_better).
+
+    Scorers follow scikit-learn's "greater is better" convention, so the
+    cross-entropy scorer returns minus the loss.
+    """
+    from sklearn.metrics import make_scorer, precision_score, recall_score
+
+    from ..metrics import cross_entropy_score
+
+    metrics = {
+        "cross_entropy": (cross_entropy_score, "cross-entropy (nats)", True),
+        "accuracy": ("accuracy", "accuracy", False),
+        "balanced_accuracy": ("balanced_accuracy", "balanced accuracy", False),
+    }
+    if len(classes) == 2:
+        positive = classes[1]
+        metrics["recall"] = (
+            make_scorer(recall_score, pos_label=positive, zero_division=0),
+            f"recall ({positive!r})",
+            False,
+        )
+        metrics["precision"] = (
+            make_scorer(precision_score, pos_label=positive, zero_division=0),
+            f"precision ({positive!r})",
+            False,
+        )
+        metrics["roc_auc"] = ("roc_auc", "ROC AUC", False)
+    return metrics
+
+
+@dataclass
+class CVResults:
+    """The scores of every (candidate, fold) fit.
+
+    Attributes
+    ----------
+    candidates : list of dict
+        The parameters of each candidate, in grid order.
+    fits : pandas.DataFrame
+        One row per fit, sorted by candidate then fold: ``candidate``,
+        ``fold``, ``fit_time``, ``score_time`` (seconds) and ``test_<name>``
+        for every scorer (greater is better, as scikit-learn's scorers).
+    n_folds : int
+    """
+
+    candidates: list
+    fits: object
+    n_folds: int
+
+    def scores(self, name):
+        """Array (n_candidates, n_folds) of ``test_<name>``, or of a column such as ``fit_time``."""
+        column = name if name in self.fits.columns else f"test_{name}"
+        values = self.fits[column].to_numpy(dtype=float)
+        return values.reshape(len(self.candidates), self.n_folds)
+
+    def mean(self, name):
+        """Mean over folds per candidate (the arithmetic of GridSearchCV's ``mean_test_*``)."""
+        return self.scores(name).mean(axis=1)
+
+    def best(self, name):
+        """Index of the candidate with the highest mean score (the first on ties)."""
+        return int(self.mean(name).argmax())
+
+
+class _Progress:
+    """``skce: LABEL: 12/30 fits done (1.1 s)``: at most a line a second, plus the last."""
+
+    def __init__(self, out, total, label, interval=1.0):
+        self._out = out
+        self._total = total
+        self._label = label
+        self._interval = interval
+        self._start = self._last = time.perf_counter()
+
+    def update(self, done):
+        now = time.perf_counter()
+        if done >= self._total or now - self._last >= self._interval:
+            self._last = now
+            self._out.progress(
+                f"{self._label}: {done}/{self._total} fits done ({now - self._start:.1f} s)"
+            )
+
+
+def _rows(X, indices):
+    return X.iloc[indices] if hasattr(X, "iloc") else X[indices]
+
+
+def _fit_and_score(pipeline, params, X, y, train, test, scoring, candidate, fold):
+    """One fold fit; returns a record, with ``error`` set if it failed (never raises).
+
+    Runs in a worker process when ``jobs > 1``. Its warnings are recorded and
+    returned with the scores, so that the parent reports them the same way
+    whatever the number of processes.
+    """
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+
+    record = {"candidate": candidate, "fold": fold}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("always")
+        for category in (*_SILENCED, ConvergenceWarning):
+            warnings.simplefilter("ignore", category)
+        for message in _SILENCED_MESSAGES:
+            warnings.filterwarnings("ignore", message=message)
+        try:
+            start = time.perf_counter()
+            model = clone(pipeline).set_params(**params)
+            model.fit(_rows(X, train), y[train])
+            record["fit_time"] = time.perf_counter() - start
+            start = time.perf_counter()
+            X_test, y_test = _rows(X, test), y[test]
+            for name, scorer in scoring.items():
+                record[f"test_{name}"] = float(scorer(model, X_test, y_test))
+            record["score_time"] = time.perf_counter() - start
+        except Exception as exc:
+            record["error"] = f"{type(exc).__name__}: {one_line(first_line(exc))}"
+    record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    return record
+
+
+def _describe(params, fold, n_folds):
+    """``beta = 2, fold 1 of 5``: which fit failed."""
+    where = []
+    for name, value in params.items():
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        where.append(f"{name.split('__')[-1]} = {shown}")
+    return ", ".join([*where, f"fold {fold + 1} of {n_folds}"])
+
+
+def cross_validate(pipeline, grid, X, y, *, scoring, folds, seed, jobs, out):
+    """Score every candidate of ``grid`` by stratified, shuffled K-fold CV.
+
+    Parameters
+    ----------
+    pipeline : estimator
+        Cloned for every fit; ``grid`` sets parameters of the clone.
+    grid : dict or list of dict
+        As :class:`~sklearn.model_selection.ParameterGrid` takes it; ``[{}]``
+        scores ``pipeline`` alone.
+    X : pandas.DataFrame or ndarray
+    y : ndarray
+    scoring : dict
+        Name -> scorer callable or scikit-learn scorer name.
+    folds, seed, jobs : int
+        ``StratifiedKFold(folds, shuffle=True, random_state=seed)``, run on
+        ``jobs`` processes.
+    out : Output
+        Progress and the fits' warnings go here.
+
+    Returns
+    -------
+    CVResults
+
+    Raises
+    ------
+    CLIError
+        If a fit or its scoring fails: the first failure, with its candidate
+        and fold.
+    """
+    from joblib import Parallel, delayed
+    from sklearn.metrics import get_scorer
+    from sklearn.model_selection import ParameterGrid, StratifiedKFold
+
+    pd = import_pandas()
+    candidates = list(ParameterGrid(grid))
+    splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, y))
+    scorers = {n: get_scorer(s) if isinstance(s, str) else s for n, s in scoring.items()}
+    total = len(candidates) * folds
+    out.progress(
+        f"cross-validation: {total} fits ({len(candidates)} × {folds} folds) "
+        f"on {jobs} process{'es' if jobs > 1 else ''}"
+    )
+    progress = _Progress(out, total, "cross-validation")
+    tasks = (
+        delayed(_fit_and_score)(pipeline, params, X, y, train, test, scorers, k, f)
+        for k, params in enumerate(candidates)
+        for f, (train, test) in enumerate(splits)
+    )
+    records, warned = [], {}
+    start = time.perf_counter()
+    generator = Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks)
+    try:
+        for record in generator:
+            if "error" in record:
+                where = _describe(candidates[record["candidate"]], record["fold"], folds)
+                raise CLIError(f"fitting failed ({where}): {record['error']}")
+            for text in record.pop("warnings"):
+                warned[text] = warned.get(text, 0) + 1
+            records.append(record)
+            progress.update(len(records))
+    except (CLIError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # joblib itself failed, e.g. a worker process died
+        raise CLIError(
+            f"cross-validation failed: {type(exc).__name__}: {first_line(exc)}"
+        ) from None
+    finally:
+        # Closing stops the fits still queued after a failure; joblib warns that
+        # it cancelled them, which is what we asked for.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="joblib")
+            generator.close()
+    out.progress(f"cross-validation: done in {time.perf_counter() - start:.1f} s")
+    for text, count in warned.items():
+        out.warning(f"{text} (in {count} of {total} cross-validation fits)")
+    fits = pd.DataFrame(records).sort_values(["candidate", "fold"], ignore_index=True)
+    return CVResults(candidates=candidates, fits=fits, n_folds=folds)
+
+
+def refit(pipeline, params, X, y):
+    """Fit a clone of ``pipeline`` with ``params`` on all rows.
+
+    Its ConvergenceWarning is silenced: the caller reports the fit's
+    ``status_`` and ``separable_`` in the CLI's own words.
+    """
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+
+    model = clone(pipeline).set_params(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            return model.fit(X, y)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            raise CLIError(
+                f"fitting failed on all rows: {type(exc).__name__}: {one_line(first_line(exc))}"
+            ) from None

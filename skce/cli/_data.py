@@ -1,0 +1,192 @@
+"""Reading data: CSV files, numeric and categorical columns, features, targets.
+
+Values are read as the text in the file, so the same text gives the same
+feature at fit and at predict time. pandas and scikit-learn are imported inside
+the functions: this module is imported by ``skce --help``.
+"""
+
+import math
+from pathlib import Path
+
+from ._output import UsageError, first_line, import_pandas
+
+
+def check_input_file(path, what):
+    """``path`` as a Path, or :class:`UsageError` if it is missing or a directory."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{what} not found: {path}")
+    if path.is_dir():
+        raise UsageError(f"{what} {path} is a directory, not a file")
+    return path
+
+
+def read_csv(path):
+    """Read a CSV file with a header row, every value as text.
+
+    Values are kept as the strings in the file (missing values, such as empty
+    fields or ``NA``, as NaN) so that the same text gives the same feature at
+    fit and at predict time; :func:`split_columns` then decides which columns
+    are numeric.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    pandas.DataFrame
+        The data, one row per record after the header.
+
+    Raises
+    ------
+    UsageError
+        If the file is missing, empty, not UTF-8 or not CSV.
+    """
+    pd = import_pandas("reading CSV files")
+    path = check_input_file(path, "data file")
+    try:
+        frame = pd.read_csv(path, dtype=str)
+    except pd.errors.EmptyDataError:
+        raise UsageError(f"{path} is empty: expected a CSV file with a header row") from None
+    except pd.errors.ParserError as exc:
+        raise UsageError(f"cannot parse {path} as CSV: {first_line(exc)}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text: expected a CSV file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if frame.shape[0] == 0:
+        raise UsageError(f"{path} has a header but no data rows")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _numeric(series):
+    """The column as float64 (NaN where missing or not a number)."""
+    pd = import_pandas()
+    return pd.to_numeric(series, errors="coerce").astype("float64")
+
+
+def _is_numeric(series):
+    present = series.notna()
+    return bool((_numeric(series).notna() == present).all())
+
+
+def split_columns(frame, columns):
+    """Numeric columns (every present value is a number) and the others."""
+    numeric = [c for c in columns if _is_numeric(frame[c])]
+    categorical = [c for c in columns if c not in set(numeric)]
+    return numeric, categorical
+
+
+def _missing(value):
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def as_text(series):
+    """A categorical column as an object array of str, NaN where missing."""
+    import numpy as np
+
+    values = series.astype(object).to_numpy()
+    return np.array([v if _missing(v) else str(v) for v in values], dtype=object)
+
+
+def features(frame, numeric, categorical, path):
+    """The feature frame (columns in the order ``numeric + categorical``)."""
+    pd = import_pandas()
+    data = {}
+    for column in numeric:
+        values = _numeric(frame[column])
+        bad = frame[column].notna() & values.isna()
+        if bad.any():
+            row = int(bad.to_numpy().argmax())
+            raise UsageError(
+                f"column {column!r} is numeric in the model, but data row {row + 1} of "
+                f"{path} has {frame[column].iloc[row]!r}"
+            )
+        infinite = values.abs() == math.inf
+        if infinite.any():
+            row = int(infinite.to_numpy().argmax())
+            raise UsageError(
+                f"column {column!r} has an infinite value in data row {row + 1} of {path}; "
+                "replace it with a finite number"
+            )
+        data[column] = values.to_numpy()
+    for column in categorical:
+        data[column] = as_text(frame[column])
+    return pd.DataFrame(data, columns=list(numeric) + list(categorical))
+
+
+def check_missing(X, path, hint):
+    """:class:`UsageError` naming the column and data row of the first missing value."""
+    import numpy as np
+
+    mask = X.isna().to_numpy()
+    if mask.any():
+        row, col = np.argwhere(mask)[0]
+        column = X.columns[col]
+        count = int(mask[:, col].sum())
+        raise UsageError(
+            f"column {column!r} has a missing value in data row {row + 1} of {path} "
+            f"({count} missing in that column); {hint}"
+        )
+
+
+def target(frame, column, path):
+    """The target as an array of class labels (int when all are integers, else str)."""
+    import numpy as np
+
+    raw = frame[column]
+    missing = raw.isna().to_numpy()
+    if missing.any():
+        row = int(missing.argmax())
+        raise UsageError(
+            f"target column {column!r} has a missing value in data row {row + 1} of {path} "
+            f"({int(missing.sum())} missing); remove the rows without a target"
+        )
+    if _is_numeric(raw):
+        values = _numeric(raw).to_numpy()
+        not_integer = ~np.isfinite(values) | (values != np.round(values))
+        if np.any(not_integer):
+            bad = raw.iloc[int(np.argmax(not_integer))]
+            raise UsageError(
+                f"target column {column!r} holds numbers that are not integers (e.g. {bad!r}); "
+                "a classifier needs class labels: integers or text"
+            )
+        if np.max(np.abs(values)) >= 2**53:
+            raise UsageError(f"target column {column!r} has integers too large to be labels")
+        return values.astype(np.int64)
+    return as_text(raw)
+
+
+def counts_text(classes, counts, limit=6):
+    """``'a': 10 (50.0%), 'b': 10 (50.0%)``, at most ``limit`` classes."""
+    total = sum(counts)
+    parts = [f"{c!r}: {n} ({n / total:.1%})" for c, n in zip(classes, counts, strict=True)]
+    if len(parts) > limit:
+        parts = [*parts[:limit], f"... ({len(parts) - limit} more)"]
+    return ", ".join(parts)
+
+
+def make_pipeline(numeric, categorical, estimator, *, impute):
+    """Preprocessing (ColumnTransformer) followed by ``estimator``, unfitted.
+
+    The one pipeline that ``skce fit`` builds and a model file describes:
+    numeric columns standardised, the others one-hot encoded, each optionally
+    imputed first.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    transformers = []
+    if numeric:
+        steps = [("impute", SimpleImputer(strategy="median"))] if impute else []
+        steps.append(("scale", StandardScaler()))
+        transformers.append(("num", Pipeline(steps), list(numeric)))
+    if categorical:
+        steps = [("impute", SimpleImputer(strategy="most_frequent"))] if impute else []
+        steps.append(("onehot", OneHotEncoder(handle_unknown="ignore")))
+        transformers.append(("cat", Pipeline(steps), list(categorical)))
+    return Pipeline([("preprocess", ColumnTransformer(transformers)), ("model", estimator)])
