@@ -189,22 +189,21 @@ class _LastPoint:
 _PATIENCE = 200
 
 
-def _minimise(rule, tracker, fun, x0, *, tol, max_iter, grad_norm, callback, value=None):
+def _minimise(rule, fun, x0, *, tol, max_iter, grad_norm, callback, value=None):
     """Run a step rule until the stopping test, ``max_iter`` or a stall.
 
     Iteration ``k`` calls ``callback(k, f, grad_norm, rule.step_length)`` at the
     current point, returns it if its stopping measure is at most ``tol``, and
-    otherwise asks ``rule.step`` for the next point. ``tracker`` chooses the
-    point returned without convergence and may declare a stall
+    otherwise asks ``rule.step`` for the next point. The rule's tracker
+    chooses the point returned without convergence and may declare a stall
     (:class:`_BestPoint` for the guarded solvers, :class:`_LastPoint` for
     ``gd``); a rule whose ``step`` returns ``None`` has stalled too.
 
     Parameters
     ----------
     rule : object
-        Step rule with ``step_length``, ``start(x, f, g)`` and
+        Step rule with ``step_length``, ``tracker()``, ``start(x, f, g)`` and
         ``step(k, x, f, g, evals) -> _Step or None``.
-    tracker : _BestPoint or _LastPoint
     fun, x0, tol, max_iter, grad_norm, callback
         As for the public solvers.
     value : callable, optional
@@ -215,6 +214,7 @@ def _minimise(rule, tracker, fun, x0, *, tol, max_iter, grad_norm, callback, val
     SolverResult
     """
     evals = _Evaluations(fun, value)
+    tracker = rule.tracker()
     x = np.array(x0, dtype=np.float64)
     f, g = evals.value_and_grad(x)
     history = [f]
@@ -249,6 +249,11 @@ class _ConstantStep:
     def __init__(self, learning_rate):
         self.step_length = learning_rate
 
+    @staticmethod
+    def tracker():
+        # Textbook gd: no stall detection, the last iterate is returned.
+        return _LastPoint()
+
     def start(self, x, f, g):
         self.f0 = f
         self.limit = f + max(1.0, abs(f))
@@ -266,7 +271,17 @@ class _ConstantStep:
         return _Step(x_new, f_new, g_new, f_new)
 
 
-class _Accelerated:
+class _Guarded:
+    """Base of the step rules with a line search: best point and stall detection."""
+
+    def __init__(self, f_rtol):
+        self.f_rtol = f_rtol
+
+    def tracker(self):
+        return _BestPoint(_PATIENCE, self.f_rtol)
+
+
+class _Accelerated(_Guarded):
     """FISTA with a growing backtracked step and gradient restart (see :func:`agd`).
 
     The driver's current point is the extrapolated ``y_k``; ``x_k`` and the
@@ -274,8 +289,8 @@ class _Accelerated:
     """
 
     def __init__(self, step0, f_rtol):
+        super().__init__(f_rtol)
         self.step_length = float(step0)
-        self.f_rtol = f_rtol
 
     def start(self, x, f, g):
         self.x = x
@@ -325,13 +340,13 @@ class _Accelerated:
         return _Step(y, fy, gy, min(fy, f_new))
 
 
-class _BarzilaiBorwein:
+class _BarzilaiBorwein(_Guarded):
     """Alternating BB steps under the GLL non-monotone Armijo rule (see :func:`bb`)."""
 
     def __init__(self, step0, memory, f_rtol):
+        super().__init__(f_rtol)
         self.step_length = float(step0)
         self.memory = memory
-        self.f_rtol = f_rtol
 
     def start(self, x, f, g):
         self.recent = deque([f], maxlen=self.memory)
@@ -394,16 +409,16 @@ def _two_loop(g, pairs):
     return -q
 
 
-class _QuasiNewton:
+class _QuasiNewton(_Guarded):
     """L-BFGS directions under Armijo backtracking (see :func:`lbfgs`)."""
 
     #: Reported to the callback: the trial step of the line search is always 1.
     step_length = 1.0
 
     def __init__(self, step0, memory, f_rtol):
+        super().__init__(f_rtol)
         self.step0 = step0
         self.memory = memory
-        self.f_rtol = f_rtol
 
     def start(self, x, f, g):
         self.pairs = deque(maxlen=self.memory)
@@ -494,7 +509,6 @@ def gd(fun, x0, *, learning_rate, tol, max_iter, grad_norm=_max_abs, callback=No
     """
     return _minimise(
         _ConstantStep(learning_rate),
-        _LastPoint(),
         fun,
         x0,
         tol=tol,
@@ -553,7 +567,6 @@ def agd(
     """
     return _minimise(
         _Accelerated(step0, f_rtol),
-        _BestPoint(_PATIENCE, f_rtol),
         fun,
         x0,
         tol=tol,
@@ -612,7 +625,6 @@ def bb(
     """
     return _minimise(
         _BarzilaiBorwein(step0, memory, f_rtol),
-        _BestPoint(_PATIENCE, f_rtol),
         fun,
         x0,
         tol=tol,
@@ -661,7 +673,6 @@ def lbfgs(
     """
     return _minimise(
         _QuasiNewton(step0, memory, f_rtol),
-        _BestPoint(_PATIENCE, f_rtol),
         fun,
         x0,
         tol=tol,
