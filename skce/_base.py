@@ -18,10 +18,39 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._objective import LinearObjective, StandardizedCoordinates, weighted_targets
-from ._solvers import SOLVERS, gd
+from ._solvers import SOLVERS
 
 _DTYPES = [np.float64, np.float32]
 _SPARSE_FORMATS = ["csr", "csc"]
+
+
+class _OriginalCoordinates:
+    """The identity change of variables: the solver sees ``theta`` itself.
+
+    The counterpart of :class:`~skce._objective.StandardizedCoordinates` for
+    the solvers registered with ``coordinates="original"`` (``gd``).
+    """
+
+    def __init__(self, objective):
+        self.value_and_grad = objective.value_and_grad
+        self.value = objective.value
+
+    @staticmethod
+    def to_u(theta):
+        return theta
+
+    @staticmethod
+    def to_theta(u):
+        return u
+
+    @staticmethod
+    def grad_max(g):
+        """``max |grad_theta J|``, the stopping measure."""
+        return float(np.max(np.abs(g), initial=0.0))
+
+
+#: How each solver's ``coordinates`` (see :class:`skce._solvers.Solver`) is built.
+_COORDINATES = {"original": _OriginalCoordinates, "standardized": StandardizedCoordinates}
 
 
 class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
@@ -34,7 +63,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
-        "solver": [StrOptions({"gd", "agd", "bb", "lbfgs"})],
+        "solver": [StrOptions(set(SOLVERS))],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -205,28 +234,40 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         return report
 
     def _run_solver(self, objective, theta0, X):
-        common = dict(tol=self.tol, max_iter=self.max_iter, callback=self._progress_printer())
-        if self.solver == "gd":
-            if self.learning_rate == "auto":
-                learning_rate = 1.0 / objective.lipschitz()
-            else:
-                learning_rate = float(self.learning_rate)
-            return gd(objective.value_and_grad, theta0, learning_rate=learning_rate, **common)
-        coords = StandardizedCoordinates(objective)
-        # Relative rounding noise of the objective: logits are computed in X's dtype.
-        f_rtol = 16 * float(np.finfo(X.dtype).eps)
+        """Minimise ``objective`` from ``theta0`` with the solver named by ``solver``.
+
+        The registry entry says which coordinates the solver runs in and which
+        options it takes; nothing here depends on the solver's name.
+        """
         solver = SOLVERS[self.solver]
-        extra = {"value": coords.value} if self.solver == "agd" else {}
+        coords = _COORDINATES[solver.coordinates](objective)
         result = solver(
             coords.value_and_grad,
             coords.to_u(theta0),
+            tol=self.tol,
+            max_iter=self.max_iter,
             grad_norm=coords.grad_max,
-            f_rtol=f_rtol,
-            **extra,
-            **common,
+            callback=self._progress_printer(),
+            **self._solver_options(solver.options, objective, coords, X),
         )
         result.x = coords.to_theta(result.x)
         return result
+
+    def _solver_options(self, names, objective, coords, X):
+        """The solver options ``names``, each computed only when asked for."""
+        makers = {
+            "learning_rate": lambda: self._learning_rate(objective),
+            "value": lambda: coords.value,
+            # Relative rounding noise of the objective: logits are computed in X's dtype.
+            "f_rtol": lambda: 16 * float(np.finfo(X.dtype).eps),
+        }
+        return {name: makers[name]() for name in names}
+
+    def _learning_rate(self, objective):
+        if self.learning_rate == "auto":
+            # The descent lemma: 1/L makes every step of gd decrease the objective.
+            return 1.0 / objective.lipschitz()
+        return float(self.learning_rate)
 
     def _warn_if_not_converged(self, result, separable=False):
         """Emit one ConvergenceWarning when the fit is not an optimum."""

@@ -6,22 +6,49 @@ the largest absolute entry of ``g``) or after ``max_iter`` iterations. They
 know nothing of scikit-learn, of ``X`` or of the model: the estimators hand
 them an objective (possibly in rescaled coordinates) and a stopping measure.
 
+One loop, :func:`_minimise`, owns what all solvers share: the callback, the
+stopping test, ``max_iter``, stall detection, the point returned, the history
+and the evaluation count. A solver is a step rule inside it: a small object
+whose ``start`` sees the initial point and whose ``step`` moves from the
+current point to the next, or reports that its line search can no longer
+move at float precision. :data:`SOLVERS` registers every solver by name.
+
 A solver returns a :class:`SolverResult`; it never warns. Deciding what a
 non-converged result means to a user is the caller's business.
 """
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SOLVERS", "SolverResult", "agd", "bb", "gd", "lbfgs"]
+__all__ = [
+    "SOLVERS",
+    "SOLVER_NAMES",
+    "LearningRateError",
+    "Solver",
+    "SolverResult",
+    "agd",
+    "bb",
+    "gd",
+    "lbfgs",
+]
 
 _EPS = np.finfo(np.float64).eps
 
 
 def _max_abs(g):
     return float(np.max(np.abs(g), initial=0.0))
+
+
+def _negligible(move, x_max):
+    """Whether a move of largest entry ``move`` leaves ``x`` unchanged at float precision.
+
+    A line search that has shrunk its step this far can make no more progress:
+    this is the stall signal of the guarded step rules.
+    """
+    return move <= _EPS * (1.0 + x_max)
 
 
 @dataclass
@@ -32,7 +59,8 @@ class SolverResult:
     ----------
     x : ndarray
         The returned point: the converged one, or else the point with the
-        smallest stopping measure seen; ``grad_norm`` was measured at it.
+        smallest stopping measure seen (``gd``: its last iterate);
+        ``grad_norm`` was measured at it.
     fun : float
         Objective value at ``x``.
     grad_norm : float
@@ -45,7 +73,8 @@ class SolverResult:
     status : str
         ``"converged"`` (``grad_norm <= tol``), ``"max_iter"`` or ``"stalled"``
         (the line search shrank the step until it no longer moves ``x`` at float
-        precision: the objective no longer decreases at the working precision).
+        precision, or the run stopped making progress: the objective no longer
+        decreases at the working precision).
     history : list of float
         Objective value after each iteration, starting with the initial point.
     """
@@ -65,6 +94,41 @@ class SolverResult:
 
 class LearningRateError(ValueError):
     """Raised when a constant learning rate makes gradient descent diverge."""
+
+
+# -- the shared loop -------------------------------------------------------------
+
+
+class _Evaluations:
+    """The objective as the step rules see it, counting every call."""
+
+    def __init__(self, fun, value=None):
+        self._fun = fun
+        self._value = value if value is not None else (lambda z: fun(z)[0])
+        self.count = 0
+
+    def value_and_grad(self, x):
+        self.count += 1
+        return self._fun(x)
+
+    def value(self, x):
+        self.count += 1
+        return self._value(x)
+
+
+@dataclass
+class _Step:
+    """Where one iteration of a step rule ended.
+
+    ``x``, ``f`` and ``g`` are the new current point, its value and gradient
+    (where the next stopping test is made); ``f_history`` is the value recorded
+    in the history for this iteration.
+    """
+
+    x: np.ndarray
+    f: float
+    g: np.ndarray
+    f_history: float
 
 
 class _BestPoint:
@@ -108,8 +172,290 @@ class _BestPoint:
         return SolverResult(self.x, self.f, self.gn, n_iter, n_evals, status, history)
 
 
+class _LastPoint:
+    """The latest iterate, never stalled: the tracker of textbook gradient descent."""
+
+    stalled = False
+
+    def update(self, x, f, gn):
+        # gd builds a new array at every step, so a reference is enough.
+        self.x, self.f, self.gn = x, f, gn
+
+    def result(self, status, n_iter, n_evals, history):
+        return SolverResult(self.x, self.f, self.gn, n_iter, n_evals, status, history)
+
+
 #: Iterations without a new best gradient before a guarded solver declares a stall.
 _PATIENCE = 200
+
+
+def _minimise(rule, fun, x0, *, tol, max_iter, grad_norm, callback, value=None):
+    """Run a step rule until the stopping test, ``max_iter`` or a stall.
+
+    Iteration ``k`` calls ``callback(k, f, grad_norm, rule.step_length)`` at the
+    current point, returns it if its stopping measure is at most ``tol``, and
+    otherwise asks ``rule.step`` for the next point. The rule's tracker
+    chooses the point returned without convergence and may declare a stall
+    (:class:`_BestPoint` for the guarded solvers, :class:`_LastPoint` for
+    ``gd``); a rule whose ``step`` returns ``None`` has stalled too.
+
+    Parameters
+    ----------
+    rule : object
+        Step rule with ``step_length``, ``tracker()``, ``start(x, f, g)`` and
+        ``step(k, x, f, g, evals) -> _Step or None``.
+    fun, x0, tol, max_iter, grad_norm, callback
+        As for the public solvers.
+    value : callable, optional
+        Loss-only function for the rules that need one (``evals.value``).
+
+    Returns
+    -------
+    SolverResult
+    """
+    evals = _Evaluations(fun, value)
+    tracker = rule.tracker()
+    x = np.array(x0, dtype=np.float64)
+    f, g = evals.value_and_grad(x)
+    history = [f]
+    rule.start(x, f, g)
+    gn = grad_norm(g)
+    tracker.update(x, f, gn)
+    for k in range(max_iter + 1):
+        if callback is not None:
+            callback(k, f, gn, rule.step_length)
+        if gn <= tol:
+            return SolverResult(x, f, gn, k, evals.count, "converged", history)
+        if k == max_iter:
+            break
+        if tracker.stalled:
+            return tracker.result("stalled", k, evals.count, history)
+        moved = rule.step(k, x, f, g, evals)
+        if moved is None:
+            return tracker.result("stalled", k, evals.count, history)
+        x, f, g = moved.x, moved.f, moved.g
+        gn = grad_norm(g)
+        tracker.update(x, f, gn)
+        history.append(moved.f_history)
+    return tracker.result("max_iter", max_iter, evals.count, history)
+
+
+# -- step rules --------------------------------------------------------------------
+
+
+class _ConstantStep:
+    """``x - learning_rate * g``, raising :class:`LearningRateError` on divergence."""
+
+    def __init__(self, learning_rate):
+        self.step_length = learning_rate
+
+    @staticmethod
+    def tracker():
+        # Textbook gd: no stall detection, the last iterate is returned.
+        return _LastPoint()
+
+    def start(self, x, f, g):
+        self.f0 = f
+        self.limit = f + max(1.0, abs(f))
+
+    def step(self, k, x, f, g, evals):
+        x_new = x - self.step_length * g
+        f_new, g_new = evals.value_and_grad(x_new)
+        if not (np.isfinite(f_new) and np.all(np.isfinite(g_new))) or f_new > self.limit:
+            raise LearningRateError(
+                f"Gradient descent diverged at iteration {k + 1}: the objective went "
+                f"from {self.f0:.6g} to {f_new:.6g}. learning_rate={self.step_length:.6g} "
+                "is too large for this data; use learning_rate='auto' (1/L, with L the "
+                "Lipschitz constant of the gradient) or a smaller value."
+            )
+        return _Step(x_new, f_new, g_new, f_new)
+
+
+class _Guarded:
+    """Base of the step rules with a line search: best point and stall detection."""
+
+    def __init__(self, f_rtol):
+        self.f_rtol = f_rtol
+
+    def tracker(self):
+        return _BestPoint(_PATIENCE, self.f_rtol)
+
+
+class _Accelerated(_Guarded):
+    """FISTA with a growing backtracked step and gradient restart (see :func:`agd`).
+
+    The driver's current point is the extrapolated ``y_k``; ``x_k`` and the
+    momentum ``a_k`` are state.
+    """
+
+    def __init__(self, step0, f_rtol):
+        super().__init__(f_rtol)
+        self.step_length = float(step0)
+
+    def start(self, x, f, g):
+        self.x = x
+        self.a = 1.0
+        self.in_noise = False
+
+    def _search(self, y, fy, gy, gg, noise, evals):
+        """Backtrack from a grown step to sufficient decrease; ``None`` on a stall."""
+        gmax = _max_abs(gy)
+        ymax = _max_abs(y)
+        step = self.step_length
+        if not self.in_noise:
+            step *= 1.25
+        while True:
+            x_new = y - step * gy
+            f_new = evals.value(x_new)
+            if np.isfinite(f_new) and f_new <= fy - 0.5 * step * gg + noise:
+                return step, x_new, f_new
+            step *= 0.5
+            # Stalled: the step no longer moves y at the working precision. (A
+            # test on the predicted decrease against the objective's noise would
+            # stop too early: where that decrease is below the noise, the gradient
+            # is still accurate, and the rounding allowance lets steps through.)
+            if _negligible(step * gmax, ymax):
+                return None
+
+    def step(self, k, y, fy, gy, evals):
+        gg = float(gy @ gy)
+        noise = self.f_rtol * abs(fy)
+        found = self._search(y, fy, gy, gg, noise, evals)
+        if found is None:
+            return None
+        step, x_new, f_new = found
+        self.step_length = step
+        # Where the sufficient decrease is below the objective's rounding noise the
+        # line search cannot tell good steps from bad ones: drop the momentum and
+        # stop growing the step, so that the method falls back to gradient steps
+        # of a length that was accepted on measurable decreases (no random walk).
+        self.in_noise = 0.5 * step * gg <= noise
+        a = self.a
+        if self.in_noise or gy @ (x_new - self.x) > 0:
+            a = 1.0
+        a_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * a * a))
+        y = x_new + ((a - 1.0) / a_new) * (x_new - self.x)
+        self.x, self.a = x_new, a_new
+        fy, gy = evals.value_and_grad(y)
+        return _Step(y, fy, gy, min(fy, f_new))
+
+
+class _BarzilaiBorwein(_Guarded):
+    """Alternating BB steps under the GLL non-monotone Armijo rule (see :func:`bb`)."""
+
+    def __init__(self, step0, memory, f_rtol):
+        super().__init__(f_rtol)
+        self.step_length = float(step0)
+        self.memory = memory
+
+    def start(self, x, f, g):
+        self.recent = deque([f], maxlen=self.memory)
+
+    def _search(self, x, f, g, evals):
+        """Shrink ``lam`` by safeguarded interpolation to acceptance; ``None`` on a stall."""
+        step = self.step_length
+        gg = float(g @ g)
+        gmax = _max_abs(g)
+        xmax = _max_abs(x)
+        f_ref = max(self.recent)
+        noise = self.f_rtol * abs(f_ref)
+        lam = 1.0
+        while True:
+            x_new = x - (lam * step) * g
+            f_new, g_new = evals.value_and_grad(x_new)
+            slope = lam * step * gg
+            if np.isfinite(f_new) and f_new <= f_ref - 1e-4 * slope + noise:
+                return lam, x_new, f_new, g_new
+            if np.isfinite(f_new):
+                # Minimiser of the quadratic through f(x), its slope and f_new.
+                denom = 2.0 * (f_new - f + slope)
+                lam_q = lam * slope / denom if denom > 0 else 0.1 * lam
+                lam = min(max(lam_q, 0.1 * lam), 0.5 * lam)
+            else:
+                lam *= 0.1
+            if _negligible(lam * step * gmax, xmax):
+                return None
+
+    def step(self, k, x, f, g, evals):
+        found = self._search(x, f, g, evals)
+        if found is None:
+            return None
+        lam, x_new, f_new, g_new = found
+        s = x_new - x
+        yv = g_new - g
+        sy = float(s @ yv)
+        if sy > 0:
+            step = float(s @ s) / sy if k % 2 == 0 else sy / float(yv @ yv)
+        else:
+            step = lam * self.step_length * 2.0
+        self.step_length = min(max(step, 1e-12), 1e12)
+        self.recent.append(f_new)
+        return _Step(x_new, f_new, g_new, f_new)
+
+
+def _two_loop(g, pairs):
+    """L-BFGS direction ``-H g`` from the stored ``(s, y, 1/y.s)`` pairs (Nocedal 1980)."""
+    q = g.copy()
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        a = rho * float(s @ q)
+        q -= a * y
+        alphas.append(a)
+    if pairs:
+        s, y, _ = pairs[-1]
+        q *= float(s @ y) / float(y @ y)
+    for (s, y, rho), a in zip(pairs, reversed(alphas), strict=True):
+        q += (a - rho * float(y @ q)) * s
+    return -q
+
+
+class _QuasiNewton(_Guarded):
+    """L-BFGS directions under Armijo backtracking (see :func:`lbfgs`)."""
+
+    #: Reported to the callback: the trial step of the line search is always 1.
+    step_length = 1.0
+
+    def __init__(self, step0, memory, f_rtol):
+        super().__init__(f_rtol)
+        self.step0 = step0
+        self.memory = memory
+
+    def start(self, x, f, g):
+        self.pairs = deque(maxlen=self.memory)
+
+    def _direction(self, g):
+        """The two-loop direction, or steepest descent if it does not descend."""
+        d = _two_loop(g, self.pairs) if self.pairs else -self.step0 * g
+        slope = float(g @ d)
+        if slope >= 0:
+            self.pairs.clear()
+            d = -self.step0 * g
+            slope = float(g @ d)
+        return d, slope
+
+    def step(self, k, x, f, g, evals):
+        d, slope = self._direction(g)
+        dmax = _max_abs(d)
+        xmax = _max_abs(x)
+        noise = self.f_rtol * abs(f)
+        lam = 1.0
+        while True:
+            x_new = x + lam * d
+            f_new, g_new = evals.value_and_grad(x_new)
+            if np.isfinite(f_new) and f_new <= f + 1e-4 * lam * slope + noise:
+                break
+            lam *= 0.5 if np.isfinite(f_new) else 0.1
+            if _negligible(lam * dmax, xmax):
+                return None
+        s = x_new - x
+        yv = g_new - g
+        sy = float(s @ yv)
+        if sy > _EPS * float(yv @ yv):
+            self.pairs.append((s, yv, 1.0 / sy))
+        return _Step(x_new, f_new, g_new, f_new)
+
+
+# -- the solvers -------------------------------------------------------------------
 
 
 def gd(fun, x0, *, learning_rate, tol, max_iter, grad_norm=_max_abs, callback=None):
@@ -120,39 +466,56 @@ def gd(fun, x0, *, learning_rate, tol, max_iter, grad_norm=_max_abs, callback=No
     every step (the descent lemma), and for any step below ``2/L`` the method
     converges on a convex function.
 
+    Unlike the guarded solvers, it has no stall detection and returns its last
+    iterate when ``max_iter`` is reached: with a step of at most ``1/L`` that is
+    also the point of smallest objective, and the method stays the textbook one.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> (f, g)``, the value and gradient at a flat float64 ``x``.
+    x0 : array-like
+        Starting point (copied).
+    learning_rate : float
+        The constant step.
+    tol : float
+        Stop when ``grad_norm(g) <= tol``.
+    max_iter : int
+        Largest number of iterations.
+    grad_norm : callable, default=max |g|
+        Stopping measure of a gradient.
+    callback : callable, optional
+        ``callback(k, f, grad_norm, step)`` at iterations ``k = 0 .. n_iter``.
+
+    Returns
+    -------
+    SolverResult
+
     Raises
     ------
     LearningRateError
         If the objective becomes non-finite, or rises above its starting value by
         more than the starting value's magnitude (at least 1): the step is too
         large for this problem.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skce._solvers import gd
+    >>> res = gd(lambda x: (0.5 * x @ x, x), np.ones(2), learning_rate=0.5, tol=1e-6,
+    ...          max_iter=100)
+    >>> res.status, res.n_iter
+    ('converged', 20)
     """
-    x = np.array(x0, dtype=np.float64)
-    f, g = fun(x)
-    f0 = f
-    history = [f]
-    n_evals = 1
-    limit = f0 + max(1.0, abs(f0))
-    for k in range(max_iter + 1):
-        gn = grad_norm(g)
-        if callback is not None:
-            callback(k, f, gn, learning_rate)
-        if gn <= tol:
-            return SolverResult(x, f, gn, k, n_evals, "converged", history)
-        if k == max_iter:
-            break
-        x = x - learning_rate * g
-        f, g = fun(x)
-        n_evals += 1
-        history.append(f)
-        if not (np.isfinite(f) and np.all(np.isfinite(g))) or f > limit:
-            raise LearningRateError(
-                f"Gradient descent diverged at iteration {k + 1}: the objective went "
-                f"from {f0:.6g} to {f:.6g}. learning_rate={learning_rate:.6g} is too "
-                "large for this data; use learning_rate='auto' (1/L, with L the "
-                "Lipschitz constant of the gradient) or a smaller value."
-            )
-    return SolverResult(x, f, gn, max_iter, n_evals, "max_iter", history)
+    return _minimise(
+        _ConstantStep(learning_rate),
+        fun,
+        x0,
+        tol=tol,
+        max_iter=max_iter,
+        grad_norm=grad_norm,
+        callback=callback,
+    )
 
 
 def agd(
@@ -182,64 +545,36 @@ def agd(
 
     The stopping test is made at ``y_k``, whose gradient is the one computed,
     and ``y_k`` is the point returned on convergence (otherwise the point with
-    the smallest stopping measure seen).
+    the smallest stopping measure seen). The history records, per iteration,
+    the smaller of ``f(x_{k+1})`` and ``f(y_{k+1})``.
+
+    Parameters
+    ----------
+    fun, x0, tol, max_iter, grad_norm, callback
+        As for :func:`gd`.
+    value : callable, optional
+        ``value(x) -> f``, used by the line search, which needs no gradient;
+        by default ``fun(x)[0]``.
+    step0 : float, default=1.0
+        Initial step (grown by 25% before the first line search).
+    f_rtol : float, default=4 eps
+        Relative rounding noise of ``f``: the line search accepts increases
+        below ``f_rtol * |f|``, and stall detection ignores them.
+
+    Returns
+    -------
+    SolverResult
     """
-    value = value if value is not None else (lambda z: fun(z)[0])
-    x = np.array(x0, dtype=np.float64)
-    y = x
-    fy, gy = fun(y)
-    n_evals = 1
-    history = [fy]
-    step = float(step0)
-    a = 1.0
-    in_noise = False
-    gn = grad_norm(gy)
-    best = _BestPoint(_PATIENCE, f_rtol)
-    best.update(y, fy, gn)
-    for k in range(max_iter + 1):
-        if callback is not None:
-            callback(k, fy, gn, step)
-        if gn <= tol:
-            return SolverResult(y, fy, gn, k, n_evals, "converged", history)
-        if k == max_iter:
-            break
-        if best.stalled:
-            return best.result("stalled", k, n_evals, history)
-        gg = float(gy @ gy)
-        gmax = _max_abs(gy)
-        ymax = _max_abs(y)
-        noise = f_rtol * abs(fy)
-        if not in_noise:
-            step *= 1.25
-        while True:
-            x_new = y - step * gy
-            f_new = value(x_new)
-            n_evals += 1
-            if np.isfinite(f_new) and f_new <= fy - 0.5 * step * gg + noise:
-                break
-            step *= 0.5
-            # Stalled: the step no longer moves y at the working precision. (A
-            # test on the predicted decrease against the objective's noise would
-            # stop too early: where that decrease is below the noise, the gradient
-            # is still accurate, and the rounding allowance lets steps through.)
-            if step * gmax <= _EPS * (1.0 + ymax):
-                return best.result("stalled", k, n_evals, history)
-        # Where the sufficient decrease is below the objective's rounding noise the
-        # line search cannot tell good steps from bad ones: drop the momentum and
-        # stop growing the step, so that the method falls back to gradient steps
-        # of a length that was accepted on measurable decreases (no random walk).
-        in_noise = 0.5 * step * gg <= noise
-        if in_noise or gy @ (x_new - x) > 0:
-            a = 1.0
-        a_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * a * a))
-        y = x_new + ((a - 1.0) / a_new) * (x_new - x)
-        x, a = x_new, a_new
-        fy, gy = fun(y)
-        n_evals += 1
-        gn = grad_norm(gy)
-        best.update(y, fy, gn)
-        history.append(min(fy, f_new))
-    return best.result("max_iter", max_iter, n_evals, history)
+    return _minimise(
+        _Accelerated(step0, f_rtol),
+        fun,
+        x0,
+        tol=tol,
+        max_iter=max_iter,
+        grad_norm=grad_norm,
+        callback=callback,
+        value=value,
+    )
 
 
 def bb(
@@ -263,77 +598,40 @@ def bb(
     ``f(x_k - lam t g) <= max(last `memory` values) - 1e-4 lam t ||g||^2``;
     otherwise ``lam`` shrinks by safeguarded quadratic interpolation. This is
     the guarded BB of Raydan (1997); it is robust where unguarded BB diverges.
+
+    Parameters
+    ----------
+    fun, x0, tol, max_iter, grad_norm, callback
+        As for :func:`gd`.
+    step0 : float, default=1.0
+        First trial step.
+    memory : int, default=10
+        Number of recent objective values the reference value is taken over.
+    f_rtol : float, default=4 eps
+        Relative rounding noise of ``f`` (see :func:`agd`).
+
+    Returns
+    -------
+    SolverResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skce._solvers import bb
+    >>> A = np.diag([1.0, 10.0, 100.0])
+    >>> res = bb(lambda x: (0.5 * x @ A @ x, A @ x), np.ones(3), tol=1e-10, max_iter=500)
+    >>> res.status, bool(np.allclose(res.x, 0.0, atol=1e-9))
+    ('converged', True)
     """
-    x = np.array(x0, dtype=np.float64)
-    f, g = fun(x)
-    n_evals = 1
-    history = [f]
-    recent = deque([f], maxlen=memory)
-    step = float(step0)
-    gn = grad_norm(g)
-    best = _BestPoint(_PATIENCE, f_rtol)
-    best.update(x, f, gn)
-    for k in range(max_iter + 1):
-        if callback is not None:
-            callback(k, f, gn, step)
-        if gn <= tol:
-            return SolverResult(x, f, gn, k, n_evals, "converged", history)
-        if k == max_iter:
-            break
-        if best.stalled:
-            return best.result("stalled", k, n_evals, history)
-        gg = float(g @ g)
-        gmax = _max_abs(g)
-        xmax = _max_abs(x)
-        f_ref = max(recent)
-        noise = f_rtol * abs(f_ref)
-        lam = 1.0
-        while True:
-            x_new = x - (lam * step) * g
-            f_new, g_new = fun(x_new)
-            n_evals += 1
-            slope = lam * step * gg
-            if np.isfinite(f_new) and f_new <= f_ref - 1e-4 * slope + noise:
-                break
-            if np.isfinite(f_new):
-                # Minimiser of the quadratic through f(x), its slope and f_new.
-                denom = 2.0 * (f_new - f + slope)
-                lam_q = lam * slope / denom if denom > 0 else 0.1 * lam
-                lam = min(max(lam_q, 0.1 * lam), 0.5 * lam)
-            else:
-                lam *= 0.1
-            if lam * step * gmax <= _EPS * (1.0 + xmax):
-                return best.result("stalled", k, n_evals, history)
-        s = x_new - x
-        yv = g_new - g
-        sy = float(s @ yv)
-        if sy > 0:
-            step = float(s @ s) / sy if k % 2 == 0 else sy / float(yv @ yv)
-        else:
-            step = lam * step * 2.0
-        step = min(max(step, 1e-12), 1e12)
-        x, f, g = x_new, f_new, g_new
-        gn = grad_norm(g)
-        best.update(x, f, gn)
-        recent.append(f)
-        history.append(f)
-    return best.result("max_iter", max_iter, n_evals, history)
-
-
-def _two_loop(g, pairs):
-    """L-BFGS direction ``-H g`` from the stored ``(s, y, 1/y.s)`` pairs (Nocedal 1980)."""
-    q = g.copy()
-    alphas = []
-    for s, y, rho in reversed(pairs):
-        a = rho * float(s @ q)
-        q -= a * y
-        alphas.append(a)
-    if pairs:
-        s, y, _ = pairs[-1]
-        q *= float(s @ y) / float(y @ y)
-    for (s, y, rho), a in zip(pairs, reversed(alphas), strict=True):
-        q += (a - rho * float(y @ q)) * s
-    return -q
+    return _minimise(
+        _BarzilaiBorwein(step0, memory, f_rtol),
+        fun,
+        x0,
+        tol=tol,
+        max_iter=max_iter,
+        grad_norm=grad_norm,
+        callback=callback,
+    )
 
 
 def lbfgs(
@@ -357,54 +655,73 @@ def lbfgs(
     definite without a Wolfe line search; a direction that is not a descent
     direction resets the memory. Provided for comparison with the
     gradient-descent solvers on the same objective and stopping rule.
+
+    Parameters
+    ----------
+    fun, x0, tol, max_iter, grad_norm, callback
+        As for :func:`gd`; the callback's ``step`` is always 1 (the trial step).
+    step0 : float, default=1.0
+        Scale of the steepest-descent direction used without curvature pairs.
+    memory : int, default=10
+        Number of curvature pairs kept.
+    f_rtol : float, default=4 eps
+        Relative rounding noise of ``f`` (see :func:`agd`).
+
+    Returns
+    -------
+    SolverResult
     """
-    x = np.array(x0, dtype=np.float64)
-    f, g = fun(x)
-    n_evals = 1
-    history = [f]
-    pairs = deque(maxlen=memory)
-    gn = grad_norm(g)
-    best = _BestPoint(_PATIENCE, f_rtol)
-    best.update(x, f, gn)
-    for k in range(max_iter + 1):
-        if callback is not None:
-            callback(k, f, gn, 1.0)
-        if gn <= tol:
-            return SolverResult(x, f, gn, k, n_evals, "converged", history)
-        if k == max_iter:
-            break
-        if best.stalled:
-            return best.result("stalled", k, n_evals, history)
-        d = _two_loop(g, pairs) if pairs else -step0 * g
-        slope = float(g @ d)
-        if slope >= 0:
-            pairs.clear()
-            d = -step0 * g
-            slope = float(g @ d)
-        dmax = _max_abs(d)
-        xmax = _max_abs(x)
-        noise = f_rtol * abs(f)
-        lam = 1.0
-        while True:
-            x_new = x + lam * d
-            f_new, g_new = fun(x_new)
-            n_evals += 1
-            if np.isfinite(f_new) and f_new <= f + 1e-4 * lam * slope + noise:
-                break
-            lam *= 0.5 if np.isfinite(f_new) else 0.1
-            if lam * dmax <= _EPS * (1.0 + xmax):
-                return best.result("stalled", k, n_evals, history)
-        s = x_new - x
-        yv = g_new - g
-        sy = float(s @ yv)
-        if sy > _EPS * float(yv @ yv):
-            pairs.append((s, yv, 1.0 / sy))
-        x, f, g = x_new, f_new, g_new
-        gn = grad_norm(g)
-        best.update(x, f, gn)
-        history.append(f)
-    return best.result("max_iter", max_iter, n_evals, history)
+    return _minimise(
+        _QuasiNewton(step0, memory, f_rtol),
+        fun,
+        x0,
+        tol=tol,
+        max_iter=max_iter,
+        grad_norm=grad_norm,
+        callback=callback,
+    )
 
 
-#: Solvers that take the objective in standardised coordinates, by name.
-SOLVERS = {"agd": agd, "bb": bb, "lbfgs": lbfgs}
+# -- the registry ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Solver:
+    """A registered solver: its function and what a caller must give it.
+
+    Calling the entry calls the solver. The estimators read ``coordinates`` and
+    ``options`` so that adding a solver means adding one entry here.
+
+    Attributes
+    ----------
+    minimise : callable
+        ``minimise(fun, x0, *, tol, max_iter, grad_norm, callback, **options)``.
+    coordinates : str
+        The parametrisation the solver should see: ``"standardized"`` for the
+        guarded solvers (they are meant to run on a well-scaled problem),
+        ``"original"`` for ``gd``, whose ``learning_rate`` is defined on the
+        problem as posed.
+    options : tuple of str
+        Keyword arguments it takes beyond the shared ones, among
+        ``"learning_rate"``, ``"value"`` (loss only) and ``"f_rtol"`` (relative
+        rounding noise of the objective).
+    """
+
+    minimise: Callable
+    coordinates: str
+    options: tuple = ()
+
+    def __call__(self, fun, x0, **kwargs):
+        return self.minimise(fun, x0, **kwargs)
+
+
+#: Every solver by name, the default first; the single source of the solver names.
+SOLVERS = {
+    "bb": Solver(bb, "standardized", ("f_rtol",)),
+    "agd": Solver(agd, "standardized", ("value", "f_rtol")),
+    "lbfgs": Solver(lbfgs, "standardized", ("f_rtol",)),
+    "gd": Solver(gd, "original", ("learning_rate",)),
+}
+
+#: The solver names, in the order of :data:`SOLVERS`.
+SOLVER_NAMES = tuple(SOLVERS)
