@@ -17,40 +17,20 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._objective import LinearObjective, StandardizedCoordinates, weighted_targets
+from ._objective import (
+    LinearObjective,
+    OriginalCoordinates,
+    StandardizedCoordinates,
+    weighted_targets,
+)
 from ._solvers import SOLVERS
 
 _DTYPES = [np.float64, np.float32]
 _SPARSE_FORMATS = ["csr", "csc"]
 
 
-class _OriginalCoordinates:
-    """The identity change of variables: the solver sees ``theta`` itself.
-
-    The counterpart of :class:`~skce._objective.StandardizedCoordinates` for
-    the solvers registered with ``coordinates="original"`` (``gd``).
-    """
-
-    def __init__(self, objective):
-        self.value_and_grad = objective.value_and_grad
-        self.value = objective.value
-
-    @staticmethod
-    def to_u(theta):
-        return theta
-
-    @staticmethod
-    def to_theta(u):
-        return u
-
-    @staticmethod
-    def grad_max(g):
-        """``max |grad_theta J|``, the stopping measure."""
-        return float(np.max(np.abs(g), initial=0.0))
-
-
 #: How each solver's ``coordinates`` (see :class:`skce._solvers.Solver`) is built.
-_COORDINATES = {"original": _OriginalCoordinates, "standardized": StandardizedCoordinates}
+_COORDINATES = {"original": OriginalCoordinates, "standardized": StandardizedCoordinates}
 
 
 class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-__all__ = ["LinearObjective", "StandardizedCoordinates", "weighted_targets"]
+__all__ = ["LinearObjective", "OriginalCoordinates", "StandardizedCoordinates", "weighted_targets"]
 
 # Bytes of a float64 dense row block (float32 blocks have the same rows, half the
 # bytes): small enough to stay in cache between the forward and backward
@@ -401,6 +401,31 @@ class LinearObjective:
             mean = np.zeros(d)
             spread2 = s2
         return mean, spread2, wsum
+
+
+class OriginalCoordinates:
+    """The identity change of variables: the solver sees ``theta`` itself.
+
+    The counterpart of :class:`StandardizedCoordinates` for
+    the solvers registered with ``coordinates="original"`` (``gd``).
+    """
+
+    def __init__(self, objective):
+        self.value_and_grad = objective.value_and_grad
+        self.value = objective.value
+
+    @staticmethod
+    def to_u(theta):
+        return theta
+
+    @staticmethod
+    def to_theta(u):
+        return u
+
+    @staticmethod
+    def grad_max(g):
+        """``max |grad_theta J|``, the stopping measure."""
+        return float(np.max(np.abs(g), initial=0.0))
 
 
 class StandardizedCoordinates:
