@@ -1,6 +1,7 @@
 """WeightedLogisticCE and SoftmaxCE against independent references and in sklearn tools."""
 
 import pickle
+import re
 import tracemalloc
 import warnings
 
@@ -14,8 +15,10 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_sco
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+import skce
 from skce import SoftmaxCE, WeightedLogisticCE
 from skce._compat import SKLEARN_VERSION, InvalidParameterError
+from skce._links import api_page_template
 
 from ._data import binary_data, multiclass_data, raw_scales
 
@@ -385,6 +388,34 @@ def test_pickle_round_trip(estimator):
     loaded = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     np.testing.assert_array_equal(loaded.coef_, model.coef_)
+
+
+def _links(html):
+    return set(re.findall(r'href="([^"#]+)', html))
+
+
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE(), SoftmaxCE()], ids=repr)
+def test_html_repr_links_to_the_skce_api_page(estimator):
+    """The diagram links to docs/api.rst's autosummary page of the class, for this version."""
+    name = type(estimator).__name__
+    version = skce.__version__ if re.fullmatch(r"[0-9.]+", skce.__version__) else "latest"
+    page = f"https://skce.readthedocs.io/en/{version}/generated/skce.{name}.html"
+    assert _links(estimator._repr_html_()) == {page}
+    # In a pipeline each step keeps its own link: scikit-learn's steps point to scikit-learn.
+    links = _links(Pipeline([("scale", StandardScaler()), ("clf", estimator)])._repr_html_())
+    assert page in links
+    assert not any("skce" in link for link in _links(StandardScaler()._repr_html_()))
+    assert any("scikit-learn.org" in link and "StandardScaler" in link for link in links)
+
+
+@pytest.mark.parametrize(
+    "version, folder",
+    [("0.1.0", "0.1.0"), ("2.10.3", "2.10.3"), ("0.2.0.dev1", "latest"), ("0.1.0+g1a2b", "latest")],
+)
+def test_docs_version_of_releases_and_development_versions(version, folder):
+    assert api_page_template(version).format(estimator_name="SoftmaxCE") == (
+        f"https://skce.readthedocs.io/en/{folder}/generated/skce.SoftmaxCE.html"
+    )
 
 
 def test_string_labels_and_positive_class():
