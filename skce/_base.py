@@ -11,12 +11,13 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context
+from ._links import api_page_template
 from ._objective import (
     LinearObjective,
     OriginalCoordinates,
@@ -54,6 +55,18 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
     }
 
     _loss = None
+
+    # scikit-learn's HTML repr links the estimator's diagram to its API page
+    # through these two (private hooks, see skce/_compat.py): the skce page, not
+    # scikit-learn's, which has none for skce's classes.
+    _doc_link_module = "skce"
+
+    @property
+    def _doc_link_template(self):
+        # Imported here: skce/__init__.py sets __version__ after importing this module.
+        from . import __version__
+
+        return api_page_template(__version__)
 
     def __init__(
         self,

@@ -3,9 +3,9 @@
 from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseCrossEntropyClassifier
+from ._compat import Interval, StrOptions
 from ._loss import BinaryCrossEntropy, MultinomialCrossEntropy
 
 __all__ = ["SoftmaxCE", "WeightedLogisticCE"]

@@ -13,17 +13,17 @@ the evaluated data, so it gives a finite score on folds where the training or
 the test part lacks a class.
 """
 
+import copy
 from collections.abc import Mapping
 from numbers import Real
 
 import numpy as np
+import sklearn
 
-# Private scikit-learn API. ``_BaseScorer`` is the base class of scikit-learn's
-# own scorers: deriving from it gives ``set_score_request`` (metadata routing)
-# and makes the multi-metric machinery treat this scorer like a built-in one.
-# The coupling is kept to its constructor arguments, the ``_score`` hook and the
-# ``_score_func`` whose signature scikit-learn inspects for routable metadata.
-from sklearn.metrics._scorer import _BaseScorer
+# Public scikit-learn API only: a scorer is any callable
+# ``scorer(estimator, X, y, sample_weight=None)``, and metadata routing asks it
+# for ``get_metadata_routing()``, which a ``MetadataRequest`` answers.
+from sklearn.utils.metadata_routing import UNCHANGED, MetadataRequest
 
 __all__ = ["cross_entropy_loss", "cross_entropy_score", "make_cross_entropy_scorer"]
 
@@ -335,27 +335,24 @@ def cross_entropy_loss(
 
 
 # -- the scorer ----------------------------------------------------------------
-def _loss_on_aligned_proba(y_true, y_prob, sample_weight=None, **evaluation):
-    """Score function of the scorer, called on the aligned probability matrix.
+class _CrossEntropyScorer:
+    """Scorer ``-cross_entropy_loss`` on class-aligned ``predict_proba``.
 
-    scikit-learn inspects this signature to know which metadata the scorer
-    can receive: only ``sample_weight`` (``**evaluation`` is not routable).
+    A plain callable with scikit-learn's metadata-routing methods
+    (``get_metadata_routing`` and ``set_score_request``), built on the public
+    :class:`~sklearn.utils.metadata_routing.MetadataRequest` rather than on
+    scikit-learn's private scorer base class.
     """
-    return cross_entropy_loss(y_true, y_prob, sample_weight=sample_weight, **evaluation)
-
-
-class _CrossEntropyScorer(_BaseScorer):
-    """Scorer ``-cross_entropy_loss`` on class-aligned ``predict_proba``."""
 
     def __init__(self, beta=1.0, class_weight=None):
-        super().__init__(
-            score_func=_loss_on_aligned_proba,
-            sign=-1,
-            kwargs={},
-            response_method="predict_proba",
-        )
         self._beta = beta
         self._class_weight = class_weight
+        # sample_weight starts as "error if passed" (None), as for scikit-learn's
+        # own scorers: routed weights must be requested, so that a weighted fit
+        # cannot silently produce an unweighted score. The owner is the repr, which
+        # the routing machinery prints in its error messages.
+        self._score_request = MetadataRequest(owner=repr(self))
+        self._score_request.score.add_request(param="sample_weight", alias=None)
 
     def __repr__(self):
         args = []
@@ -364,6 +361,48 @@ class _CrossEntropyScorer(_BaseScorer):
         if self._class_weight is not None:
             args.append(f"class_weight={self._class_weight!r}")
         return f"make_cross_entropy_scorer({', '.join(args)})"
+
+    def get_metadata_routing(self):
+        """Return the metadata this scorer requests (``sample_weight`` for ``score``).
+
+        Returns
+        -------
+        routing : sklearn.utils.metadata_routing.MetadataRequest
+            A copy of the request, so that changing it does not change the scorer.
+        """
+        return copy.deepcopy(self._score_request)
+
+    def set_score_request(self, *, sample_weight=UNCHANGED):
+        """Request (or not) the ``sample_weight`` routed by a meta-estimator.
+
+        Only available with ``sklearn.set_config(enable_metadata_routing=True)``.
+
+        Parameters
+        ----------
+        sample_weight : bool, None or str, default=sklearn.utils.metadata_routing.UNCHANGED
+            ``True``: pass the routed ``sample_weight`` to the scorer; ``False``:
+            do not; ``None``: raise an error if it is passed; a string: receive
+            the metadata of that name as ``sample_weight`` (an alias).
+
+        Returns
+        -------
+        self : object
+            The scorer, modified in place.
+        """
+        if not sklearn.get_config()["enable_metadata_routing"]:
+            raise RuntimeError(
+                "set_score_request is only available when metadata routing is enabled: "
+                "call sklearn.set_config(enable_metadata_routing=True) first."
+            )
+        if sample_weight is not UNCHANGED:
+            self._score_request.score.add_request(param="sample_weight", alias=sample_weight)
+        return self
+
+    def _accept_sample_weight(self):
+        # Hook of scikit-learn >= 1.7 (see skce/_compat.py): without metadata
+        # routing, GridSearchCV.fit(sample_weight=...) forwards the weights to the
+        # scorers that accept them, and asks every scorer of a dict this question.
+        return True
 
     def __call__(self, estimator, X, y_true, sample_weight=None, **kwargs):
         """Return ``-cross_entropy_loss`` of ``estimator`` on ``(X, y_true)``.
@@ -388,12 +427,6 @@ class _CrossEntropyScorer(_BaseScorer):
         score : float
             Minus the weighted cross-entropy; greater is better.
         """
-        return self._score(None, estimator, X, y_true, sample_weight=sample_weight, **kwargs)
-
-    def _score(self, method_caller, estimator, X, y_true, **kwargs):
-        # ``method_caller`` (scikit-learn's prediction cache) is not used: the
-        # alignment needs the full predict_proba matrix next to ``classes_``.
-        sample_weight = kwargs.pop("sample_weight", None)
         if kwargs:
             raise TypeError(
                 f"{self!r} accepts only sample_weight as metadata, got {sorted(kwargs)}."
@@ -428,7 +461,7 @@ class _CrossEntropyScorer(_BaseScorer):
         class_weight = self._class_weight
         if class_weight is not None:  # weights of classes absent from this fold are moot
             class_weight = {k: v for k, v in class_weight.items() if k in position}
-        loss = self._score_func(
+        loss = cross_entropy_loss(
             y,
             aligned,
             sample_weight=sample_weight,
@@ -436,7 +469,7 @@ class _CrossEntropyScorer(_BaseScorer):
             beta=self._beta,
             class_weight=class_weight,
         )
-        return self._sign * loss
+        return -loss
 
 
 def make_cross_entropy_scorer(*, beta=1.0, class_weight=None):

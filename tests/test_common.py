@@ -6,6 +6,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skce import SoftmaxCE, WeightedLogisticCE
+from skce._compat import SKLEARN_VERSION
 
 ESTIMATORS = [
     WeightedLogisticCE(),
@@ -31,7 +32,23 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS)
+def expected_failed_checks(estimator):
+    """Checks known to be wrong in the installed scikit-learn, with the reason."""
+    if SKLEARN_VERSION < (1, 7) and isinstance(estimator, WeightedLogisticCE):
+        # Before scikit-learn 1.7 the check makes y binary after shuffling the
+        # weighted copy only, relative to each copy's first label: the weighted and
+        # the repeated fits then see different classes (scikit-learn issue #30770,
+        # fixed in 1.7 by PR #30775). No estimator can pass it; the property it
+        # means to check is test_integer_sample_weights_equal_repeated_rows.
+        reason = "scikit-learn < 1.7 binarises y differently in the two fits (#30770)"
+        return {
+            "check_sample_weight_equivalence_on_dense_data": reason,
+            "check_sample_weight_equivalence_on_sparse_data": reason,
+        }
+    return {}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     # The gradient-descent solvers with line searches (the default among them) must
     # converge on every data set the checks use: a ConvergenceWarning fails the

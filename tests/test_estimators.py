@@ -1,6 +1,7 @@
 """WeightedLogisticCE and SoftmaxCE against independent references and in sklearn tools."""
 
 import pickle
+import re
 import tracemalloc
 import warnings
 
@@ -13,9 +14,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import InvalidParameterError
 
+import skce
 from skce import SoftmaxCE, WeightedLogisticCE
+from skce._compat import SKLEARN_VERSION, InvalidParameterError
+from skce._links import api_page_template
 
 from ._data import binary_data, multiclass_data, raw_scales
 
@@ -27,6 +30,14 @@ ALL_SOLVERS = [*GUARDED_SOLVERS, "gd"]
 def _sklearn_reference(X, y, alpha, sample_weight=None, class_weight=None, penalty="l2"):
     """LogisticRegression at the mapped C = 1 / (alpha * sum s), solved tightly by Newton."""
     s = np.ones(len(y)) if sample_weight is None else sample_weight
+    if class_weight == "balanced" and SKLEARN_VERSION < (1, 7):
+        # LogisticRegression counts the classes without sample_weight before
+        # scikit-learn 1.7; skce's "balanced" is the weighted formula, written out:
+        # c_k = (sum_i s_i) / (K * sum_{i: y_i = k} s_i).
+        classes, codes = np.unique(y, return_inverse=True)
+        totals = np.bincount(codes, weights=s)
+        weights = totals.sum() / (len(classes) * totals)
+        class_weight = dict(zip(classes.tolist(), weights.tolist(), strict=True))
     params = dict(solver="newton-cholesky", tol=1e-12, max_iter=1000, class_weight=class_weight)
     if penalty is None:
         params["C"] = np.inf
@@ -199,6 +210,32 @@ def test_fit_is_deterministic(estimator):
     np.testing.assert_array_equal(a.intercept_, b.intercept_)
 
 
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        WeightedLogisticCE(alpha=1e-2, tol=1e-10),
+        WeightedLogisticCE(alpha=1e-2, beta="balanced", tol=1e-10),
+        SoftmaxCE(alpha=1e-2, tol=1e-10),
+        SoftmaxCE(alpha=1e-2, class_weight="balanced", tol=1e-10),
+    ],
+    ids=repr,
+)
+def test_integer_sample_weights_equal_repeated_rows(estimator):
+    """Weight k (0 included) is the row repeated k times (0: removed), in any row order.
+
+    scikit-learn's check_sample_weight_equivalence tests this too; before 1.7 it
+    cannot for a binary-only classifier (see tests/test_common.py).
+    """
+    binary = isinstance(estimator, WeightedLogisticCE)
+    X, y = binary_data(n_samples=80) if binary else multiclass_data(n_samples=80)
+    sw = np.random.RandomState(3).randint(0, 4, size=len(y))
+    repeated = clone(estimator).fit(X.repeat(sw, axis=0), y.repeat(sw))
+    order = np.random.RandomState(4).permutation(len(y))
+    weighted = clone(estimator).fit(X[order], y[order], sample_weight=sw[order])
+    np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-8)
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, atol=1e-6)
+
+
 def test_beta_balanced_uses_weighted_class_totals():
     X, y = binary_data(weights=(0.9, 0.1))
     sw = np.random.RandomState(0).uniform(0.1, 2, len(y))
@@ -351,6 +388,34 @@ def test_pickle_round_trip(estimator):
     loaded = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     np.testing.assert_array_equal(loaded.coef_, model.coef_)
+
+
+def _links(html):
+    return set(re.findall(r'href="([^"#]+)', html))
+
+
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE(), SoftmaxCE()], ids=repr)
+def test_html_repr_links_to_the_skce_api_page(estimator):
+    """The diagram links to docs/api.rst's autosummary page of the class, for this version."""
+    name = type(estimator).__name__
+    version = skce.__version__ if re.fullmatch(r"[0-9.]+", skce.__version__) else "latest"
+    page = f"https://skce.readthedocs.io/en/{version}/generated/skce.{name}.html"
+    assert _links(estimator._repr_html_()) == {page}
+    # In a pipeline each step keeps its own link: scikit-learn's steps point to scikit-learn.
+    links = _links(Pipeline([("scale", StandardScaler()), ("clf", estimator)])._repr_html_())
+    assert page in links
+    assert not any("skce" in link for link in _links(StandardScaler()._repr_html_()))
+    assert any("scikit-learn.org" in link and "StandardScaler" in link for link in links)
+
+
+@pytest.mark.parametrize(
+    "version, folder",
+    [("0.1.0", "0.1.0"), ("2.10.3", "2.10.3"), ("0.2.0.dev1", "latest"), ("0.1.0+g1a2b", "latest")],
+)
+def test_docs_version_of_releases_and_development_versions(version, folder):
+    assert api_page_template(version).format(estimator_name="SoftmaxCE") == (
+        f"https://skce.readthedocs.io/en/{folder}/generated/skce.SoftmaxCE.html"
+    )
 
 
 def test_string_labels_and_positive_class():

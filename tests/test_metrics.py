@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skce import SoftmaxCE, WeightedLogisticCE
+from skce._compat import SKLEARN_VERSION
 from skce.metrics import cross_entropy_loss, cross_entropy_score, make_cross_entropy_scorer
 
 
@@ -679,6 +680,59 @@ def test_scorer_rejects_non_classifiers_and_unknown_metadata():
         cross_entropy_score(model, X, y, groups=np.zeros(len(y)))
     with pytest.raises(ValueError, match="cannot be compared"):
         cross_entropy_score(model, X, np.where(y == 1, "yes", "no"))
+
+
+def test_scorer_uses_only_the_public_scorer_protocol():
+    """No scikit-learn base class: a callable plus the public metadata-routing methods."""
+    assert not any(
+        cls.__module__.startswith("sklearn") for cls in type(cross_entropy_score).__mro__
+    )
+    request = cross_entropy_score.get_metadata_routing()
+    # sample_weight is known but not requested: passing it raises (as for sklearn scorers)
+    assert request.score.requests == {"sample_weight": None}
+    with sklearn.config_context(enable_metadata_routing=True):
+        scorer = make_cross_entropy_scorer(beta=2.0)
+        assert scorer.set_score_request(sample_weight="w") is scorer
+        assert scorer.get_metadata_routing().score.requests == {"sample_weight": "w"}
+        # a copy: changing it does not change the scorer
+        copied = scorer.get_metadata_routing()
+        copied.score.add_request(param="sample_weight", alias=False)
+        assert scorer.get_metadata_routing().score.requests == {"sample_weight": "w"}
+        scorer.set_score_request()  # UNCHANGED
+        assert scorer.get_metadata_routing().score.requests == {"sample_weight": "w"}
+    # the shared scorer was not touched
+    assert cross_entropy_score.get_metadata_routing().score.requests == {"sample_weight": None}
+
+
+def test_set_score_request_needs_metadata_routing():
+    with sklearn.config_context(enable_metadata_routing=False):
+        with pytest.raises(RuntimeError, match=r"enable_metadata_routing=True"):
+            make_cross_entropy_scorer().set_score_request(sample_weight=True)
+
+
+def test_grid_search_fit_weights_without_routing_in_a_dict_of_scorers():
+    """Without metadata routing, GridSearchCV.fit(sample_weight=...) works with a dict.
+
+    scikit-learn >= 1.7 forwards the fit weights to the scorers that accept them,
+    asking each scorer of the dict; before, the scorers get no weights.
+    """
+    X, y = _binary_data(n=120, seed=6)
+    sw = np.random.default_rng(6).uniform(0.1, 3.0, size=y.shape[0])
+    cv = KFold(3)
+    search = GridSearchCV(
+        WeightedLogisticCE(alpha=1e-2),
+        {"beta": [1.0]},
+        scoring={"ce": cross_entropy_score, "accuracy": "accuracy"},
+        refit=False,
+        cv=cv,
+    ).fit(X, y, sample_weight=sw)
+    train, test = next(iter(cv.split(X)))
+    model = WeightedLogisticCE(alpha=1e-2).fit(X[train], y[train], sample_weight=sw[train])
+    forwarded = SKLEARN_VERSION >= (1, 7)
+    expected = -log_loss(
+        y[test], model.predict_proba(X[test]), sample_weight=sw[test] if forwarded else None
+    )
+    assert search.cv_results_["split0_test_ce"][0] == pytest.approx(expected, rel=1e-10)
 
 
 # -- added for mutation testing (dev-notes/mutation-testing.md) ------------------------
