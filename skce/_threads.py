@@ -7,7 +7,7 @@ prediction. On a machine where the cores are busy with something else (other
 jobs, the other folds of a grid search, a notebook kernel next to a build),
 OpenBLAS's worker threads wait for a core at every call, and a fit that takes
 30 ms on one thread took 0.8 s on two (docs/performance.md, "BLAS threads").
-On an idle machine two threads gain at most 1.2-1.5x on the same calls. So
+On a free machine two threads gained at most 1.2-1.5x on the same calls. So
 skce runs its fits and predictions with BLAS limited to one thread, unless
 
 - the environment variable ``SKCE_BLAS_THREADS`` says otherwise: a positive
@@ -41,8 +41,9 @@ __all__ = ["ENV_VARIABLE", "blas_threads", "limit_blas_threads"]
 ENV_VARIABLE = "SKCE_BLAS_THREADS"
 
 # The BLAS thread count skce's fits and predictions run with by default. One:
-# two threads gained at most ~1.5x on an idle 2-core machine and lost up to
-# 10-60x per evaluation with one other busy process (docs/performance.md).
+# on the 2-core benchmark machine two threads gained at most 1.2-1.5x per
+# evaluation when it was otherwise free, and lost 2.4-100x per evaluation (fits
+# 1.7-26x) with one or two competing processes (docs/performance.md).
 _DEFAULT_THREADS = 1
 
 _lock = threading.Lock()

@@ -16,6 +16,12 @@ from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limi
 from skce import SoftmaxCE, WeightedLogisticCE, _threads
 from skce._objective import LinearObjective
 
+# Most fits here stop after a few iterations on purpose: only the thread
+# counts during the fit matter.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*did not converge:sklearn.exceptions.ConvergenceWarning"
+)
+
 
 def blas_thread_counts():
     """Thread counts of every loaded BLAS library (numpy's and scipy's, at least)."""
