@@ -23,7 +23,7 @@ threadpoolctl (a dependency of scikit-learn) is imported on the first limited
 call, not when skce is imported. Its :class:`~threadpoolctl.ThreadpoolController`
 is created once and reused: creating one enumerates the loaded libraries
 (about 2.4 ms here, as much as a small fit), while limiting through an existing
-one costs about 12 us. The controller covers the BLAS libraries loaded when it
+one costs about 10 us. The controller covers the BLAS libraries loaded when it
 is created, which include numpy's and scipy's own OpenBLAS builds, the only ones
 skce calls (both are loaded by importing :mod:`skce._objective`).
 
