@@ -25,6 +25,7 @@ from ._objective import (
     weighted_targets,
 )
 from ._solvers import SOLVERS
+from ._threads import limit_blas_threads
 
 _DTYPES = [np.float64, np.float32]
 _SPARSE_FORMATS = ["csr", "csc"]
@@ -108,6 +109,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
 
     # -- fit -------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
+    @limit_blas_threads  # BLAS thread policy: skce/_threads.py
     def fit(self, X, y, sample_weight=None):
         """Fit the model by minimising the penalised weighted cross-entropy.
 
@@ -307,9 +309,12 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 "and max_iter. Set alpha > 0 (or label_smoothing > 0) for a finite "
                 "fit."
             )
-        warnings.warn(message, ConvergenceWarning, stacklevel=4)
+        # Frames up to the user's call: this method, fit, the BLAS thread-policy
+        # wrapper, sklearn's _fit_context wrapper.
+        warnings.warn(message, ConvergenceWarning, stacklevel=5)
 
     # -- prediction ------------------------------------------------------------
+    @limit_blas_threads  # BLAS thread policy: skce/_threads.py
     def _logits(self, X):
         """Logits ``X W^T + b`` of shape (n_samples, n_outputs).
 
