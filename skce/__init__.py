@@ -30,6 +30,7 @@ _LAZY = {
     "cross_entropy_score": "metrics",
     "make_cross_entropy_scorer": "metrics",
     "information": None,
+    "linear_model": None,
     "metrics": None,
 }
 

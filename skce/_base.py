@@ -35,6 +35,15 @@ _SPARSE_FORMATS = ["csr", "csc"]
 _COORDINATES = {"original": OriginalCoordinates, "standardized": StandardizedCoordinates}
 
 
+def _check_prior_correction(class_weight):
+    """Refuse ``prior_correction`` with a zero class weight (``ln 0``)."""
+    if np.any(class_weight == 0):
+        raise ValueError(
+            "prior_correction=True needs positive class weights: the correction "
+            "subtracts ln(c_k) from the logits, and a class weight is 0."
+        )
+
+
 class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
     """Linear classifier fitted by minimising weighted cross-entropy.
 
@@ -150,11 +159,8 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 "weighted samples of at least two classes."
             )
         class_weight = self._class_weights(y_codes, sample_weight)
-        if self.prior_correction and np.any(class_weight == 0):
-            raise ValueError(
-                "prior_correction=True needs positive class weights: the correction "
-                "subtracts ln(c_k) from the logits, and a class weight is 0."
-            )
+        if self.prior_correction:
+            _check_prior_correction(class_weight)
         A = weighted_targets(
             y_codes, classes.shape[0], sample_weight, class_weight, self.label_smoothing
         )
@@ -191,16 +197,25 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         raise NotImplementedError
 
     def _prior_offset(self):
-        """What ``prior_correction`` subtracts from the logits: ``ln c_k``.
+        """What ``prior_correction`` subtracts from the logits, or None.
 
-        Computed from the fitted public attributes (``beta_`` or
-        ``class_weight_``) and the ``prior_correction`` parameter, so a model
-        rebuilt from its parameters and public attributes predicts the same.
-        Subclasses with a single logit override this (``ln(c_1 / c_0)``).
+        ``ln c_k`` per logit, computed from the fitted public attributes
+        (``beta_`` or ``class_weight_``) and the ``prior_correction`` parameter,
+        so a model rebuilt from its parameters and public attributes predicts
+        the same. The correction does not change the fit, so it is read at
+        prediction time: ``set_params(prior_correction=...)`` after ``fit``
+        takes effect without a refit.
         """
         if not self.prior_correction:
             return None
-        return np.log(self._fitted_class_weights())
+        weights = np.asarray(self._fitted_class_weights(), dtype=np.float64)
+        _check_prior_correction(weights)
+        return self._logit_offset(np.log(weights))
+
+    @staticmethod
+    def _logit_offset(log_weights):
+        """The offset per logit from ``ln c_k``; one logit per class here."""
+        return log_weights
 
     def _progress_printer(self):
         """Solver callback printing progress on stderr when ``verbose`` is set.

@@ -7,7 +7,7 @@ prediction. On a machine where the cores are busy with something else (other
 jobs, the other folds of a grid search, a notebook kernel next to a build),
 OpenBLAS's worker threads wait for a core at every call, and a fit that takes
 30 ms on one thread took 0.8 s on two (docs/performance.md, "BLAS threads").
-On a free machine two threads gained at most 1.2-1.5x on the same calls. So
+On a free machine two threads made the same fits at most 1.2-1.4x faster. So
 skce runs its fits and predictions with BLAS limited to one thread, unless
 
 - the environment variable ``SKCE_BLAS_THREADS`` says otherwise: a positive
@@ -25,11 +25,17 @@ is created once and reused: creating one enumerates the loaded libraries
 (about 2.4 ms here, as much as a small fit), while limiting through an existing
 one costs about 10 us. The controller covers the BLAS libraries loaded when it
 is created, which include numpy's and scipy's own OpenBLAS builds, the only ones
-skce calls (both are loaded by importing :mod:`skce._objective`).
+skce calls (importing :mod:`skce._objective` loads both: seen with numpy 2.4 and
+scipy 1.17, and with numpy 1.24 and scipy 1.15). A BLAS library loaded after the
+first fit would not be limited.
 
 The limit is process-wide (BLAS thread pools are), so concurrent fits in
 several Python threads share it: the first to enter applies it and the last to
-leave restores the previous thread counts.
+leave restores the previous thread counts. Some OpenBLAS builds (0.3.21, with
+numpy 1.24) ignore a thread count set from a thread other than the main one:
+there, fits run in Python threads (joblib's threading backend) are not limited,
+and their results can differ from a main-thread fit in the last bits. Fits in
+processes (loky, dask) are unaffected.
 """
 
 import functools
@@ -41,9 +47,9 @@ __all__ = ["ENV_VARIABLE", "blas_threads", "limit_blas_threads"]
 ENV_VARIABLE = "SKCE_BLAS_THREADS"
 
 # The BLAS thread count skce's fits and predictions run with by default. One:
-# on the 2-core benchmark machine two threads gained at most 1.2-1.5x per
-# evaluation when it was otherwise free, and lost 2.4-100x per evaluation (fits
-# 1.7-26x) with one or two competing processes (docs/performance.md).
+# on the 2-core benchmark machine two threads made fits at most 1.2-1.4x faster
+# when it was otherwise free, and 1.3-26x slower with one or two competing
+# processes (docs/performance.md, "BLAS threads").
 _DEFAULT_THREADS = 1
 
 _lock = threading.Lock()

@@ -79,7 +79,10 @@ _SHARED_PARAMETERS = """\
         ``predict_log_proba`` and ``predict`` use the logits minus ``ln c_k``,
         which restores calibrated probabilities (and moves the decision
         threshold back). ``coef_`` and ``intercept_`` stay the minimiser of
-        ``J``.
+        ``J``: the correction does not change the fit, and is applied at
+        prediction time from ``prior_correction`` and the fitted ``beta_`` /
+        ``class_weight_`` (so ``set_params(prior_correction=...)`` after
+        ``fit`` takes effect without a refit; a zero class weight is refused).
 
     verbose : int, default=0
         ``1`` prints the iteration, objective, largest gradient entry and step
@@ -255,10 +258,10 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
     def _fitted_class_weights(self):
         return np.array([1.0, self.beta_])
 
-    def _prior_offset(self):
-        if not self.prior_correction:
-            return None
-        return np.array([np.log(self.beta_)])
+    @staticmethod
+    def _logit_offset(log_weights):
+        # One logit, z = z_1 - z_0: its offset is ln(c_1 / c_0) = ln(beta).
+        return log_weights[1:] - log_weights[:1]
 
     def decision_function(self, X):
         """Logit of the positive class, ``z = X w + b`` (minus ``ln beta`` with prior correction).

@@ -271,7 +271,25 @@ def test_tune_beta_reports_the_chosen_beta(work):
     assert result.stdout.count("<- chosen") == 1
     assert "chosen β = " in result.stdout
     chosen = json.loads((path / "tuned.json").read_text())["model"]["params"]["beta"]
-    assert chosen in BETA_GRID
+    # The independent reference: GridSearchCV over the same pipeline, folds and
+    # β grid, choosing by balanced accuracy as the command says it does.
+    frame = pd.read_csv(path / "train.csv")
+    search = GridSearchCV(
+        reference_pipeline(WeightedLogisticCE(alpha=1e-4)),
+        {"model__beta": list(BETA_GRID)},
+        scoring="balanced_accuracy",
+        cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=0),
+        refit=False,
+    )
+    search.fit(frame[FEATURES].astype({"colour": object}), frame["label"].to_numpy(dtype=object))
+    best = search.cv_results_["mean_test_score"].max()
+    winners = [
+        beta
+        for beta, score in zip(BETA_GRID, search.cv_results_["mean_test_score"], strict=True)
+        if score == best
+    ]
+    assert chosen in winners, (chosen, winners)
+    assert f"({best:.4f})" in result.stdout
 
 
 def test_softmax_three_classes(work):

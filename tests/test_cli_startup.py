@@ -64,3 +64,24 @@ def test_unknown_attribute_is_an_attribute_error():
         assert "not_a_name" in str(exc)
     else:
         raise AssertionError("skce.not_a_name did not raise AttributeError")
+
+
+def test_submodules_are_attributes_of_a_fresh_import():
+    # In a fresh interpreter nothing has imported the submodules yet, so each
+    # must come from the package's lazy __getattr__ (in this process other tests
+    # have imported them already, which would hide a missing entry).
+    code = (
+        "import skce\n"
+        "for name in ('linear_model', 'metrics', 'information'):\n"
+        "    print(name, getattr(skce, name).__name__)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SCIPY_ARRAY_API"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "linear_model", "skce.linear_model",
+        "metrics", "skce.metrics",
+        "information", "skce.information",
+    ]  # fmt: skip

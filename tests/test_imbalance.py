@@ -1,5 +1,7 @@
 """Label smoothing, prior correction, loss curves and progress output."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.special import expit, log_softmax
@@ -214,3 +216,21 @@ def test_status_attributes_report_how_the_fit_ended(Model):
     with pytest.warns(ConvergenceWarning):
         short = Model(alpha=1e-2, max_iter=2).fit(X, y)
     assert short.status_ == "max_iter" and short.separable_ is False
+
+
+def test_prior_correction_switched_on_after_fit():
+    # The correction is applied at prediction time: switching it on after fit
+    # equals fitting with it, and a zero class weight is refused then too.
+    X, y = multiclass_data()
+    cw = {0: 1.0, 1: 4.0, 2: 0.5}
+    late = SoftmaxCE(class_weight=cw).fit(X, y).set_params(prior_correction=True)
+    early = SoftmaxCE(class_weight=cw, prior_correction=True).fit(X, y)
+    np.testing.assert_array_equal(late.predict_log_proba(X), early.predict_log_proba(X))
+    with warnings.catch_warnings():
+        # A class of zero weight has no finite intercept (docs/objective.md): the fit
+        # may end at max_iter; only the refusal at prediction matters here.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        zero = SoftmaxCE(class_weight={2: 0.0}).fit(X, y)
+    zero.set_params(prior_correction=True)
+    with pytest.raises(ValueError, match="prior_correction=True needs positive class weights"):
+        zero.predict_proba(X)

@@ -38,7 +38,8 @@ def two_blas_threads(monkeypatch):
     monkeypatch.delenv(_threads.ENV_VARIABLE, raising=False)
     with threadpool_limits(limits=2, user_api="blas"):
         counts = blas_thread_counts()
-        if len(counts) < 2 or min(counts) < 2:
+        # One library is enough (numpy 1.24 with scipy not yet using its own).
+        if not counts or min(counts) < 2:
             pytest.skip(f"BLAS libraries did not accept 2 threads: {counts}")
         yield counts
 

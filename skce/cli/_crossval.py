@@ -7,7 +7,8 @@ The (candidate, fold) fits run through :class:`joblib.Parallel` with
 without reading joblib's verbose output, and a failed fit comes back as a
 record, the same with one process as with many. The scores are those that
 :class:`~sklearn.model_selection.GridSearchCV` computes with the same folds
-and scorers (``tests/test_cli_crossval.py`` checks it).
+and scorers (``tests/test_cli.py``: ``test_demo_prints_the_beta_table_of_grid_search_cv``
+and ``test_fit_metrics_equal_cross_validate`` check it).
 """
 
 import time
