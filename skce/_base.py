@@ -22,6 +22,7 @@ from ._objective import (
     LinearObjective,
     OriginalCoordinates,
     StandardizedCoordinates,
+    WhitenedCoordinates,
     weighted_targets,
 )
 from ._solvers import SOLVERS
@@ -32,7 +33,39 @@ _SPARSE_FORMATS = ["csr", "csc"]
 
 
 #: How each solver's ``coordinates`` (see :class:`skce._solvers.Solver`) is built.
-_COORDINATES = {"original": OriginalCoordinates, "standardized": StandardizedCoordinates}
+_COORDINATES = {
+    "original": OriginalCoordinates,
+    "standardized": StandardizedCoordinates,
+    "full": WhitenedCoordinates,
+}
+
+#: Iterations of the first round in a refreshed metric (then 2x per round).
+_FIRST_ROUND = 8
+
+
+def _shifted(callback, offset):
+    """``callback`` with iteration numbers continuing after ``offset`` earlier ones.
+
+    A later round starts at the point where the previous one ended, which was
+    reported already: its iteration 0 is not reported again.
+    """
+    if callback is None:
+        return None
+
+    def shifted(k, *args):
+        if k > 0 or offset == 0:
+            callback(k + offset, *args)
+
+    return shifted
+
+
+def _joined(first, second):
+    """One SolverResult for two consecutive runs, the second from the first's point."""
+    second.n_iter += first.n_iter
+    second.n_evals += first.n_evals
+    # The second run's history starts at the point where the first one ended.
+    second.history = first.history + second.history[1:]
+    return second
 
 
 def _check_prior_correction(class_weight):
@@ -55,6 +88,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
         "solver": [StrOptions(set(SOLVERS))],
+        "preconditioner": [StrOptions({"diagonal", "full"})],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -84,6 +118,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         alpha,
         fit_intercept,
         solver,
+        preconditioner,
         learning_rate,
         tol,
         max_iter,
@@ -95,6 +130,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.solver = solver
+        self.preconditioner = preconditioner
         self.learning_rate = learning_rate
         self.tol = tol
         self.max_iter = max_iter
@@ -251,17 +287,43 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         """
         solver = SOLVERS[self.solver]
         coords = _COORDINATES[solver.coordinates](objective)
-        result = solver(
-            coords.value_and_grad,
-            coords.to_u(theta0),
-            tol=self.tol,
-            max_iter=self.max_iter,
-            grad_norm=coords.grad_max,
-            callback=self._progress_printer(),
-            **self._solver_options(solver.options, objective, coords, X),
-        )
-        result.x = coords.to_theta(result.x)
+        coords = self._coordinates(solver, objective)
+        options = self._solver_options(solver.options, objective, coords, X)
+        printer = self._progress_printer()
+        refresh = getattr(coords, "refresh", None)
+        theta, result, budget, chunk = theta0, None, self.max_iter, _FIRST_ROUND
+        # A metric that is refreshed (WhitenedCoordinates) is fixed within a round:
+        # the solver runs `chunk` iterations in it, then the metric is rebuilt from
+        # the curvature at the round's best point and the solver restarts there;
+        # rounds double in length, so a fit that needs many iterations refreshes
+        # only O(log max_iter) times. A fixed metric runs in one round.
+        while True:
+            done = self.max_iter - budget
+            part = solver(
+                coords.value_and_grad,
+                coords.to_u(theta),
+                tol=self.tol,
+                max_iter=min(chunk, budget) if refresh else budget,
+                grad_norm=coords.grad_max,
+                callback=_shifted(printer, done),
+                **options,
+            )
+            theta = coords.to_theta(part.x)
+            budget -= part.n_iter
+            result = part if result is None else _joined(result, part)
+            if refresh is None or part.status != "max_iter" or budget <= 0:
+                break
+            refresh(theta)
+            chunk *= 2
+        result.x = theta
         return result
+
+    def _coordinates(self, solver, objective):
+        """The change of variables the solver runs in (see ``preconditioner``)."""
+        kind = solver.coordinates
+        if kind == "standardized" and self.preconditioner == "full":
+            kind = "full"
+        return _COORDINATES[kind](objective)
 
     def _solver_options(self, names, objective, coords, X):
         """The solver options ``names``, each computed only when asked for."""

@@ -131,6 +131,16 @@ class BinaryCrossEntropy:
         return np.where(target == 1, Z[0], -Z[0])
 
     @staticmethod
+    def curvature(Z):
+        """``d²l/dz² / (A_0i + A_1i) = p (1 - p)`` for logits ``Z`` of shape (1, m).
+
+        Computed as ``sigmoid(z) * sigmoid(-z)``, which stays accurate (no
+        ``1 - p`` cancellation) for large ``|z|``.
+        """
+        e = np.exp(-np.abs(Z))
+        return e / (1.0 + e) ** 2
+
+    @staticmethod
     def log_proba(Z):
         """Log-probabilities (negative, positive) for sample-major logits ``Z`` (m, 1)."""
         z = np.asarray(Z, dtype=np.float64)[:, 0]
@@ -213,6 +223,18 @@ class MultinomialCrossEntropy:
         others = Z.copy()
         others[target, columns] = -np.inf
         return own - others.max(axis=0)
+
+    @staticmethod
+    def curvature(Z):
+        """Diagonal of the Hessian per unit weight, ``q_k (1 - q_k)``, for ``Z`` of shape (K, m).
+
+        The diagonal blocks of ``diag(q) - q q^T``; the preconditioner uses them
+        as one curvature weight per class (it ignores the coupling between
+        classes).
+        """
+        q = np.exp(Z - Z.max(axis=0))
+        q /= q.sum(axis=0)
+        return q * (1.0 - q)
 
     @staticmethod
     def log_proba(Z):

@@ -25,9 +25,16 @@ This module knows nothing of scikit-learn estimators.
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import solve_triangular
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-__all__ = ["LinearObjective", "OriginalCoordinates", "StandardizedCoordinates", "weighted_targets"]
+__all__ = [
+    "LinearObjective",
+    "OriginalCoordinates",
+    "StandardizedCoordinates",
+    "WhitenedCoordinates",
+    "weighted_targets",
+]
 
 # Bytes of a float64 dense row block (float32 blocks have the same rows, half the
 # bytes): small enough to stay in cache between the forward and backward
@@ -366,6 +373,70 @@ class LinearObjective:
                 return moments[0], moments[1] * (wsum / moments[2]), wsum
         return self._dense_moments(self._blocks, w)
 
+    def standardized_gram(self, theta, mean, sigma, tau, floor):
+        """Curvature-weighted Gram matrix of the standardised columns.
+
+        With ``S = [(X - mean) / sigma, 1 / tau]`` (the columns the standardised
+        coordinates see) and weights ``h_i = w_i (c(z_i) + floor * kappa)``,
+        where ``c`` is the loss's curvature per unit weight at the logits of
+        ``theta`` averaged over the outputs (``theta=None``: its bound
+        ``kappa``, Böhning's), returns ``G = S^T diag(h) S`` of shape
+        ``(d + 1, d + 1)``. For one output this is the Hessian of ``J`` in the
+        standardised coordinates at ``theta``, without the penalty; for
+        softmax, the average of its diagonal blocks (one metric shared by the
+        classes, so that steps keep the class-sum of the parameters, which the
+        objective does not see, where it was).
+
+        Dense data with many rows uses evenly spaced sample blocks rescaled to
+        the full weight (``_MOMENT_SAMPLE_ROWS``): the result only sets the
+        solver's metric, and any symmetric positive definite metric is exact.
+        """
+        d = self.n_features
+        kappa = self.loss.curvature_bound
+        G = np.zeros((d + 1, d + 1))
+        W, b = self.unpack(theta) if theta is not None else (None, None)
+        Wx = W.astype(self.X.dtype, copy=False) if W is not None and W.any() else None
+        sampled = not self._sparse and self.n_samples > 2 * _MOMENT_SAMPLE_ROWS
+        blocks = self._sample_blocks() if sampled else self._blocks
+        for rows in blocks:
+            w = self.total_weight[rows]
+            if theta is None:
+                h = (1.0 + floor) * kappa * w
+            else:
+                curvature = self.loss.curvature(self._forward(rows, Wx, b)).mean(axis=0)
+                h = (curvature + floor * kappa) * w
+            if self._sparse:
+                self._add_sparse_gram(G, h, mean, sigma, tau)
+            else:
+                S = np.empty((w.shape[0], d + 1))
+                np.subtract(self.X[rows], mean, out=S[:, :d])
+                S[:, :d] /= sigma
+                S[:, d] = 1.0 / tau
+                G += S.T @ (h[:, None] * S)
+        if sampled:
+            used = sum(self.total_weight[rows].sum() for rows in blocks)
+            G *= self.total_weight.sum() / used if used > 0 else 1.0
+        return G
+
+    def _add_sparse_gram(self, G, h, mean, sigma, tau):
+        """Add ``S^T diag(h) S`` for sparse ``X`` without densifying it.
+
+        ``(X - 1 mean^T)^T H (X - 1 mean^T) = X^T H X - mean s^T - s mean^T +
+        (sum h) mean mean^T`` with ``s = X^T h``; the products are sparse, the
+        result ``d x d`` dense.
+        """
+        d = self.n_features
+        h = np.ascontiguousarray(h)
+        XtHX = (self.X.T @ self.X.multiply(h[:, None]).tocsr()).toarray()
+        s = np.asarray(self.X.T @ h).ravel()
+        total = float(h.sum())
+        block = XtHX - np.outer(mean, s) - np.outer(s, mean) + total * np.outer(mean, mean)
+        G[:d, :d] += block / np.outer(sigma, sigma)
+        col = (s - total * mean) / sigma / tau
+        G[:d, d] += col
+        G[d, :d] += col
+        G[d, d] += total / tau**2
+
     def _sample_blocks(self):
         """Evenly spaced row slices covering about ``_MOMENT_SAMPLE_ROWS`` rows."""
         n_blocks = 16
@@ -526,3 +597,133 @@ class StandardizedCoordinates:
     def grad_max(self, gu):
         """``max |grad_theta J|``: the stopping measure in the original coordinates."""
         return float(np.max(np.abs(self.grad_to_theta(gu)), initial=0.0))
+
+
+class WhitenedCoordinates:
+    """A full-matrix change of variables: the metric of Newton's method, refreshed.
+
+    Built on :class:`StandardizedCoordinates` (centred, Jacobi-scaled
+    parameters ``v_k = (V_k, c_k)``, one vector of ``d + 1`` per output ``k``),
+    it factors a symmetric positive definite metric ``M = L L^T`` and lets the
+    solver work on ``z_k = L^T v_k``::
+
+        v_k = L^{-T} z_k         grad_z = L^{-1} grad_v
+
+    so the solver sees a problem whose Hessian is ``L^{-1} H L^{-T}``: the
+    identity where ``M`` equals the Hessian ``H``. ``M`` is the curvature-weighted
+    Gram matrix of the standardised columns
+    (:meth:`LinearObjective.standardized_gram`) plus the penalty
+    ``alpha / sigma^2``: at first with the curvature bound (Böhning's; at
+    ``theta = 0`` the exact binary Hessian), and after :meth:`refresh` with the
+    curvature ``p (1 - p)`` at the current parameters; for one output it is
+    then the Hessian. Softmax shares one metric between the classes (the
+    average of the Hessian's diagonal blocks), so a step changes every class
+    by the same map and the class-sum of the parameters, which ``J`` does not
+    see, stays where it was. A small floor (``1e-6`` of the bound) keeps ``M``
+    positive definite where the fitted probabilities saturate. ``X`` is never
+    copied or transformed: the maps act on the ``k (d + 1)`` parameters only.
+    The objective value is unchanged, and the stopping measure stays
+    ``max |grad_theta J|``.
+
+    Parameters
+    ----------
+    objective : LinearObjective
+    """
+
+    #: Curvature floor, relative to the loss's curvature bound.
+    floor = 1e-6
+
+    def __init__(self, objective):
+        self.objective = objective
+        self.std = StandardizedCoordinates(objective)
+        self._k = objective.n_outputs
+        self._d = objective.n_features
+        self._intercept = objective.fit_intercept
+        self._factor(None)
+
+    def refresh(self, theta):
+        """Rebuild the metric from the curvature at ``theta`` (original coordinates)."""
+        self._factor(theta)
+
+    def _factor(self, theta):
+        objective, std = self.objective, self.std
+        G = objective.standardized_gram(theta, std.mean, std.sigma, std.tau, self.floor)
+        d = self._d
+        diag = np.arange(d)
+        G[diag, diag] += objective.alpha / std.sigma**2
+        if not self._intercept:
+            G = G[:d, :d]
+        self.L = _cholesky_with_jitter(G)
+
+    def _blocks(self, v):
+        """``(k, d + intercept)`` matrix of the per-output vectors of a flat vector."""
+        k, d = self._k, self._d
+        if not self._intercept:
+            return v.reshape(k, d)
+        out = np.empty((k, d + 1))
+        out[:, :d] = v[: k * d].reshape(k, d)
+        out[:, d] = v[k * d :]
+        return out
+
+    def _flat(self, B):
+        k, d = self._k, self._d
+        if not self._intercept:
+            return B.reshape(k * d).copy()
+        return np.concatenate([B[:, :d].ravel(), B[:, d]])
+
+    def to_theta(self, z):
+        """Original parameters from ``z``: ``v_k = L_k^{-T} z_k``, then unstandardise."""
+        V = _solve_lower(self.L, self._blocks(z).T, transposed=True).T
+        return self.std.to_theta(self._flat(V))
+
+    def to_u(self, theta):
+        """``z_k = L_k^T v_k`` from original parameters."""
+        V = self._blocks(self.std.to_u(theta))
+        return self._flat(V @ self.L)
+
+    def grad_to_u(self, g):
+        """``grad_z = L^{-1} grad_v`` from the gradient in ``theta``."""
+        Gv = self._blocks(self.std.grad_to_u(g))
+        return self._flat(_solve_lower(self.L, Gv.T).T)
+
+    def grad_to_theta(self, gz):
+        """Gradient in ``theta`` from the gradient in ``z`` (``grad_v = L grad_z``)."""
+        Gz = self._blocks(gz)
+        return self.std.grad_to_theta(self._flat(Gz @ self.L.T))
+
+    def value_and_grad(self, z):
+        """``(J, grad_z J)`` at ``z``."""
+        f, g = self.objective.value_and_grad(self.to_theta(z))
+        return f, self.grad_to_u(g)
+
+    def value(self, z):
+        """``J`` at ``z``."""
+        return self.objective.value(self.to_theta(z))
+
+    def grad_max(self, gz):
+        """``max |grad_theta J|``: the stopping measure in the original coordinates."""
+        return float(np.max(np.abs(self.grad_to_theta(gz)), initial=0.0))
+
+
+def _cholesky_with_jitter(G):
+    """Lower Cholesky factor of ``G``, adding a growing ridge if ``G`` is singular.
+
+    Exactly collinear or constant columns with ``alpha = 0`` make the metric
+    singular; any positive definite metric gives an exact change of variables,
+    so then a ridge of ``1e-12``, ``1e-10``, ... times the mean diagonal is added
+    until the factorisation succeeds.
+    """
+    scale = float(np.trace(G)) / G.shape[0] if G.shape[0] else 1.0
+    scale = scale if np.isfinite(scale) and scale > 0 else 1.0
+    eye = np.eye(G.shape[0])
+    for ridge in [0.0, *(10.0**e for e in range(-12, 1, 2))]:
+        try:
+            return np.linalg.cholesky(G + (ridge * scale) * eye)
+        except np.linalg.LinAlgError:
+            continue
+    return np.sqrt(scale) * eye
+
+
+def _solve_lower(L, b, transposed=False):
+    """``L^{-1} b`` (or ``L^{-T} b``) for lower-triangular ``L``."""
+    return solve_triangular(L, b, lower=True, trans="T" if transposed else "N", check_finite=False)

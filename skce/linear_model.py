@@ -45,6 +45,28 @@ _SHARED_PARAMETERS = """\
         features. All solvers minimise the same objective and stop by the same
         rule.
 
+    preconditioner : {"diagonal", "full"}, default="diagonal"
+        The change of variables ``"bb"``, ``"agd"`` and ``"lbfgs"`` run in
+        (``"gd"`` ignores it):
+
+        - ``"diagonal"``: implicitly centred and scaled columns (Jacobi
+          scaling from the curvature bound).
+        - ``"full"``: on top of that, a full-matrix metric per output, the
+          curvature-weighted Gram matrix of the standardised columns and its
+          Cholesky factor; first built from the curvature bound, then rebuilt
+          from the curvature ``p (1 - p)`` at the current point after 8, 16,
+          32, ... iterations (the solver restarts in the new metric). Steps
+          then behave like Newton steps: on raw, collinear features (breast
+          cancer, digits) it converges in tens of iterations where
+          ``"diagonal"`` needs thousands. It costs a ``(d + 1)^2`` Gram matrix
+          per refresh (from at most 32k sampled rows) and two triangular
+          solves per evaluation; meant for up to a few hundred features. For
+          ``SoftmaxCE`` the metric ignores the coupling between classes.
+
+        Both are exact changes of variables: the objective, its optimum and
+        the stopping rule (``max |grad J| <= tol`` in the original
+        coordinates) are the same.
+
     learning_rate : "auto" or float, default="auto"
         Constant step of ``solver="gd"`` (ignored by the other solvers).
         ``"auto"`` uses ``1 / L`` with ``L`` the Lipschitz constant of the
@@ -209,6 +231,7 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
         alpha=1e-4,
         fit_intercept=True,
         solver="bb",
+        preconditioner="diagonal",
         learning_rate="auto",
         tol=1e-7,
         max_iter=1000,
@@ -221,6 +244,7 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
             alpha=alpha,
             fit_intercept=fit_intercept,
             solver=solver,
+            preconditioner=preconditioner,
             learning_rate=learning_rate,
             tol=tol,
             max_iter=max_iter,
@@ -359,6 +383,7 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
         alpha=1e-4,
         fit_intercept=True,
         solver="bb",
+        preconditioner="diagonal",
         learning_rate="auto",
         tol=1e-7,
         max_iter=1000,
@@ -371,6 +396,7 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
             alpha=alpha,
             fit_intercept=fit_intercept,
             solver=solver,
+            preconditioner=preconditioner,
             learning_rate=learning_rate,
             tol=tol,
             max_iter=max_iter,

@@ -16,6 +16,8 @@ ESTIMATORS = [
     WeightedLogisticCE(solver="gd"),
     WeightedLogisticCE(solver="lbfgs"),
     WeightedLogisticCE(fit_intercept=False, alpha=1e-2),
+    WeightedLogisticCE(preconditioner="full"),
+    WeightedLogisticCE(preconditioner="full", fit_intercept=False),
     # The sample-weight equivalence check compares two fits to 1e-7 relative. On its
     # data (15 samples, 30 features) the smoothed optimum is flat in the null space
     # of X, curved only by alpha: these configurations use alpha=1e-2 and tol=1e-10.
@@ -25,6 +27,7 @@ ESTIMATORS = [
     SoftmaxCE(solver="agd"),
     SoftmaxCE(solver="gd"),
     SoftmaxCE(solver="lbfgs"),
+    SoftmaxCE(preconditioner="full", solver="agd"),
     SoftmaxCE(alpha=1e-2, tol=1e-9),
     # prior_correction=True undoes what class weights do to predictions, which is
     # what check_class_weight_classifiers tests for; it is tested in test_imbalance.py.

@@ -13,7 +13,12 @@ import scipy.sparse as sp
 from scipy.special import expit, log_softmax
 
 from skce._loss import BinaryCrossEntropy, MultinomialCrossEntropy
-from skce._objective import LinearObjective, StandardizedCoordinates, weighted_targets
+from skce._objective import (
+    LinearObjective,
+    StandardizedCoordinates,
+    WhitenedCoordinates,
+    weighted_targets,
+)
 
 from ._data import central_differences
 
@@ -501,3 +506,96 @@ def test_margins_are_target_logit_minus_best_other(loss, k):
     Z_before = Z.copy()
     loss.margins(Z, target)
     np.testing.assert_array_equal(Z, Z_before)
+
+
+# -- the full-matrix metric (WhitenedCoordinates) -----------------------------------------
+@pytest.mark.parametrize("loss, k", [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize("refreshed", [False, True])
+def test_whitened_coordinates_are_an_exact_change_of_variables(
+    loss, k, sparse, intercept, refreshed
+):
+    obj, theta, _ = _problem(loss, k=k, sparse=sparse, intercept=intercept)
+    coords = WhitenedCoordinates(obj)
+    if refreshed:
+        coords.refresh(theta * 2.0)
+    u = coords.to_u(theta)
+    np.testing.assert_allclose(coords.to_theta(u), theta, rtol=1e-10, atol=1e-12)
+    f, gu = coords.value_and_grad(u)
+    assert f == pytest.approx(obj.value(theta), rel=1e-12)
+    fd = central_differences(coords.value, u)
+    np.testing.assert_allclose(gu, fd, rtol=1e-6, atol=1e-8)
+    g = obj.value_and_grad(theta)[1]
+    np.testing.assert_allclose(coords.grad_to_theta(gu), g, rtol=1e-9, atol=1e-12)
+    assert coords.grad_max(gu) == pytest.approx(np.abs(g).max(), rel=1e-9)
+
+
+def _direct_standardized_gram(obj, theta, mean, sigma, tau, floor):
+    """``S^T diag(h_k) S`` written out with scipy's sigmoid / softmax."""
+    X = obj.X.toarray() if sp.issparse(obj.X) else obj.X
+    S = np.column_stack([(X - mean) / sigma, np.full(X.shape[0], 1.0 / tau)])
+    W, b = obj.unpack(theta)
+    Z = X @ W.T + b
+    if obj.n_outputs == 1:
+        p = expit(Z)
+        curv = (p * (1 - p)).T
+    else:
+        q = np.exp(log_softmax(Z, axis=1))
+        curv = (q * (1 - q)).T
+    h = (curv.mean(axis=0) + floor * obj.loss.curvature_bound) * obj.total_weight
+    return S.T @ (h[:, None] * S)
+
+
+@pytest.mark.parametrize("loss, k", [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_standardized_gram_matches_its_definition(loss, k, sparse):
+    obj, theta, _ = _problem(loss, k=k, sparse=sparse, n=60)
+    rng = np.random.RandomState(3)
+    d = obj.n_features
+    mean, sigma, tau = rng.randn(d), rng.uniform(0.5, 2, d), 1.7
+    G = obj.standardized_gram(theta, mean, sigma, tau, floor=1e-3)
+    expected = _direct_standardized_gram(obj, theta, mean, sigma, tau, 1e-3)
+    np.testing.assert_allclose(G, expected, rtol=1e-10, atol=1e-12)
+    # theta=None: the curvature bound everywhere (Böhning).
+    G0 = obj.standardized_gram(None, mean, sigma, tau, floor=0.0)
+    X = obj.X.toarray() if sparse else obj.X
+    S = np.column_stack([(X - mean) / sigma, np.full(X.shape[0], 1.0 / tau)])
+    h = obj.loss.curvature_bound * obj.total_weight
+    np.testing.assert_allclose(G0, S.T @ (h[:, None] * S), rtol=1e-10, atol=1e-12)
+
+
+def test_refreshed_metric_is_the_hessian_for_a_binary_problem():
+    # One output, theta given: the metric (plus the penalty) is the exact Hessian of
+    # J in the standardised coordinates, so in z the Hessian is the identity: a
+    # finite-difference Hessian of z -> J(theta(z)) at the refresh point.
+    obj, theta, _ = _problem(BinaryCrossEntropy, k=2, n=80, d=3)
+    coords = WhitenedCoordinates(obj)
+    coords.floor = 0.0
+    coords.refresh(theta)
+    z0 = coords.to_u(theta)
+    eps = 1e-4
+    H = np.empty((z0.size, z0.size))
+    for j in range(z0.size):
+        step = np.zeros_like(z0)
+        step[j] = eps
+        H[:, j] = (coords.value_and_grad(z0 + step)[1] - coords.value_and_grad(z0 - step)[1]) / (
+            2 * eps
+        )
+    np.testing.assert_allclose(H, np.eye(z0.size), atol=1e-6)
+
+
+def test_singular_metric_gets_a_ridge():
+    # A constant column and a duplicated one with alpha = 0: the Gram matrix is
+    # singular; the change of variables must still be exact and finite.
+    rng = np.random.RandomState(0)
+    X = rng.randn(50, 3)
+    X = np.column_stack([X, X[:, 0], np.full(50, 2.0)])
+    y = (X[:, 0] + rng.randn(50) > 0).astype(int)
+    A = weighted_targets(y, 2, np.ones(50), np.ones(2))
+    obj = LinearObjective(BinaryCrossEntropy, X, A, alpha=0.0)
+    coords = WhitenedCoordinates(obj)
+    theta = rng.randn(obj.n_params)
+    u = coords.to_u(theta)
+    assert np.all(np.isfinite(u))
+    np.testing.assert_allclose(coords.to_theta(u), theta, rtol=1e-6, atol=1e-6)

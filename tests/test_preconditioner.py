@@ -1,0 +1,136 @@
+"""The full-matrix preconditioner (``preconditioner="full"``) on raw, collinear data.
+
+References are independent of skce: scikit-learn's LogisticRegression solved by
+Newton's method at the mapped ``C``, and the gradient of the documented
+objective written out with scipy's softmax (a certificate of optimality for a
+convex objective).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.special import softmax
+from sklearn.datasets import load_breast_cancer, load_digits, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.preprocessing import StandardScaler
+
+from skce import SoftmaxCE, WeightedLogisticCE
+
+GUARDED_SOLVERS = ["bb", "agd", "lbfgs"]
+
+
+def _fit_without_warnings(model, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return model.fit(X, y)
+
+
+def _binary_objective(coef, intercept, X, y, beta, alpha):
+    """J of WeightedLogisticCE from its definition, with sklearn's log_loss."""
+    p = 1.0 / (1.0 + np.exp(-(X @ coef.ravel() + intercept[0])))
+    sw = np.where(y == 1, beta, 1.0)
+    ce = log_loss(y, p, sample_weight=sw, normalize=False) / len(y)
+    return ce + 0.5 * alpha * float(coef.ravel() @ coef.ravel())
+
+
+@pytest.mark.parametrize("beta", [1.0, 5.0])
+@pytest.mark.parametrize("alpha", [1e-2, 1e-4, 1e-6])
+def test_raw_breast_cancer_reaches_the_newton_optimum(beta, alpha):
+    X, y = load_breast_cancer(return_X_y=True)
+    model = _fit_without_warnings(
+        WeightedLogisticCE(beta=beta, alpha=alpha, preconditioner="full"), X, y
+    )
+    assert model.status_ == "converged"
+    # The diagonal scaling alone needs 1,400-8,500 iterations here.
+    assert model.n_iter_ <= 100
+    ref = LogisticRegression(
+        C=1.0 / (alpha * len(y)),
+        class_weight={0: 1.0, 1: beta},
+        solver="newton-cholesky",
+        tol=1e-12,
+        max_iter=1000,
+    ).fit(X, y)
+    J = _binary_objective(model.coef_, model.intercept_, X, y, beta, alpha)
+    J_ref = _binary_objective(ref.coef_, ref.intercept_, X, y, beta, alpha)
+    assert (J - J_ref) / abs(J_ref) <= 1e-8
+
+
+@pytest.mark.parametrize("solver", GUARDED_SOLVERS)
+def test_every_guarded_solver_uses_the_full_metric(solver):
+    X, y = load_breast_cancer(return_X_y=True)
+    model = _fit_without_warnings(
+        WeightedLogisticCE(alpha=1e-4, solver=solver, preconditioner="full"), X, y
+    )
+    assert model.n_iter_ <= 200
+    diagonal = WeightedLogisticCE(alpha=1e-4, solver=solver, max_iter=model.n_iter_)
+    with pytest.warns(ConvergenceWarning):
+        diagonal.fit(X, y)
+
+
+def test_raw_digits_softmax_satisfies_the_optimality_condition():
+    X, y = load_digits(return_X_y=True)
+    alpha = 1e-3
+    model = _fit_without_warnings(SoftmaxCE(alpha=alpha, preconditioner="full"), X, y)
+    # The gradient of J, written out: (1/n) X^T (Q - Y) + alpha W, (1/n) sum (Q - Y).
+    Z = X @ model.coef_.T + model.intercept_
+    R = (softmax(Z, axis=1) - np.eye(10)[y]) / len(y)
+    grad_W = R.T @ X + alpha * model.coef_
+    grad_b = R.sum(axis=0)
+    assert max(np.abs(grad_W).max(), np.abs(grad_b).max()) <= 1e-7
+    # Softmax shares one metric between classes: steps keep the class-sum of the
+    # parameters where it started (zero), as the diagonal scaling does.
+    np.testing.assert_allclose(model.coef_.sum(axis=0), 0.0, atol=1e-9)
+    np.testing.assert_allclose(model.intercept_.sum(), 0.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_heavy_beta_on_imbalanced_data_converges_to_a_tight_tol(seed):
+    X, y = make_classification(
+        n_samples=30_000, n_features=60, n_informative=20, weights=[0.92], random_state=seed
+    )
+    X = StandardScaler().fit_transform(X)
+    model = _fit_without_warnings(
+        WeightedLogisticCE(beta=16.0, alpha=1e-6, tol=1e-8, preconditioner="full"), X, y
+    )
+    assert model.status_ == "converged" and model.n_iter_ <= 100
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_input_gives_the_dense_result(fmt):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = X.copy()
+    X[X < np.median(X, axis=0)] = 0.0
+    dense = _fit_without_warnings(
+        WeightedLogisticCE(alpha=1e-3, preconditioner="full", tol=1e-10), X, y
+    )
+    sparse = _fit_without_warnings(
+        WeightedLogisticCE(alpha=1e-3, preconditioner="full", tol=1e-10),
+        sp.csr_matrix(X).asformat(fmt),
+        y,
+    )
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-6, atol=1e-9)
+
+
+def test_rounds_continue_the_iteration_count_and_the_loss_curve(capsys):
+    X, y = load_breast_cancer(return_X_y=True)
+    model = WeightedLogisticCE(alpha=1e-4, preconditioner="full", verbose=2).fit(X, y)
+    # Several metric refreshes happen (rounds of 8, 16, ...), yet the iterations
+    # reported by the progress printer run 0..n_iter_ once, and the loss curve has
+    # one value per iteration plus the start, decreasing overall.
+    assert model.n_iter_ > 8
+    lines = [line for line in capsys.readouterr().err.splitlines() if " iter " in line]
+    iters = [int(line.split(" iter ")[1].split()[0]) for line in lines]
+    assert iters == sorted(set(iters)) and iters[0] == 0 and iters[-1] == model.n_iter_
+    assert len(model.loss_curve_) == model.n_iter_ + 1
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+
+
+def test_preconditioner_is_validated():
+    X, y = load_breast_cancer(return_X_y=True)
+    with pytest.raises(ValueError, match="preconditioner"):
+        WeightedLogisticCE(preconditioner="newton").fit(X, y)
