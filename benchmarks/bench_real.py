@@ -240,7 +240,7 @@ class Contender:
     is_skce: bool
 
 
-PRECONDITIONERS = ("auto", "full", "diagonal")
+PRECONDITIONERS = ("diagonal", "full")
 
 
 def preconditioner_values(estimator):
