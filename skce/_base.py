@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._links import api_page_template
 from ._objective import (
+    FULL_METRIC_MAX_FEATURES,
     LinearObjective,
     OriginalCoordinates,
     StandardizedCoordinates,
@@ -38,6 +39,9 @@ _COORDINATES = {
     "standardized": StandardizedCoordinates,
     "full": WhitenedCoordinates,
 }
+
+#: The values of ``preconditioner`` (see the estimators' docstrings).
+PRECONDITIONERS = ("auto", "diagonal", "full")
 
 #: Iterations of the first round in a refreshed metric (then 2x per round).
 _FIRST_ROUND = 8
@@ -88,7 +92,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
         "solver": [StrOptions(set(SOLVERS))],
-        "preconditioner": [StrOptions({"diagonal", "full"})],
+        "preconditioner": [StrOptions(set(PRECONDITIONERS))],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -308,22 +312,37 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 callback=_shifted(printer, done),
                 **options,
             )
-            theta = coords.to_theta(part.x)
             budget -= part.n_iter
             result = part if result is None else _joined(result, part)
             if refresh is None or part.status != "max_iter" or budget <= 0:
                 break
+            # Continue from the round's last iterate, not its smallest-gradient
+            # point: the descent goes on from where it stood (loss_curve_ stays
+            # monotone for the monotone solvers).
+            theta = coords.to_theta(part.last)
             refresh(theta)
             chunk *= 2
-        result.x = theta
+        result.x = coords.to_theta(result.x)
         return result
 
     def _coordinates(self, solver, objective):
         """The change of variables the solver runs in (see ``preconditioner``)."""
         kind = solver.coordinates
-        if kind == "standardized" and self.preconditioner == "full":
+        if kind == "standardized" and self._full_metric(solver, objective):
             kind = "full"
         return _COORDINATES[kind](objective)
+
+    def _full_metric(self, solver, objective):
+        """Whether a solver in standardised coordinates gets the full-matrix metric.
+
+        ``"auto"``: for the solvers registered with ``refreshed_metric`` and up to
+        ``FULL_METRIC_MAX_FEATURES`` features, where the metric's Gram matrix
+        (``d^2`` per sampled row, at most 32k rows) costs less than the
+        iterations it saves (docs/solvers.md has the measurement).
+        """
+        if self.preconditioner == "auto":
+            return solver.refreshed_metric and objective.n_features <= FULL_METRIC_MAX_FEATURES
+        return self.preconditioner == "full"
 
     def _solver_options(self, names, objective, coords, X):
         """The solver options ``names``, each computed only when asked for."""

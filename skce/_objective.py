@@ -29,6 +29,7 @@ from scipy.linalg import solve_triangular
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 __all__ = [
+    "FULL_METRIC_MAX_FEATURES",
     "LinearObjective",
     "OriginalCoordinates",
     "StandardizedCoordinates",
@@ -46,6 +47,9 @@ _BLOCK_BYTES = 1 << 22
 # the standardised coordinates) from evenly spaced sample blocks of this many
 # rows in total, instead of a full extra pass over X.
 _MOMENT_SAMPLE_ROWS = 1 << 15
+
+# Stored entries of sparse X per slice when the preconditioner sums its Gram matrix.
+_GRAM_CHUNK_ENTRIES = 1 << 16
 
 # Up to this many parameters per output (features + intercept), dense data gets
 # its Lipschitz constant from an exact eigen-decomposition of the Gram matrix;
@@ -408,27 +412,47 @@ class LinearObjective:
             if self._sparse:
                 self._add_sparse_gram(G, h, mean, sigma, tau)
             else:
+                # sqrt(h) S in one block-sized buffer: S^T diag(h) S = (sqrt(h) S)^T (sqrt(h) S).
                 S = np.empty((w.shape[0], d + 1))
                 np.subtract(self.X[rows], mean, out=S[:, :d])
                 S[:, :d] /= sigma
                 S[:, d] = 1.0 / tau
-                G += S.T @ (h[:, None] * S)
+                S *= np.sqrt(h)[:, None]
+                G += S.T @ S
+                del S
         if sampled:
             used = sum(self.total_weight[rows].sum() for rows in blocks)
             G *= self.total_weight.sum() / used if used > 0 else 1.0
         return G
 
     def _add_sparse_gram(self, G, h, mean, sigma, tau):
-        """Add ``S^T diag(h) S`` for sparse ``X`` without densifying it.
+        """Add ``S^T diag(h) S`` for sparse ``X`` without densifying or copying it.
 
         ``(X - 1 mean^T)^T H (X - 1 mean^T) = X^T H X - mean s^T - s mean^T +
-        (sum h) mean mean^T`` with ``s = X^T h``; the products are sparse, the
-        result ``d x d`` dense.
+        (sum h) mean mean^T`` with ``s = X^T h``. ``X^T H X`` is summed over
+        slices of about ``_GRAM_CHUNK_ENTRIES`` stored entries (rows of CSR,
+        columns of CSC), so the temporary memory is a few slices and the
+        ``d x d`` result.
         """
+        chunk = _GRAM_CHUNK_ENTRIES
         d = self.n_features
         h = np.ascontiguousarray(h)
-        XtHX = (self.X.T @ self.X.multiply(h[:, None]).tocsr()).toarray()
-        s = np.asarray(self.X.T @ h).ravel()
+        X = self.X
+        XtHX = np.zeros((d, d))
+        by_row = X.format == "csr"
+        n_major = X.shape[0] if by_row else d
+        start = 0
+        while start < n_major:
+            stop = int(np.searchsorted(X.indptr, X.indptr[start] + chunk, side="right"))
+            stop = min(max(stop - 1, start + 1), n_major)
+            if by_row:
+                part = X[start:stop]
+                XtHX += (part.T @ sp.diags(h[start:stop]) @ part).toarray()
+            else:
+                # Columns start:stop of X^T H X = X^T (H X[:, start:stop]).
+                XtHX[:, start:stop] += (X.T @ (sp.diags(h) @ X[:, start:stop])).toarray()
+            start = stop
+        s = np.asarray(X.T @ h).ravel()
         total = float(h.sum())
         block = XtHX - np.outer(mean, s) - np.outer(s, mean) + total * np.outer(mean, mean)
         G[:d, :d] += block / np.outer(sigma, sigma)
@@ -597,6 +621,14 @@ class StandardizedCoordinates:
     def grad_max(self, gu):
         """``max |grad_theta J|``: the stopping measure in the original coordinates."""
         return float(np.max(np.abs(self.grad_to_theta(gu)), initial=0.0))
+
+
+#: Up to this many features, ``preconditioner="auto"`` uses the full-matrix metric
+#: (:class:`WhitenedCoordinates`). Measured with ``bb`` on standardised data, 1
+#: BLAS thread (docs/solvers.md): the full metric was 1.6-1.8x faster at 50 and
+#: 100 features, 1.8x slower at 300, 2.3x at 500 and 3.4x at 1000, where its
+#: Gram matrix (``d^2`` per sampled row) costs more than the iterations it saves.
+FULL_METRIC_MAX_FEATURES = 200
 
 
 class WhitenedCoordinates:

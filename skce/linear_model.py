@@ -45,13 +45,13 @@ _SHARED_PARAMETERS = """\
         features. All solvers minimise the same objective and stop by the same
         rule.
 
-    preconditioner : {"diagonal", "full"}, default="diagonal"
+    preconditioner : {"auto", "diagonal", "full"}, default="auto"
         The change of variables ``"bb"``, ``"agd"`` and ``"lbfgs"`` run in
         (``"gd"`` ignores it):
 
         - ``"diagonal"``: implicitly centred and scaled columns (Jacobi
           scaling from the curvature bound).
-        - ``"full"``: on top of that, a full-matrix metric per output, the
+        - ``"full"``: on top of that, a full-matrix metric, the
           curvature-weighted Gram matrix of the standardised columns and its
           Cholesky factor; first built from the curvature bound, then rebuilt
           from the curvature ``p (1 - p)`` at the current point after 8, 16,
@@ -60,12 +60,16 @@ _SHARED_PARAMETERS = """\
           cancer, digits) it converges in tens of iterations where
           ``"diagonal"`` needs thousands. It costs a ``(d + 1)^2`` Gram matrix
           per refresh (from at most 32k sampled rows) and two triangular
-          solves per evaluation; meant for up to a few hundred features. For
-          ``SoftmaxCE`` the metric ignores the coupling between classes.
+          solves per evaluation. ``SoftmaxCE`` shares one metric between the
+          classes.
+        - ``"auto"``: ``"full"`` for ``"bb"`` and ``"agd"`` with at most 200
+          features (where it was measured to pay), ``"diagonal"`` otherwise
+          and for ``"lbfgs"`` (which keeps its own curvature pairs, discarded
+          at every refresh).
 
-        Both are exact changes of variables: the objective, its optimum and
-        the stopping rule (``max |grad J| <= tol`` in the original
-        coordinates) are the same.
+        All are exact changes of variables: the objective, its optimum and the
+        stopping rule (``max |grad J| <= tol`` in the original coordinates) are
+        the same.
 
     learning_rate : "auto" or float, default="auto"
         Constant step of ``solver="gd"`` (ignored by the other solvers).
@@ -231,7 +235,7 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
         alpha=1e-4,
         fit_intercept=True,
         solver="bb",
-        preconditioner="diagonal",
+        preconditioner="auto",
         learning_rate="auto",
         tol=1e-7,
         max_iter=1000,
@@ -383,7 +387,7 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
         alpha=1e-4,
         fit_intercept=True,
         solver="bb",
-        preconditioner="diagonal",
+        preconditioner="auto",
         learning_rate="auto",
         tol=1e-7,
         max_iter=1000,

@@ -568,6 +568,9 @@ def test_load_model_refuses_tampered_files(work, tmp_path):
         "pickle-protocol-0": pickle.dumps(_Payload(marker), protocol=0),
         "zip": b"PK\x03\x04" + b"\0" * 40,
         "eval-in-params": _tampered(document, set_solver),
+        "unknown-preconditioner": _tampered(
+            document, lambda d: d["model"]["params"].update(preconditioner="newton")
+        ),
         "eval-as-class": _tampered(document, set_class),
         "string-coefficients": _tampered(
             document, lambda d: d["model"].update(coef=[["__import__('os')"] * 5])
@@ -583,6 +586,7 @@ def test_load_model_refuses_tampered_files(work, tmp_path):
         with pytest.raises(ModelFileError):
             load_model(model)
     assert not marker.exists()
+    assert document["model"]["params"]["preconditioner"] == "auto"
     # The untouched document still loads.
     model = tmp_path / "good.json"
     model.write_bytes(_tampered(document, lambda d: None))

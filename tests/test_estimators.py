@@ -287,17 +287,23 @@ def test_sparse_input_gives_the_dense_result(fmt, estimator):
     np.testing.assert_allclose(sparse.predict_proba(sp.csr_matrix(X)), dense.predict_proba(X))
 
 
-def test_sparse_input_is_not_densified():
+@pytest.mark.parametrize("preconditioner", ["diagonal", "full"])
+def test_sparse_input_is_not_densified(preconditioner):
     X, y = binary_data()
     X[np.abs(X) < 0.7] = 0.0
     X_sparse = _NoDensifyCSR(X)
-    model = WeightedLogisticCE().fit(X_sparse, y)
+    model = WeightedLogisticCE(preconditioner=preconditioner).fit(X_sparse, y)
     model.predict_proba(X_sparse)
 
 
-def _peak_fit_memory(X, y):
-    """Peak bytes allocated by a short fit (tracemalloc)."""
-    model = WeightedLogisticCE(max_iter=5)
+def _peak_fit_memory(X, y, preconditioner="diagonal"):
+    """Peak bytes allocated by a short fit (tracemalloc).
+
+    With the full preconditioner the fit runs past its first round (8
+    iterations), so the metric is also rebuilt from the curvature once.
+    """
+    max_iter = 5 if preconditioner == "diagonal" else 12
+    model = WeightedLogisticCE(max_iter=max_iter, preconditioner=preconditioner)
     tracemalloc.start()
     try:
         with warnings.catch_warnings():
@@ -308,13 +314,14 @@ def _peak_fit_memory(X, y):
         tracemalloc.stop()
 
 
+@pytest.mark.parametrize("preconditioner", ["diagonal", "full"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_fit_does_not_copy_dense_x(dtype):
+def test_fit_does_not_copy_dense_x(dtype, preconditioner):
     """Peak extra memory during fit stays far below the size of X (no upcast copy)."""
     rng = np.random.RandomState(0)
     X = rng.randn(40_000, 100).astype(dtype)
     y = (X[:, 0] + rng.randn(40_000) > 0).astype(int)
-    assert _peak_fit_memory(X, y) < 0.5 * X.nbytes
+    assert _peak_fit_memory(X, y, preconditioner) < 0.5 * X.nbytes
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
@@ -329,6 +336,20 @@ def test_fit_does_not_copy_sparse_x(fmt, dtype):
     y = (np.asarray(X[:, :50].sum(axis=1)).ravel() + rng.randn(n) > 0).astype(int)
     size = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
     assert _peak_fit_memory(X, y) < 0.5 * size
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_full_preconditioner_does_not_copy_sparse_x(fmt):
+    # The metric's Gram matrix is summed over slices of X: no copy of X, and
+    # (d + 1)^2 floats for the metric itself (d = 200 here: 0.3 MB).
+    rng = np.random.RandomState(0)
+    n, d, per_row = 100_000, 200, 20
+    indices = rng.randint(0, d, n * per_row)
+    indptr = np.arange(0, n * per_row + 1, per_row)
+    X = sp.csr_matrix((rng.randn(n * per_row), indices, indptr), shape=(n, d)).asformat(fmt)
+    y = (np.asarray(X[:, :20].sum(axis=1)).ravel() + rng.randn(n) > 0).astype(int)
+    size = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    assert _peak_fit_memory(X, y, "full") < 0.5 * size
 
 
 # -- numerical robustness ----------------------------------------------------------------

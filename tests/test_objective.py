@@ -548,9 +548,14 @@ def _direct_standardized_gram(obj, theta, mean, sigma, tau, floor):
 
 
 @pytest.mark.parametrize("loss, k", [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
-@pytest.mark.parametrize("sparse", [False, True])
-def test_standardized_gram_matches_its_definition(loss, k, sparse):
-    obj, theta, _ = _problem(loss, k=k, sparse=sparse, n=60)
+@pytest.mark.parametrize("sparse", [False, "csr", "csc"])
+@pytest.mark.parametrize("chunk", [1 << 16, 7])
+def test_standardized_gram_matches_its_definition(loss, k, sparse, chunk, monkeypatch):
+    # chunk=7: the sparse sum runs over many slices of rows (CSR) or columns (CSC).
+    monkeypatch.setattr("skce._objective._GRAM_CHUNK_ENTRIES", chunk)
+    obj, theta, _ = _problem(loss, k=k, sparse=bool(sparse), n=60)
+    if sparse:
+        obj = LinearObjective(obj.loss, obj.X.asformat(sparse), obj.A, obj.alpha)
     rng = np.random.RandomState(3)
     d = obj.n_features
     mean, sigma, tau = rng.randn(d), rng.uniform(0.5, 2, d), 1.7

@@ -66,7 +66,9 @@ def test_every_guarded_solver_uses_the_full_metric(solver):
         WeightedLogisticCE(alpha=1e-4, solver=solver, preconditioner="full"), X, y
     )
     assert model.n_iter_ <= 200
-    diagonal = WeightedLogisticCE(alpha=1e-4, solver=solver, max_iter=model.n_iter_)
+    diagonal = WeightedLogisticCE(
+        alpha=1e-4, solver=solver, max_iter=model.n_iter_, preconditioner="diagonal"
+    )
     with pytest.warns(ConvergenceWarning):
         diagonal.fit(X, y)
 
@@ -134,3 +136,32 @@ def test_preconditioner_is_validated():
     X, y = load_breast_cancer(return_X_y=True)
     with pytest.raises(ValueError, match="preconditioner"):
         WeightedLogisticCE(preconditioner="newton").fit(X, y)
+
+
+@pytest.mark.parametrize("solver", ["bb", "agd", "lbfgs", "gd"])
+@pytest.mark.parametrize("n_features", [200, 201])
+def test_auto_uses_the_full_metric_for_bb_and_agd_up_to_200_features(solver, n_features):
+    from skce._objective import (
+        LinearObjective,
+        OriginalCoordinates,
+        StandardizedCoordinates,
+        WhitenedCoordinates,
+        weighted_targets,
+    )
+    from skce._solvers import SOLVERS
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, n_features)
+    y = rng.randint(0, 2, 300)
+    model = WeightedLogisticCE(solver=solver)
+    assert model.get_params()["preconditioner"] == "auto"
+    A = weighted_targets(y, 2, np.ones(300), np.ones(2))
+    objective = LinearObjective(model._loss, X, A, alpha=1e-4)
+    coords = model._coordinates(SOLVERS[solver], objective)
+    if solver == "gd":
+        expected = OriginalCoordinates
+    elif solver in ("bb", "agd") and n_features <= 200:
+        expected = WhitenedCoordinates
+    else:
+        expected = StandardizedCoordinates
+    assert type(coords) is expected

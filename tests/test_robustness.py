@@ -156,12 +156,15 @@ SEPARABLE = "The classes are linearly separable in the training data"
 
 
 @pytest.mark.parametrize(("tol", "max_iter"), [(1e-7, 300), (0.0, 3000)])
-@pytest.mark.parametrize("solver", ALL_SOLVERS)
+@pytest.mark.parametrize(
+    ("solver", "preconditioner"),
+    [*((solver, "diagonal") for solver in ALL_SOLVERS), *((s, "full") for s in GUARDED_SOLVERS)],
+)
 @pytest.mark.parametrize(
     ("estimator", "n_classes"), [(WeightedLogisticCE, 2), (SoftmaxCE, 2), (SoftmaxCE, 3)]
 )
 def test_separable_data_without_penalty_warns_about_separability(
-    estimator, n_classes, solver, tol, max_iter
+    estimator, n_classes, solver, preconditioner, tol, max_iter
 ):
     """alpha=0 on separable data: no optimum. Stop by max_iter, finite, and say why.
 
@@ -170,7 +173,9 @@ def test_separable_data_without_penalty_warns_about_separability(
     max_iter or until the objective stops decreasing, without overflow.
     """
     X, y = _separable_data(n_classes)
-    model = estimator(alpha=0.0, solver=solver, tol=tol, max_iter=max_iter)
+    model = estimator(
+        alpha=0.0, solver=solver, tol=tol, max_iter=max_iter, preconditioner=preconditioner
+    )
     message = _single_convergence_warning(model, X, y)
     assert 1 <= model.n_iter_ <= max_iter
     _assert_finite(model)

@@ -285,6 +285,7 @@ def _check_params(params):
     subtracts ``ln beta_`` or ``ln class_weight_`` from the logits), so the
     file must state it; the others matter only if the model is refitted.
     """
+    from .._base import PRECONDITIONERS
     from .._solvers import SOLVERS
 
     def number(name, low, closed):
@@ -308,6 +309,8 @@ def _check_params(params):
             _bad("model.params.max_iter must be an integer >= 1")
     if "solver" in params and params["solver"] not in SOLVERS:
         _bad(f"model.params.solver must be one of {', '.join(SOLVERS)}")
+    if "preconditioner" in params and params["preconditioner"] not in PRECONDITIONERS:
+        _bad(f"model.params.preconditioner must be one of {', '.join(PRECONDITIONERS)}")
     if "label_smoothing" in params:
         value = params["label_smoothing"]
         if not (_is_number(value) and 0 <= value < 1):
