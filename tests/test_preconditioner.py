@@ -165,3 +165,20 @@ def test_auto_uses_the_full_metric_for_bb_and_agd_up_to_200_features(solver, n_f
     else:
         expected = StandardizedCoordinates
     assert type(coords) is expected
+
+
+@pytest.mark.parametrize("alpha", [1e-4, 1e-6])
+def test_reachable_tight_tol_is_reached_not_stalled_on_raw_breast_cancer(alpha):
+    # Issue 13: bb at tol=1e-9 was declared "stalled" at max|grad| 1.6e-9 / 3.1e-9
+    # here with the diagonal scaling; Newton reaches 1e-11 in float64.
+    X, y = load_breast_cancer(return_X_y=True)
+    model = _fit_without_warnings(WeightedLogisticCE(alpha=alpha, tol=1e-11), X, y)
+    assert model.status_ == "converged"
+
+
+def test_reachable_tight_tol_is_reached_by_agd_on_raw_wine():
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True)
+    model = _fit_without_warnings(SoftmaxCE(alpha=1e-4, tol=1e-10, solver="agd"), X, y)
+    assert model.status_ == "converged"
