@@ -377,7 +377,7 @@ class LinearObjective:
                 return moments[0], moments[1] * (wsum / moments[2]), wsum
         return self._dense_moments(self._blocks, w)
 
-    def standardized_gram(self, theta, mean, sigma, tau, floor):
+    def standardized_gram(self, theta, mean, sigma, tau, floor, sample=True):
         """Curvature-weighted Gram matrix of the standardised columns.
 
         With ``S = [(X - mean) / sigma, 1 / tau]`` (the columns the standardised
@@ -391,16 +391,18 @@ class LinearObjective:
         classes, so that steps keep the class-sum of the parameters, which the
         objective does not see, where it was).
 
-        Dense data with many rows uses evenly spaced sample blocks rescaled to
-        the full weight (``_MOMENT_SAMPLE_ROWS``): the result only sets the
-        solver's metric, and any symmetric positive definite metric is exact.
+        With ``sample=True``, dense data with many rows uses evenly spaced
+        sample blocks rescaled to the full weight (``_MOMENT_SAMPLE_ROWS``): the
+        result only sets the solver's metric, and any symmetric positive
+        definite metric is exact (but a poor one is slow: see
+        :class:`WhitenedCoordinates` for when the sample is not used).
         """
         d = self.n_features
         kappa = self.loss.curvature_bound
         G = np.zeros((d + 1, d + 1))
         W, b = self.unpack(theta) if theta is not None else (None, None)
         Wx = W.astype(self.X.dtype, copy=False) if W is not None and W.any() else None
-        sampled = not self._sparse and self.n_samples > 2 * _MOMENT_SAMPLE_ROWS
+        sampled = sample and self.can_sample
         blocks = self._sample_blocks() if sampled else self._blocks
         for rows in blocks:
             w = self.total_weight[rows]
@@ -424,6 +426,11 @@ class LinearObjective:
             used = sum(self.total_weight[rows].sum() for rows in blocks)
             G *= self.total_weight.sum() / used if used > 0 else 1.0
         return G
+
+    @property
+    def can_sample(self):
+        """Whether row sums may be estimated from sample blocks (dense, many rows)."""
+        return not self._sparse and self.n_samples > 2 * _MOMENT_SAMPLE_ROWS
 
     def _add_sparse_gram(self, G, h, mean, sigma, tau):
         """Add ``S^T diag(h) S`` for sparse ``X`` without densifying or copying it.
@@ -553,6 +560,9 @@ class StandardizedCoordinates:
         mean, spread2, wsum = objective.column_moments()
         kappa = objective.loss.curvature_bound
         sigma2 = kappa * spread2 + objective.alpha
+        # kappa * spread2: the bound curvature of each centred column (the
+        # diagonal of the Hessian bound before the penalty).
+        self.column_curvature = kappa * spread2
         self.mean = mean
         self.sigma = np.where(sigma2 > 0, np.sqrt(sigma2), 1.0)
         tau2 = kappa * wsum
@@ -671,6 +681,7 @@ class WhitenedCoordinates:
         self._k = objective.n_outputs
         self._d = objective.n_features
         self._intercept = objective.fit_intercept
+        self._sample = True
         self._factor(None)
 
     def refresh(self, theta):
@@ -679,7 +690,22 @@ class WhitenedCoordinates:
 
     def _factor(self, theta):
         objective, std = self.objective, self.std
-        G = objective.standardized_gram(theta, std.mean, std.sigma, std.tau, self.floor)
+        G = objective.standardized_gram(
+            theta, std.mean, std.sigma, std.tau, self.floor, sample=self._sample
+        )
+        if theta is None and self._sample and objective.can_sample:
+            # The bound metric's diagonal is known exactly from the column moments
+            # (kappa * spread2 / sigma^2, about 1): a column that the sample blocks
+            # miss (a rare feature) would get almost no curvature and leave the
+            # metric nearly singular along it. Then every metric of this fit is
+            # summed over all rows.
+            expected = (1.0 + self.floor) * std.column_curvature / std.sigma**2
+            diag = np.diag(G)[: self._d]
+            if np.any(diag < 0.5 * expected):
+                self._sample = False
+                G = objective.standardized_gram(
+                    None, std.mean, std.sigma, std.tau, self.floor, sample=False
+                )
         d = self._d
         diag = np.arange(d)
         G[diag, diag] += objective.alpha / std.sigma**2

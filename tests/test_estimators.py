@@ -277,7 +277,16 @@ class _NoDensifyCSR(sp.csr_matrix):
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
-@pytest.mark.parametrize("estimator", [WeightedLogisticCE(tol=1e-9), SoftmaxCE(tol=1e-9)])
+@pytest.mark.parametrize(
+    "estimator",
+    # An explicit preconditioner: "auto" picks the full metric for dense input only.
+    [
+        Estimator(tol=1e-9, preconditioner=preconditioner)
+        for Estimator in (WeightedLogisticCE, SoftmaxCE)
+        for preconditioner in ("diagonal", "full")
+    ],
+    ids=repr,
+)
 def test_sparse_input_gives_the_dense_result(fmt, estimator):
     X, y = binary_data() if isinstance(estimator, WeightedLogisticCE) else multiclass_data()
     X[np.abs(X) < 0.7] = 0.0

@@ -138,9 +138,12 @@ def test_preconditioner_is_validated():
         WeightedLogisticCE(preconditioner="newton").fit(X, y)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("solver", ["bb", "agd", "lbfgs", "gd"])
 @pytest.mark.parametrize("n_features", [200, 201])
-def test_auto_uses_the_full_metric_for_bb_and_agd_up_to_200_features(solver, n_features):
+def test_auto_uses_the_full_metric_for_bb_and_agd_up_to_200_dense_features(
+    solver, n_features, sparse
+):
     from skce._objective import (
         LinearObjective,
         OriginalCoordinates,
@@ -152,6 +155,7 @@ def test_auto_uses_the_full_metric_for_bb_and_agd_up_to_200_features(solver, n_f
 
     rng = np.random.RandomState(0)
     X = rng.randn(300, n_features)
+    X = sp.csr_matrix(X) if sparse else X
     y = rng.randint(0, 2, 300)
     model = WeightedLogisticCE(solver=solver)
     assert model.get_params()["preconditioner"] == "auto"
@@ -160,6 +164,8 @@ def test_auto_uses_the_full_metric_for_bb_and_agd_up_to_200_features(solver, n_f
     coords = model._coordinates(SOLVERS[solver], objective)
     if solver == "gd":
         expected = OriginalCoordinates
+    elif sparse:
+        expected = StandardizedCoordinates
     elif solver in ("bb", "agd") and n_features <= 200:
         expected = WhitenedCoordinates
     else:
@@ -182,3 +188,58 @@ def test_reachable_tight_tol_is_reached_by_agd_on_raw_wine():
     X, y = load_wine(return_X_y=True)
     model = _fit_without_warnings(SoftmaxCE(alpha=1e-4, tol=1e-10, solver="agd"), X, y)
     assert model.status_ == "converged"
+
+
+def test_rare_feature_missed_by_the_row_sample_still_gets_its_curvature():
+    # More than 65,536 dense rows: the metric is summed over sample blocks, which
+    # can miss a rare feature entirely; then the metric is summed over all rows
+    # (otherwise the fit stalled far from the optimum: objective 0.67 vs 0.53).
+    rng = np.random.RandomState(0)
+    n = 100_000
+    X = np.column_stack([rng.randn(n, 10), np.zeros(n)])
+    X[3000:3400, -1] = 1.0
+    y = (X[:, 0] + 2 * X[:, -1] + rng.randn(n) > 0.5).astype(int)
+    model = _fit_without_warnings(WeightedLogisticCE(alpha=0.0), X, y)
+    assert model.status_ == "converged" and model.n_iter_ <= 30
+    ref = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12).fit(X, y)
+    J = _binary_objective(model.coef_, model.intercept_, X, y, 1.0, 0.0)
+    J_ref = _binary_objective(ref.coef_, ref.intercept_, X, y, 1.0, 0.0)
+    assert (J - J_ref) / J_ref <= 1e-10
+
+
+def _printed_gradients(text):
+    return [
+        float(line.split("max|grad|")[1].split()[0])
+        for line in text.splitlines()
+        if "max|grad|" in line
+    ]
+
+
+def _gradient_max(model, X, y, alpha):
+    """max |grad J| at the model's coefficients, written out (beta = 1)."""
+    z = X @ model.coef_.ravel() + model.intercept_[0]
+    r = (1.0 / (1.0 + np.exp(-z)) - y) / len(y)
+    return max(np.abs(X.T @ r + alpha * model.coef_.ravel()).max(), abs(r.sum()))
+
+
+def test_rounds_return_the_best_point_of_the_whole_fit(capsys):
+    # max_iter=9: a round of 8 iterations, then one more in the refreshed metric,
+    # whose first step raises max|grad| here (1.02 -> 1.71). The fit must return
+    # the point with the smallest gradient of any round, not its last round's.
+    X, y = load_breast_cancer(return_X_y=True)
+    with pytest.warns(ConvergenceWarning):
+        model = WeightedLogisticCE(alpha=1e-4, tol=0.0, max_iter=9, verbose=2).fit(X, y)
+    printed = _printed_gradients(capsys.readouterr().err)
+    assert len(printed) == model.n_iter_ + 1 == 10
+    assert printed[-1] > 1.2 * min(printed)
+    assert _gradient_max(model, X, y, 1e-4) == pytest.approx(min(printed), rel=1e-3)
+
+
+def test_a_fit_in_rounds_stalls_instead_of_running_to_max_iter():
+    # tol=0 on float64: no progress beyond rounding after a few hundred iterations;
+    # the fit must say "stalled" well before max_iter, at its best point.
+    X, y = load_breast_cancer(return_X_y=True)
+    with pytest.warns(ConvergenceWarning, match="no longer decreases"):
+        model = WeightedLogisticCE(alpha=1e-4, tol=0.0, max_iter=5000).fit(X, y)
+    assert model.status_ == "stalled" and model.n_iter_ < 1500
+    assert _gradient_max(model, X, y, 1e-4) < 1e-12

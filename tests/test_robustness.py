@@ -452,7 +452,16 @@ def test_nothing_the_caller_passes_is_modified(sparse, dtype):
     assert cw == copies[3]
 
 
-@pytest.mark.parametrize("estimator", [WeightedLogisticCE(), SoftmaxCE()])
+@pytest.mark.parametrize(
+    "estimator",
+    # An explicit preconditioner: "auto" picks the full metric for dense input only.
+    [
+        Estimator(preconditioner=preconditioner)
+        for Estimator in (WeightedLogisticCE, SoftmaxCE)
+        for preconditioner in ("diagonal", "full")
+    ],
+    ids=repr,
+)
 def test_read_only_and_memmap_input(estimator, tmp_path):
     X, y = binary_data()
     expected = clone(estimator).fit(X, y)
