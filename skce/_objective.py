@@ -388,8 +388,8 @@ class LinearObjective:
         ``(d + 1, d + 1)``. For one output this is the Hessian of ``J`` in the
         standardised coordinates at ``theta``, without the penalty; for
         softmax, the average of its diagonal blocks (one metric shared by the
-        classes, so that steps keep the class-sum of the parameters, which the
-        objective does not see, where it was).
+        classes, so that steps keep the class-sum of the parameters where it
+        was: at zero from a zero start, as with the diagonal scaling).
 
         With ``sample=True``, dense data with many rows uses evenly spaced
         sample blocks rescaled to the full weight (``_MOMENT_SAMPLE_ROWS``): the
@@ -660,9 +660,10 @@ class WhitenedCoordinates:
     curvature ``p (1 - p)`` at the current parameters; for one output it is
     then the Hessian. Softmax shares one metric between the classes (the
     average of the Hessian's diagonal blocks), so a step changes every class
-    by the same map and the class-sum of the parameters, which ``J`` does not
-    see, stays where it was. A small floor (``1e-6`` of the bound) keeps ``M``
-    positive definite where the fitted probabilities saturate. ``X`` is never
+    by the same map and the class-sum of the parameters (which the loss does
+    not see, and the penalty keeps at zero) stays where it was. A small floor
+    (``1e-6`` of the bound) keeps ``M`` positive definite where the fitted
+    probabilities saturate. ``X`` is never
     copied or transformed: the maps act on the ``k (d + 1)`` parameters only.
     The objective value is unchanged, and the stopping measure stays
     ``max |grad_theta J|``.
