@@ -20,6 +20,11 @@ Usage::
 
     python benchmarks/bench_fit.py            # full run (about 10-15 minutes on 2 cores)
     python benchmarks/bench_fit.py --quick    # small data, about a minute
+    python benchmarks/bench_fit.py --blas-threads 1   # every BLAS pool at 1 thread
+
+skce limits BLAS to one thread during its own fits (skce/_threads.py) whatever
+the setting; ``--blas-threads 1`` also limits scikit-learn's (numpy's and scipy's
+OpenBLAS pools), the other threading set-up the comparison is reported for.
 
 It prints a table and writes it, with the machine description, to a JSON file
 (``--out``, default ``benchmarks/results/bench_fit[-quick].json``).
@@ -406,10 +411,26 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="timed fits per contender")
     parser.add_argument("--out", type=Path, default=None, help="JSON output file")
     parser.add_argument("--only", default=None, help="run only scenarios whose name has this")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="limit every BLAS pool to this many threads (default: the libraries' own)",
+    )
     args = parser.parse_args(argv)
+    if args.blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=args.blas_threads, user_api="blas"):
+            return _run(args)
+    return _run(args)
+
+
+def _run(args):
     scale = 0.1 if args.quick else 1.0
+    suffix = "" if args.blas_threads is None else f"-{args.blas_threads}thread"
     out = args.out or Path(__file__).parent / "results" / (
-        "bench_fit-quick.json" if args.quick else "bench_fit.json"
+        f"bench_fit{suffix}-quick.json" if args.quick else f"bench_fit{suffix}.json"
     )
 
     def log(message):
@@ -431,6 +452,7 @@ def main(argv=None):
     payload = {
         "machine": machine(),
         "quick": args.quick,
+        "blas_threads": args.blas_threads,
         "repeats": args.repeats,
         "target_gap": TARGET_GAP,
         "seconds": time.perf_counter() - started,
