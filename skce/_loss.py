@@ -225,15 +225,21 @@ class MultinomialCrossEntropy:
         return own - others.max(axis=0)
 
     @staticmethod
+    def probabilities(Z):
+        """Class probabilities ``q`` (softmax over the classes) for ``Z`` of shape (K, m)."""
+        q = np.exp(Z - Z.max(axis=0))
+        q /= q.sum(axis=0)
+        return q
+
+    @staticmethod
     def curvature(Z):
         """Diagonal of the Hessian per unit weight, ``q_k (1 - q_k)``, for ``Z`` of shape (K, m).
 
-        The diagonal blocks of ``diag(q) - q q^T``; the preconditioner uses them
-        as one curvature weight per class (it ignores the coupling between
-        classes).
+        The diagonal of ``diag(q) - q q^T`` (the full matrix, which couples the
+        classes, is built from :meth:`probabilities` where the preconditioner
+        uses it).
         """
-        q = np.exp(Z - Z.max(axis=0))
-        q /= q.sum(axis=0)
+        q = MultinomialCrossEntropy.probabilities(Z)
         return q * (1.0 - q)
 
     @staticmethod

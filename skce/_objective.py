@@ -427,6 +427,43 @@ class LinearObjective:
             G *= self.total_weight.sum() / used if used > 0 else 1.0
         return G
 
+    def coupled_gram(self, theta, mean, sigma, tau, floor, sample=True):
+        """The softmax Hessian in the standardised coordinates, classes coupled.
+
+        With ``S`` and the sample blocks as in :meth:`standardized_gram` and the
+        class probabilities ``q_i`` at ``theta``, returns the
+        ``(K (d + 1), K (d + 1))`` matrix whose block ``(k, l)`` is
+        ``S^T diag(w (q_k (delta_kl - q_l) + floor kappa (delta_kl - 1/K))) S``:
+        the Hessian of the loss (plus the floor times Böhning's bound), without
+        the penalty. Dense ``X`` only; it costs ``K (K + 1) / 2`` Gram matrices.
+        """
+        k, d = self.n_outputs, self.n_features
+        kappa = self.loss.curvature_bound
+        W, b = self.unpack(theta)
+        Wx = W.astype(self.X.dtype, copy=False)
+        M = np.zeros((k, d + 1, k, d + 1))
+        sampled = sample and self.can_sample
+        blocks = self._sample_blocks() if sampled else self._blocks
+        for rows in blocks:
+            w = self.total_weight[rows]
+            q = self.loss.probabilities(self._forward(rows, Wx, b))
+            S = np.empty((w.shape[0], d + 1))
+            np.subtract(self.X[rows], mean, out=S[:, :d])
+            S[:, :d] /= sigma
+            S[:, d] = 1.0 / tau
+            for j in range(k):
+                for m in range(j, k):
+                    same = float(j == m)
+                    h = (q[j] * (same - q[m]) + floor * kappa * (same - 1.0 / k)) * w
+                    block = S.T @ (h[:, None] * S)
+                    M[j, :, m, :] += block
+                    if m != j:
+                        M[m, :, j, :] += block.T
+        if sampled:
+            used = sum(self.total_weight[rows].sum() for rows in blocks)
+            M *= self.total_weight.sum() / used if used > 0 else 1.0
+        return M.reshape(k * (d + 1), k * (d + 1))
+
     @property
     def can_sample(self):
         """Whether row sums may be estimated from sample blocks (dense, many rows)."""
@@ -640,6 +677,13 @@ class StandardizedCoordinates:
 #: Gram matrix (``d^2`` per sampled row) costs more than the iterations it saves.
 FULL_METRIC_MAX_FEATURES = 200
 
+#: Softmax gets the class-coupled metric (:meth:`LinearObjective.coupled_gram`)
+#: when one refresh costs at most this many multiply-adds (rows x K(K+1)/2 x
+#: (d+1)^2): raw digits (1797 rows, K = 10, 64 features) is 4e8; a 100k x 50,
+#: K = 10 problem (32k sampled rows) would be 4.6e9 per refresh, as much as the
+#: whole fit, and keeps the metric shared between classes.
+_COUPLED_METRIC_MAX_FLOPS = 1e9
+
 
 class WhitenedCoordinates:
     """A full-matrix change of variables: the metric of Newton's method, refreshed.
@@ -658,13 +702,17 @@ class WhitenedCoordinates:
     ``alpha / sigma^2``: at first with the curvature bound (Böhning's; at
     ``theta = 0`` the exact binary Hessian), and after :meth:`refresh` with the
     curvature ``p (1 - p)`` at the current parameters; for one output it is
-    then the Hessian. Softmax shares one metric between the classes (the
-    average of the Hessian's diagonal blocks), so a step changes every class
-    by the same map and the class-sum of the parameters (which the loss does
-    not see, and the penalty keeps at zero) stays where it was. A small floor
-    (``1e-6`` of the bound) keeps ``M`` positive definite where the fitted
-    probabilities saturate. ``X`` is never
-    copied or transformed: the maps act on the ``k (d + 1)`` parameters only.
+    then the Hessian. Softmax on dense data with an intercept and a small
+    ``K d`` (``_COUPLED_METRIC_MAX_FLOPS``) gets one metric for all
+    ``K (d + 1)`` parameters, which couples the classes: the Hessian
+    (:meth:`LinearObjective.coupled_gram`) plus a curvature along the
+    class-sum directions that the loss does not see. Otherwise softmax shares
+    one ``(d + 1)``-metric between the classes (the average of the Hessian's
+    diagonal blocks). Both leave the class-sum of the parameters (which the
+    penalty keeps at zero) where it was. A small floor (``1e-6`` of the
+    bound) keeps ``M`` positive definite where the fitted probabilities
+    saturate. ``X`` is never copied or transformed: the maps act on the
+    ``k (d + 1)`` parameters only.
     The objective value is unchanged, and the stopping measure stays
     ``max |grad_theta J|``.
 
@@ -683,6 +731,13 @@ class WhitenedCoordinates:
         self._d = objective.n_features
         self._intercept = objective.fit_intercept
         self._sample = True
+        rows = min(objective.n_samples, _MOMENT_SAMPLE_ROWS)
+        self._coupled = (
+            self._k > 1
+            and self._intercept
+            and not sp.issparse(objective.X)
+            and rows * self._k * (self._k + 1) / 2 * (self._d + 1) ** 2 <= _COUPLED_METRIC_MAX_FLOPS
+        )
         self._factor(None)
 
     def refresh(self, theta):
@@ -708,11 +763,40 @@ class WhitenedCoordinates:
                     None, std.mean, std.sigma, std.tau, self.floor, sample=False
                 )
         d = self._d
+        if self._coupled:
+            self.L = self._coupled_factor(theta, G)
+            return
         diag = np.arange(d)
         G[diag, diag] += objective.alpha / std.sigma**2
         if not self._intercept:
             G = G[:d, :d]
         self.L = _cholesky_with_jitter(G)
+
+    def _coupled_factor(self, theta, G):
+        """Cholesky factor of the class-coupled metric (softmax, small ``K d``).
+
+        At ``theta=None`` the bound ``(I - 11^T / K) kron G`` (Böhning's, ``G``
+        the bound metric of one output, which carries ``kappa``); otherwise the
+        Hessian from :meth:`LinearObjective.coupled_gram`. Both commute with the
+        projection on class-sum zero, so adding ``c (11^T / K) kron I`` (``c``
+        the mean diagonal) gives the directions the loss does not see a
+        curvature without changing a step's other components.
+        """
+        objective, std = self.objective, self.std
+        k, d = self._k, self._d
+        if theta is None:
+            centring = np.eye(k) - np.ones((k, k)) / k
+            M = np.kron(centring, G)
+        else:
+            M = objective.coupled_gram(
+                theta, std.mean, std.sigma, std.tau, self.floor, sample=self._sample
+            )
+        penalty = np.zeros(d + 1)
+        penalty[:d] = objective.alpha / std.sigma**2
+        M[np.diag_indices_from(M)] += np.tile(penalty, k)
+        scale = float(np.trace(M)) / M.shape[0]
+        M += np.kron(np.full((k, k), scale / k), np.eye(d + 1))
+        return _cholesky_with_jitter(M)
 
     def _blocks(self, v):
         """``(k, d + intercept)`` matrix of the per-output vectors of a flat vector."""
@@ -731,23 +815,33 @@ class WhitenedCoordinates:
         return np.concatenate([B[:, :d].ravel(), B[:, d]])
 
     def to_theta(self, z):
-        """Original parameters from ``z``: ``v_k = L_k^{-T} z_k``, then unstandardise."""
-        V = _solve_lower(self.L, self._blocks(z).T, transposed=True).T
+        """Original parameters from ``z``: ``v_k = L^{-T} z_k``, then unstandardise."""
+        Z = self._blocks(z)
+        if self._coupled:
+            V = _solve_lower(self.L, Z.ravel(), transposed=True).reshape(Z.shape)
+        else:
+            V = _solve_lower(self.L, Z.T, transposed=True).T
         return self.std.to_theta(self._flat(V))
 
     def to_u(self, theta):
-        """``z_k = L_k^T v_k`` from original parameters."""
+        """``z_k = L^T v_k`` from original parameters."""
         V = self._blocks(self.std.to_u(theta))
+        if self._coupled:
+            return self._flat((self.L.T @ V.ravel()).reshape(V.shape))
         return self._flat(V @ self.L)
 
     def grad_to_u(self, g):
         """``grad_z = L^{-1} grad_v`` from the gradient in ``theta``."""
         Gv = self._blocks(self.std.grad_to_u(g))
+        if self._coupled:
+            return self._flat(_solve_lower(self.L, Gv.ravel()).reshape(Gv.shape))
         return self._flat(_solve_lower(self.L, Gv.T).T)
 
     def grad_to_theta(self, gz):
         """Gradient in ``theta`` from the gradient in ``z`` (``grad_v = L grad_z``)."""
         Gz = self._blocks(gz)
+        if self._coupled:
+            return self.std.grad_to_theta(self._flat((self.L @ Gz.ravel()).reshape(Gz.shape)))
         return self.std.grad_to_theta(self._flat(Gz @ self.L.T))
 
     def value_and_grad(self, z):

@@ -61,8 +61,9 @@ _SHARED_PARAMETERS = """\
           and 250-350 on digits, where ``"diagonal"`` hits ``max_iter``. It
           costs a ``(d + 1)^2`` Gram matrix per refresh (from at most 32k
           sampled rows of dense data) and two triangular solves per
-          evaluation. ``SoftmaxCE`` shares one metric between the
-          classes.
+          evaluation. ``SoftmaxCE`` couples the classes in the metric when
+          ``K (d + 1)`` is small (raw iris, wine, digits), and otherwise
+          shares one metric between them.
         - ``"auto"``: ``"full"`` for ``"bb"`` and ``"agd"`` on dense ``X``
           with at most 200 features (where it was measured to pay),
           ``"diagonal"`` otherwise: for sparse ``X`` (no row sampling, measured

@@ -604,3 +604,26 @@ def test_singular_metric_gets_a_ridge():
     u = coords.to_u(theta)
     assert np.all(np.isfinite(u))
     np.testing.assert_allclose(coords.to_theta(u), theta, rtol=1e-6, atol=1e-6)
+
+
+def test_coupled_softmax_metric_is_the_hessian_on_the_class_sum_zero_subspace():
+    # Dense softmax with an intercept and small K d: the metric couples the classes
+    # (the Hessian of the loss, plus the penalty, plus a curvature along the
+    # class-sum directions the loss does not see). For v with class sums zero and
+    # z = L^T v, the Hessian in z maps z to itself: a directional finite
+    # difference of the gradient in z, at the refresh point.
+    obj, theta, _ = _problem(MultinomialCrossEntropy, k=3, n=80, d=3)
+    coords = WhitenedCoordinates(obj)
+    assert coords._coupled
+    coords.floor = 0.0
+    coords.refresh(theta)
+    k, width = 3, 4
+    v = np.random.RandomState(5).randn(k, width)
+    v -= v.mean(axis=0)
+    z_dir = coords._flat((coords.L.T @ v.ravel()).reshape(k, width))
+    z0 = coords.to_u(theta)
+    eps = 1e-4
+    hz = (
+        coords.value_and_grad(z0 + eps * z_dir)[1] - coords.value_and_grad(z0 - eps * z_dir)[1]
+    ) / (2 * eps)
+    np.testing.assert_allclose(hz, z_dir, rtol=1e-5, atol=1e-6)
