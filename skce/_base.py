@@ -48,6 +48,11 @@ PRECONDITIONERS = ("auto", "diagonal", "full")
 _FIRST_ROUND = 8
 
 
+def _objective_noise(X):
+    """Relative rounding noise of the objective: logits are computed in X's dtype."""
+    return 16 * float(np.finfo(X.dtype).eps)
+
+
 def _shifted(callback, offset):
     """``callback`` with iteration numbers continuing after ``offset`` earlier ones.
 
@@ -321,7 +326,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         rounding noise) improved over the last ``_PATIENCE`` iterations.
         """
         printer = self._progress_printer()
-        f_rtol = 16 * float(np.finfo(X.dtype).eps)
+        f_rtol = _objective_noise(X)
         theta, result, budget, chunk = theta0, None, self.max_iter, _FIRST_ROUND
         best_theta, best_gn, f_low, since = None, np.inf, np.inf, 0
         while True:
@@ -391,8 +396,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         makers = {
             "learning_rate": lambda: self._learning_rate(objective),
             "value": lambda: coords.value,
-            # Relative rounding noise of the objective: logits are computed in X's dtype.
-            "f_rtol": lambda: 16 * float(np.finfo(X.dtype).eps),
+            "f_rtol": lambda: _objective_noise(X),
         }
         return {name: makers[name]() for name in names}
 

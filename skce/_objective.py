@@ -90,6 +90,21 @@ def weighted_targets(y_codes, n_classes, sample_weight, class_weight, label_smoo
     return A
 
 
+def _major_slices(X, chunk):
+    """``(start, stop)`` ranges of major indices (rows of CSR, columns of CSC).
+
+    Each range holds about ``chunk`` stored entries (at least one major index),
+    so work on ``X`` slice by slice needs a few times ``chunk`` of memory.
+    """
+    n_major = X.shape[0] if X.format == "csr" else X.shape[1]
+    start = 0
+    while start < n_major:
+        stop = int(np.searchsorted(X.indptr, X.indptr[start] + chunk, side="right"))
+        stop = min(max(stop - 1, start + 1), n_major)
+        yield start, stop
+        start = stop
+
+
 def _sparse_weighted_column_sums(X, w, chunk=1 << 14):
     """``(sum_i w_i x_ij, sum_i w_i x_ij^2)`` for a CSR or CSC matrix, in float64.
 
@@ -100,13 +115,8 @@ def _sparse_weighted_column_sums(X, w, chunk=1 << 14):
     s1 = np.zeros(d)
     s2 = np.zeros(d)
     by_row = X.format == "csr"
-    n_major = X.shape[0] if by_row else d
     indptr = X.indptr
-    start = 0
-    while start < n_major:
-        # Extend the slice of major indices (rows of CSR, columns of CSC) to ~chunk entries.
-        stop = int(np.searchsorted(indptr, indptr[start] + chunk, side="right"))
-        stop = min(max(stop - 1, start + 1), n_major)
+    for start, stop in _major_slices(X, chunk):
         lo, hi = int(indptr[start]), int(indptr[stop])
         data = X.data[lo:hi].astype(np.float64)
         minor = X.indices[lo:hi]
@@ -119,7 +129,6 @@ def _sparse_weighted_column_sums(X, w, chunk=1 << 14):
             weighted = data * w[minor]
             s1 += np.bincount(major, weights=weighted, minlength=d)
             s2 += np.bincount(major, weights=weighted * data, minlength=d)
-        start = stop
     return s1, s2
 
 
@@ -402,8 +411,7 @@ class LinearObjective:
         G = np.zeros((d + 1, d + 1))
         W, b = self.unpack(theta) if theta is not None else (None, None)
         Wx = W.astype(self.X.dtype, copy=False) if W is not None and W.any() else None
-        sampled = sample and self.can_sample
-        blocks = self._sample_blocks() if sampled else self._blocks
+        blocks, rescale = self._metric_blocks(sample)
         for rows in blocks:
             w = self.total_weight[rows]
             if theta is None:
@@ -415,17 +423,11 @@ class LinearObjective:
                 self._add_sparse_gram(G, h, mean, sigma, tau)
             else:
                 # sqrt(h) S in one block-sized buffer: S^T diag(h) S = (sqrt(h) S)^T (sqrt(h) S).
-                S = np.empty((w.shape[0], d + 1))
-                np.subtract(self.X[rows], mean, out=S[:, :d])
-                S[:, :d] /= sigma
-                S[:, d] = 1.0 / tau
+                S = self._standardized_rows(rows, mean, sigma, tau)
                 S *= np.sqrt(h)[:, None]
                 G += S.T @ S
                 del S
-        if sampled:
-            used = sum(self.total_weight[rows].sum() for rows in blocks)
-            G *= self.total_weight.sum() / used if used > 0 else 1.0
-        return G
+        return G * rescale
 
     def coupled_gram(self, theta, mean, sigma, tau, floor, sample=True):
         """The softmax Hessian in the standardised coordinates, classes coupled.
@@ -442,15 +444,11 @@ class LinearObjective:
         W, b = self.unpack(theta)
         Wx = W.astype(self.X.dtype, copy=False)
         M = np.zeros((k, d + 1, k, d + 1))
-        sampled = sample and self.can_sample
-        blocks = self._sample_blocks() if sampled else self._blocks
+        blocks, rescale = self._metric_blocks(sample)
         for rows in blocks:
             w = self.total_weight[rows]
             q = self.loss.probabilities(self._forward(rows, Wx, b))
-            S = np.empty((w.shape[0], d + 1))
-            np.subtract(self.X[rows], mean, out=S[:, :d])
-            S[:, :d] /= sigma
-            S[:, d] = 1.0 / tau
+            S = self._standardized_rows(rows, mean, sigma, tau)
             for j in range(k):
                 for m in range(j, k):
                     same = float(j == m)
@@ -459,10 +457,28 @@ class LinearObjective:
                     M[j, :, m, :] += block
                     if m != j:
                         M[m, :, j, :] += block.T
-        if sampled:
-            used = sum(self.total_weight[rows].sum() for rows in blocks)
-            M *= self.total_weight.sum() / used if used > 0 else 1.0
-        return M.reshape(k * (d + 1), k * (d + 1))
+        return (M * rescale).reshape(k * (d + 1), k * (d + 1))
+
+    def _metric_blocks(self, sample):
+        """Row blocks a metric is summed over, and the factor that rescales the sum.
+
+        With ``sample`` and dense data with many rows, evenly spaced sample
+        blocks and ``total weight / sampled weight``; otherwise every block and 1.
+        """
+        if not (sample and self.can_sample):
+            return self._blocks, 1.0
+        blocks = self._sample_blocks()
+        used = sum(self.total_weight[rows].sum() for rows in blocks)
+        return blocks, (self.total_weight.sum() / used if used > 0 else 1.0)
+
+    def _standardized_rows(self, rows, mean, sigma, tau):
+        """``S = [(X[rows] - mean) / sigma, 1 / tau]``, float64, one dense block."""
+        d = self.n_features
+        S = np.empty((rows.stop - rows.start, d + 1))
+        np.subtract(self.X[rows], mean, out=S[:, :d])
+        S[:, :d] /= sigma
+        S[:, d] = 1.0 / tau
+        return S
 
     @property
     def can_sample(self):
@@ -478,24 +494,18 @@ class LinearObjective:
         columns of CSC), so the temporary memory is a few slices and the
         ``d x d`` result.
         """
-        chunk = _GRAM_CHUNK_ENTRIES
         d = self.n_features
         h = np.ascontiguousarray(h)
         X = self.X
         XtHX = np.zeros((d, d))
         by_row = X.format == "csr"
-        n_major = X.shape[0] if by_row else d
-        start = 0
-        while start < n_major:
-            stop = int(np.searchsorted(X.indptr, X.indptr[start] + chunk, side="right"))
-            stop = min(max(stop - 1, start + 1), n_major)
+        for start, stop in _major_slices(X, _GRAM_CHUNK_ENTRIES):
             if by_row:
                 part = X[start:stop]
                 XtHX += (part.T @ sp.diags(h[start:stop]) @ part).toarray()
             else:
                 # Columns start:stop of X^T H X = X^T (H X[:, start:stop]).
                 XtHX[:, start:stop] += (X.T @ (sp.diags(h) @ X[:, start:stop])).toarray()
-            start = stop
         s = np.asarray(X.T @ h).ravel()
         total = float(h.sum())
         block = XtHX - np.outer(mean, s) - np.outer(s, mean) + total * np.outer(mean, mean)
@@ -567,7 +577,29 @@ class OriginalCoordinates:
         return float(np.max(np.abs(g), initial=0.0))
 
 
-class StandardizedCoordinates:
+class _ChangeOfVariables:
+    """What every change of variables ``theta = theta(u)`` of an objective offers.
+
+    Subclasses set ``objective`` and define ``to_theta``, ``to_u``,
+    ``grad_to_u`` and ``grad_to_theta``; the objective, its loss-only value and
+    the stopping measure in the solver's coordinates follow from them.
+    """
+
+    def value_and_grad(self, u):
+        """``(J, grad_u J)`` at ``u``."""
+        f, g = self.objective.value_and_grad(self.to_theta(u))
+        return f, self.grad_to_u(g)
+
+    def value(self, u):
+        """``J`` at ``u``."""
+        return self.objective.value(self.to_theta(u))
+
+    def grad_max(self, gu):
+        """``max |grad_theta J|``: the stopping measure in the original coordinates."""
+        return float(np.max(np.abs(self.grad_to_theta(gu)), initial=0.0))
+
+
+class StandardizedCoordinates(_ChangeOfVariables):
     """An exact change of variables that standardises the problem implicitly.
 
     With column means ``mu`` and scales ``sigma`` (see below), the solver works
@@ -656,19 +688,6 @@ class StandardizedCoordinates:
             gW += gb[:, None] * self.mean
         return out
 
-    def value_and_grad(self, u):
-        """``(J, grad_u J)`` at ``u``."""
-        f, g = self.objective.value_and_grad(self.to_theta(u))
-        return f, self.grad_to_u(g)
-
-    def value(self, u):
-        """``J`` at ``u``."""
-        return self.objective.value(self.to_theta(u))
-
-    def grad_max(self, gu):
-        """``max |grad_theta J|``: the stopping measure in the original coordinates."""
-        return float(np.max(np.abs(self.grad_to_theta(gu)), initial=0.0))
-
 
 #: Up to this many features, ``preconditioner="auto"`` uses the full-matrix metric
 #: (:class:`WhitenedCoordinates`). Measured with ``bb`` on standardised data, 1
@@ -685,7 +704,7 @@ FULL_METRIC_MAX_FEATURES = 200
 _COUPLED_METRIC_MAX_FLOPS = 1e9
 
 
-class WhitenedCoordinates:
+class WhitenedCoordinates(_ChangeOfVariables):
     """A full-matrix change of variables: the metric of Newton's method, refreshed.
 
     Built on :class:`StandardizedCoordinates` (centred, Jacobi-scaled
@@ -843,19 +862,6 @@ class WhitenedCoordinates:
         if self._coupled:
             return self.std.grad_to_theta(self._flat((self.L @ Gz.ravel()).reshape(Gz.shape)))
         return self.std.grad_to_theta(self._flat(Gz @ self.L.T))
-
-    def value_and_grad(self, z):
-        """``(J, grad_z J)`` at ``z``."""
-        f, g = self.objective.value_and_grad(self.to_theta(z))
-        return f, self.grad_to_u(g)
-
-    def value(self, z):
-        """``J`` at ``z``."""
-        return self.objective.value(self.to_theta(z))
-
-    def grad_max(self, gz):
-        """``max |grad_theta J|``: the stopping measure in the original coordinates."""
-        return float(np.max(np.abs(self.grad_to_theta(gz)), initial=0.0))
 
 
 def _cholesky_with_jitter(G):
