@@ -5,6 +5,7 @@ have in common lives here; the subclasses only say which loss they use, how
 their per-class weights are built and how many classes they accept.
 """
 
+import math
 import sys
 import time
 import warnings
@@ -27,7 +28,7 @@ from ._objective import (
     WhitenedCoordinates,
     weighted_targets,
 )
-from ._solvers import _PATIENCE, SOLVERS
+from ._solvers import SOLVERS
 from ._threads import limit_blas_threads
 
 _DTYPES = [np.float64, np.float32]
@@ -44,8 +45,12 @@ _COORDINATES = {
 #: The values of ``preconditioner`` (see the estimators' docstrings).
 PRECONDITIONERS = ("auto", "diagonal", "full")
 
-#: Iterations of the first round in a refreshed metric (then 2x per round).
-_FIRST_ROUND = 8
+#: Shortest round in a refreshed metric, in iterations.
+_MIN_ROUND = 4
+#: A round lasts at least this fraction of a refresh's cost (in evaluations).
+_ROUND_PER_REFRESH = 0.1
+#: Each round is this much longer than the one before.
+_ROUND_GROWTH = 1.25
 
 
 def _objective_noise(X):
@@ -317,52 +322,43 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
 
         The metric (WhitenedCoordinates) is fixed within a round: the solver runs
         ``chunk`` iterations in it, then the metric is rebuilt from the curvature
-        at the round's last iterate and the solver continues from there; rounds
-        double in length, so a fit that needs many iterations refreshes only
-        O(log max_iter) times. What a single solver run does within itself is
-        done here across rounds: the point returned without convergence is the
-        one with the smallest stopping measure of the whole fit, and the fit has
-        stalled when neither that measure (by 0.1%) nor the objective (beyond its
-        rounding noise) improved over the last ``_PATIENCE`` iterations.
+        at the round's last iterate and the solver continues from there. The
+        first round lasts ``_MIN_ROUND`` iterations, or a tenth of a refresh's
+        cost in evaluations when that is longer (a costly metric, such as the
+        class-coupled one, is rebuilt less often), and each round is 25% longer
+        than the one before, so a fit of many iterations refreshes only
+        O(log max_iter) times. The solver's tracker goes from one round to the
+        next (its record point mapped into the new metric): the point returned
+        without convergence is the one with the smallest stopping measure of the
+        whole fit, and the fit stalls as one solver run would.
         """
         printer = self._progress_printer()
-        f_rtol = _objective_noise(X)
-        theta, result, budget, chunk = theta0, None, self.max_iter, _FIRST_ROUND
-        best_theta, best_gn, f_low, since = None, np.inf, np.inf, 0
+        theta, result, budget, tracker = theta0, None, self.max_iter, None
+        chunk = max(_MIN_ROUND, _ROUND_PER_REFRESH * coords.refresh_evaluations)
         while True:
             part = solver(
                 coords.value_and_grad,
                 coords.to_u(theta),
                 tol=self.tol,
-                max_iter=min(chunk, budget),
+                max_iter=min(math.ceil(chunk), budget),
                 grad_norm=coords.grad_max,
                 callback=_shifted(printer, self.max_iter - budget),
+                tracker=tracker,
                 **options,
             )
             budget -= part.n_iter
-            part_theta = coords.to_theta(part.x)
-            progress = False
-            if part.grad_norm < 0.999 * best_gn:
-                best_theta, best_gn, best_f = part_theta, part.grad_norm, part.fun
-                progress = True
-            if min(part.history) < f_low - f_rtol * abs(f_low):
-                f_low = min(part.history)
-                progress = True
-            since = 0 if progress else since + part.n_iter
             result = part if result is None else _joined(result, part)
-            if part.status != "max_iter" or budget <= 0 or since >= _PATIENCE:
+            if part.status != "max_iter" or budget <= 0:
                 break
             # Continue from the round's last iterate (the descent goes on from
             # where it stood), not from its smallest-gradient point.
+            tracker = part.tracker
             theta = coords.to_theta(part.last)
+            best = coords.to_theta(tracker.x)
             coords.refresh(theta)
-            chunk *= 2
-        if result.status == "converged":
-            result.x = part_theta
-            return result
-        if since >= _PATIENCE and result.status == "max_iter" and budget > 0:
-            result.status = "stalled"
-        result.x, result.grad_norm, result.fun = best_theta, best_gn, best_f
+            tracker.remap(coords.to_u(best))
+            chunk *= _ROUND_GROWTH
+        result.x = coords.to_theta(result.x)
         return result
 
     def _coordinates(self, solver, objective):
@@ -397,6 +393,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             "learning_rate": lambda: self._learning_rate(objective),
             "value": lambda: coords.value,
             "f_rtol": lambda: _objective_noise(X),
+            "resolution": lambda: coords.resolution,
         }
         return {name: makers[name]() for name in names}
 
@@ -424,8 +421,8 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         elif result.status == "stalled":
             message = (
                 f"{name} (solver={self.solver!r}) stopped after {result.n_iter} "
-                "iterations because the objective no longer decreases at the working "
-                f"precision, with {grad} > tol = {self.tol:.3g}. "
+                "iterations at the limit of the working precision: the gradient is "
+                f"within rounding error of zero, with {grad} > tol = {self.tol:.3g}. "
             )
             if not separable:
                 message += (

@@ -282,6 +282,57 @@ class LinearObjective:
             )[0]
         return loss + 0.5 * self.alpha * float(np.vdot(W, W))
 
+    def rounding_noise(self, theta):
+        """How far rounding can move ``J`` and each entry of ``grad J`` at ``theta``.
+
+        A first-order error model (two passes over ``X``, like one evaluation):
+        a logit is a sum of products computed in ``X``'s dtype, so it carries an
+        absolute error up to about ``delta_i = eps (|x_i| . |w| + |b|)``
+        (``eps`` of ``X``'s dtype). That error reaches the residual
+        ``dl/dz`` through the curvature (``p (1 - p)`` per unit weight), and the
+        residual itself is rounded (``eps`` per unit weight); the gradient sums
+        these errors times ``|x_ij|``, the objective the residual times
+        ``delta_i``. The sums carry a further ``eps`` per term. The result is
+        the resolution of the arithmetic: a gradient entry within a small
+        multiple of its noise cannot be made smaller reliably, and an objective
+        difference within ``f_noise`` cannot be told from zero.
+
+        Returns
+        -------
+        f_noise : float
+        g_noise : ndarray, same layout as ``theta``
+        """
+        W, b = self.unpack(theta)
+        eps = float(np.finfo(self.X.dtype).eps)
+        absW = np.abs(W).astype(self.X.dtype)
+        absb = np.abs(b)
+        Wx = W.astype(self.X.dtype, copy=False)
+        g_noise = np.zeros_like(theta)
+        nW, nb = self.unpack(g_noise)
+        f_noise = 0.0
+        for rows in self._blocks:
+            Xb = abs(self._rows(rows))
+            m = Xb.shape[0]
+            if self._sparse:
+                delta = np.asarray(Xb @ absW.T).reshape(m, -1).T + absb[:, None]
+            else:
+                delta = (absW @ Xb.T).astype(np.float64) + absb[:, None]
+            delta *= eps
+            Z = self._forward(rows, Wx, b)
+            weight = self.total_weight[rows]
+            loss, dZ = self.loss.loss_gradient(Z.copy(), self.A[:, rows], weight)
+            f_noise += float(np.sum(np.abs(dZ) * delta)) + eps * abs(loss)
+            err = (self.loss.curvature(Z) * delta + 2.0 * eps) * weight
+            if self._sparse:
+                nW += np.asarray(Xb.T @ err.T).T
+            else:
+                nW += (err @ Xb).astype(np.float64)
+            if self.fit_intercept:
+                nb += err.sum(axis=1)
+        nW += eps * self.alpha * np.abs(W)
+        f_noise += eps * 0.5 * self.alpha * float(np.vdot(W, W))
+        return f_noise, g_noise
+
     def separates(self, theta):
         """Whether ``theta`` classifies every weighted training sample strictly right.
 
@@ -552,6 +603,13 @@ class LinearObjective:
         return mean, spread2, wsum
 
 
+def _resolution(objective, theta, g):
+    """``(f_noise, max_j |g_j| / g_noise_j)`` of ``objective`` at ``theta``."""
+    f_noise, g_noise = objective.rounding_noise(theta)
+    tiny = np.finfo(np.float64).tiny
+    return f_noise, float(np.max(np.abs(g) / np.maximum(g_noise, tiny), initial=0.0))
+
+
 class OriginalCoordinates:
     """The identity change of variables: the solver sees ``theta`` itself.
 
@@ -560,6 +618,7 @@ class OriginalCoordinates:
     """
 
     def __init__(self, objective):
+        self.objective = objective
         self.value_and_grad = objective.value_and_grad
         self.value = objective.value
 
@@ -575,6 +634,10 @@ class OriginalCoordinates:
     def grad_max(g):
         """``max |grad_theta J|``, the stopping measure."""
         return float(np.max(np.abs(g), initial=0.0))
+
+    def resolution(self, u, gu):
+        """``(f_noise, ratio)``: see :meth:`_ChangeOfVariables.resolution`."""
+        return _resolution(self.objective, u, gu)
 
 
 class _ChangeOfVariables:
@@ -597,6 +660,16 @@ class _ChangeOfVariables:
     def grad_max(self, gu):
         """``max |grad_theta J|``: the stopping measure in the original coordinates."""
         return float(np.max(np.abs(self.grad_to_theta(gu)), initial=0.0))
+
+    def resolution(self, u, gu):
+        """How far the gradient at ``u`` is above the arithmetic's resolution.
+
+        Returns ``(f_noise, ratio)``: the rounding noise of ``J`` at ``u`` and
+        the largest ``|grad_theta J|_j / noise_j`` over the parameters
+        (:meth:`LinearObjective.rounding_noise`), in the original coordinates,
+        where the stopping measure is taken.
+        """
+        return _resolution(self.objective, self.to_theta(u), self.grad_to_theta(gu))
 
 
 class StandardizedCoordinates(_ChangeOfVariables):
@@ -758,6 +831,33 @@ class WhitenedCoordinates(_ChangeOfVariables):
             and rows * self._k * (self._k + 1) / 2 * (self._d + 1) ** 2 <= _COUPLED_METRIC_MAX_FLOPS
         )
         self._factor(None)
+
+    @property
+    def refresh_evaluations(self):
+        """What one :meth:`refresh` costs, in evaluations of the objective (a flop model).
+
+        An evaluation is two passes over ``X`` (``4 n d K`` flops); a refresh is
+        the Gram matrix over the rows the metric is summed over (``K (K + 1) / 2``
+        of them when the classes are coupled) and its Cholesky factorisation.
+        Both carry a fixed overhead of about a million flops (Python and
+        temporaries), which dominates on small data.
+        """
+        objective = self.objective
+        n, d, k = objective.n_samples, self._d, self._k
+        rows = min(n, _MOMENT_SAMPLE_ROWS) if self._sample and objective.can_sample else n
+        if sp.issparse(objective.X):
+            per_row = objective.X.nnz / max(n, 1)
+            evaluation = 4.0 * objective.X.nnz * k
+        else:
+            per_row = d
+            evaluation = 4.0 * n * d * k
+        if self._coupled:
+            size = k * (d + 1)
+            refresh = rows * k * (k + 1) * (d + 1) ** 2 + size**3 / 3
+        else:
+            refresh = rows * (per_row + 1) * (d + 1) + (d + 1) ** 3 / 3
+        overhead = 1e6
+        return (refresh + overhead) / (evaluation + overhead)
 
     def refresh(self, theta):
         """Rebuild the metric from the curvature at ``theta`` (original coordinates)."""

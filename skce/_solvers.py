@@ -81,6 +81,9 @@ class SolverResult:
         With status ``"max_iter"``, the final iterate (``x`` is the point with
         the smallest stopping measure, which a guarded solver need not have
         ended at): where to continue from. None otherwise.
+    tracker : object or None
+        The guarded solvers' record of the best point and of the iterations
+        without progress; pass it to a later run (``tracker=``) to continue it.
     """
 
     x: np.ndarray
@@ -91,6 +94,7 @@ class SolverResult:
     status: str
     history: list = field(default_factory=list)
     last: np.ndarray = None
+    tracker: object = None
 
     @property
     def converged(self):
@@ -144,10 +148,18 @@ class _BestPoint:
     the arithmetic cannot resolve further progress, they wander: neither the
     record gradient nor the record objective improves any more. ``patience``
     iterations without a new gradient record (by at least 0.1%) and without an
-    objective decrease larger than its rounding noise ``f_rtol * |f|`` mean a
-    stall, and the gradient-record point is returned. (Either test alone is not
-    enough: on ill-conditioned problems the objective keeps decreasing for
-    hundreds of iterations while the largest gradient entry stays put.)
+    objective decrease larger than its rounding noise ``f_rtol * |f|`` raise the
+    suspicion of a stall, which the driver then checks against the arithmetic's
+    resolution (see :func:`_minimise`). (Either test alone is not enough: on
+    ill-conditioned problems the objective keeps decreasing for hundreds of
+    iterations while the largest gradient entry stays put.)
+
+    A tracker can be handed to a later run (``SolverResult.tracker``), which
+    then continues its record and its count: a fit made of several runs (a
+    metric refreshed between them) returns the best point of all of them and
+    stalls as one run would. ``x`` is in the solver's coordinates; a caller
+    that changes coordinates between runs expresses it in the new ones
+    (:meth:`remap`).
     """
 
     def __init__(self, patience, f_rtol):
@@ -169,12 +181,18 @@ class _BestPoint:
             progress = True
         self.since = 0 if progress else self.since + 1
 
+    def remap(self, x):
+        """Replace the record point by ``x``: the same point in new coordinates."""
+        self.x = np.array(x, dtype=np.float64)
+
     @property
     def stalled(self):
         return self.since >= self.patience
 
     def result(self, status, n_iter, n_evals, history):
-        return SolverResult(self.x, self.f, self.gn, n_iter, n_evals, status, history)
+        result = SolverResult(self.x, self.f, self.gn, n_iter, n_evals, status, history)
+        result.tracker = self
+        return result
 
 
 class _LastPoint:
@@ -190,54 +208,106 @@ class _LastPoint:
         return SolverResult(self.x, self.f, self.gn, n_iter, n_evals, status, history)
 
 
-#: Iterations without a new best gradient before a guarded solver declares a stall.
+#: Iterations without a new best gradient before a guarded solver suspects a stall.
 _PATIENCE = 200
 
+#: A stall is declared only where no gradient entry is more than this many times
+#: its rounding noise (when the caller gives a ``resolution``).
+_RESOLVABLE = 100.0
 
-def _minimise(rule, fun, x0, *, tol, max_iter, grad_norm, callback, value=None):
+
+def _minimise(
+    rule,
+    fun,
+    x0,
+    *,
+    tol,
+    max_iter,
+    grad_norm,
+    callback,
+    value=None,
+    resolution=None,
+    tracker=None,
+):
     """Run a step rule until the stopping test, ``max_iter`` or a stall.
 
     Iteration ``k`` calls ``callback(k, f, grad_norm, rule.step_length)`` at the
     current point, returns it if its stopping measure is at most ``tol``, and
     otherwise asks ``rule.step`` for the next point. The rule's tracker
-    chooses the point returned without convergence and may declare a stall
-    (:class:`_BestPoint` for the guarded solvers, :class:`_LastPoint` for
-    ``gd``); a rule whose ``step`` returns ``None`` has stalled too.
+    chooses the point returned without convergence and suspects a stall
+    (:class:`_BestPoint` for the guarded solvers; :class:`_LastPoint`, never
+    stalled, for ``gd``); a rule whose ``step`` returns ``None`` (its line
+    search no longer moves ``x``) raises the same suspicion.
+
+    What a suspected stall means depends on ``resolution``. Without it, the run
+    ends as ``"stalled"``. With it, the driver asks how far the gradient is
+    above the arithmetic's resolution: only where no entry is more than
+    ``_RESOLVABLE`` times its rounding noise does the run end as
+    ``"stalled"``. Otherwise the arithmetic can still go further and the run
+    goes on: the rule restarts from the current point (its memory, momentum or
+    non-monotone reference dropped) with its noise allowance raised to the
+    objective's measured rounding noise, which is what makes a line search
+    fail short of the floor, and the suspicion counts as an iteration. If the
+    restarted rule cannot move either, the run ends as ``"stalled"``: the
+    objective cannot confirm a descent at the working precision.
 
     Parameters
     ----------
     rule : object
-        Step rule with ``step_length``, ``tracker()``, ``start(x, f, g)`` and
-        ``step(k, x, f, g, evals) -> _Step or None``.
+        Step rule with ``step_length``, ``f_rtol``, ``tracker()``,
+        ``start(x, f, g)`` and ``step(k, x, f, g, evals) -> _Step or None``.
     fun, x0, tol, max_iter, grad_norm, callback
         As for the public solvers.
     value : callable, optional
         Loss-only function for the rules that need one (``evals.value``).
+    resolution : callable, optional
+        ``resolution(x, g) -> (f_noise, ratio)``: the absolute rounding noise of
+        ``f`` at ``x`` and the largest ratio of a gradient entry to its rounding
+        noise (in the coordinates of the stopping measure). Counted as one
+        evaluation.
+    tracker : _BestPoint, optional
+        The tracker of an earlier run to continue (``SolverResult.tracker``).
 
     Returns
     -------
     SolverResult
     """
     evals = _Evaluations(fun, value)
-    tracker = rule.tracker()
+    if tracker is None:
+        tracker = rule.tracker()
+    else:
+        rule.f_rtol = max(rule.f_rtol, tracker.f_rtol)
     x = np.array(x0, dtype=np.float64)
     f, g = evals.value_and_grad(x)
     history = [f]
     rule.start(x, f, g)
     gn = grad_norm(g)
     tracker.update(x, f, gn)
+    restarted_at = None
     for k in range(max_iter + 1):
         if callback is not None:
             callback(k, f, gn, rule.step_length)
         if gn <= tol:
-            return SolverResult(x, f, gn, k, evals.count, "converged", history)
+            result = SolverResult(x, f, gn, k, evals.count, "converged", history)
+            result.tracker = tracker
+            return result
         if k == max_iter:
             break
-        if tracker.stalled:
-            return tracker.result("stalled", k, evals.count, history)
-        moved = rule.step(k, x, f, g, evals)
+        moved = None if tracker.stalled else rule.step(k, x, f, g, evals)
         if moved is None:
-            return tracker.result("stalled", k, evals.count, history)
+            if resolution is None or restarted_at is x:
+                return tracker.result("stalled", k, evals.count, history)
+            evals.count += 1
+            f_noise, ratio = resolution(x, g)
+            if ratio <= _RESOLVABLE:
+                return tracker.result("stalled", k, evals.count, history)
+            f_rtol = f_noise / abs(f) if f != 0 else 0.0
+            rule.f_rtol = tracker.f_rtol = max(rule.f_rtol, f_rtol)
+            tracker.since = 0
+            rule.start(x, f, g)
+            restarted_at = x
+            history.append(f)
+            continue
         x, f, g = moved.x, moved.f, moved.g
         gn = grad_norm(g)
         tracker.update(x, f, gn)
@@ -298,19 +368,20 @@ class _Accelerated(_Guarded):
     def __init__(self, step0, f_rtol):
         super().__init__(f_rtol)
         self.step_length = float(step0)
+        self.trusted = float(step0)
 
     def start(self, x, f, g):
         self.x = x
         self.a = 1.0
         self.in_noise = False
+        # A restart (see _minimise) may follow searches that the noise shrank.
+        self.step_length = max(self.step_length, self.trusted)
 
     def _search(self, y, fy, gy, gg, noise, evals):
         """Backtrack from a grown step to sufficient decrease; ``None`` on a stall."""
         gmax = _max_abs(gy)
         ymax = _max_abs(y)
-        step = self.step_length
-        if not self.in_noise:
-            step *= 1.25
+        step = self.trusted if self.in_noise else 1.25 * self.step_length
         while True:
             x_new = y - step * gy
             f_new = evals.value(x_new)
@@ -333,12 +404,16 @@ class _Accelerated(_Guarded):
         step, x_new, f_new = found
         self.step_length = step
         # Where the sufficient decrease is below the objective's rounding noise the
-        # line search cannot tell good steps from bad ones: drop the momentum and
-        # stop growing the step, so that the method falls back to gradient steps
-        # of a length that was accepted on measurable decreases (no random walk).
+        # line search cannot tell good steps from bad ones (and noise can shrink
+        # the step for nothing): the next steps take the last length that was
+        # accepted on a measurable decrease, which is short enough for the local
+        # curvature (the descent lemma), and do not grow it. The momentum stays:
+        # with such a step it is FISTA's, and its restart test uses gradients only.
         self.in_noise = 0.5 * step * gg <= noise
+        if not self.in_noise:
+            self.trusted = step
         a = self.a
-        if self.in_noise or gy @ (x_new - self.x) > 0:
+        if gy @ (x_new - self.x) > 0:
             a = 1.0
         a_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * a * a))
         y = x_new + ((a - 1.0) / a_new) * (x_new - self.x)
@@ -536,6 +611,8 @@ def agd(
     step0=1.0,
     f_rtol=4 * _EPS,
     callback=None,
+    resolution=None,
+    tracker=None,
 ):
     """Nesterov-accelerated gradient descent with line search and adaptive restart.
 
@@ -567,6 +644,15 @@ def agd(
     f_rtol : float, default=4 eps
         Relative rounding noise of ``f``: the line search accepts increases
         below ``f_rtol * |f|``, and stall detection ignores them.
+    resolution : callable, optional
+        ``resolution(x, g) -> (f_noise, ratio)``: the rounding noise of ``f``
+        at ``x`` and the largest ratio of a gradient entry to its own rounding
+        noise. With it, a run stalls only at the arithmetic's floor (see
+        :func:`_minimise`); without it, whenever the line search cannot move
+        ``x`` or 200 iterations bring no progress.
+    tracker : object, optional
+        ``SolverResult.tracker`` of an earlier run, to continue its best point
+        and stall count.
 
     Returns
     -------
@@ -581,6 +667,8 @@ def agd(
         grad_norm=grad_norm,
         callback=callback,
         value=value,
+        resolution=resolution,
+        tracker=tracker,
     )
 
 
@@ -595,6 +683,8 @@ def bb(
     memory=10,
     f_rtol=4 * _EPS,
     callback=None,
+    resolution=None,
+    tracker=None,
 ):
     """Barzilai-Borwein gradient descent with a non-monotone line search.
 
@@ -616,6 +706,8 @@ def bb(
         Number of recent objective values the reference value is taken over.
     f_rtol : float, default=4 eps
         Relative rounding noise of ``f`` (see :func:`agd`).
+    resolution, tracker : optional
+        See :func:`agd`.
 
     Returns
     -------
@@ -638,6 +730,8 @@ def bb(
         max_iter=max_iter,
         grad_norm=grad_norm,
         callback=callback,
+        resolution=resolution,
+        tracker=tracker,
     )
 
 
@@ -652,6 +746,8 @@ def lbfgs(
     memory=10,
     f_rtol=4 * _EPS,
     callback=None,
+    resolution=None,
+    tracker=None,
 ):
     """Limited-memory BFGS with a backtracking Armijo line search.
 
@@ -673,6 +769,8 @@ def lbfgs(
         Number of curvature pairs kept.
     f_rtol : float, default=4 eps
         Relative rounding noise of ``f`` (see :func:`agd`).
+    resolution, tracker : optional
+        See :func:`agd`.
 
     Returns
     -------
@@ -686,6 +784,8 @@ def lbfgs(
         max_iter=max_iter,
         grad_norm=grad_norm,
         callback=callback,
+        resolution=resolution,
+        tracker=tracker,
     )
 
 
@@ -710,11 +810,14 @@ class Solver:
         problem as posed.
     options : tuple of str
         Keyword arguments it takes beyond the shared ones, among
-        ``"learning_rate"``, ``"value"`` (loss only) and ``"f_rtol"`` (relative
-        rounding noise of the objective).
+        ``"learning_rate"``, ``"value"`` (loss only), ``"f_rtol"`` (relative
+        rounding noise of the objective) and ``"resolution"`` (the rounding
+        noise at a point, which decides whether a stall is real).
     refreshed_metric : bool
         Whether the solver gets a metric rebuilt between rounds (the estimators'
-        ``preconditioner="auto"``) when the problem is small enough. False for
+        ``preconditioner="auto"``) when the problem is small enough; it then
+        takes ``tracker``, to continue its best point and stall count from one
+        round to the next. False for
         ``lbfgs``: it builds its own curvature model from its step pairs, which
         every refresh discards, and with the refreshed metric its fits on flat
         problems were not reproducible to scikit-learn's 1e-7 (sample-weight
@@ -732,9 +835,9 @@ class Solver:
 
 #: Every solver by name, the default first; the single source of the solver names.
 SOLVERS = {
-    "bb": Solver(bb, "standardized", ("f_rtol",), refreshed_metric=True),
-    "agd": Solver(agd, "standardized", ("value", "f_rtol"), refreshed_metric=True),
-    "lbfgs": Solver(lbfgs, "standardized", ("f_rtol",)),
+    "bb": Solver(bb, "standardized", ("f_rtol", "resolution"), refreshed_metric=True),
+    "agd": Solver(agd, "standardized", ("value", "f_rtol", "resolution"), refreshed_metric=True),
+    "lbfgs": Solver(lbfgs, "standardized", ("f_rtol", "resolution")),
     "gd": Solver(gd, "original", ("learning_rate",)),
 }
 

@@ -483,7 +483,7 @@ def test_separable_classes_with_alpha_0_are_reported(tmp_path):
     "status, separable, fragments",
     [
         ("max_iter", False, ["max_iter=7", "larger --alpha"]),
-        ("stalled", False, ["no longer decreases", "can be used"]),
+        ("stalled", False, ["limit of floating-point precision", "can be used"]),
         ("max_iter", True, ["linearly separable", "--alpha > 0"]),
         ("converged", True, ["linearly separable", "--alpha > 0"]),
     ],

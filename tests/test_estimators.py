@@ -161,7 +161,7 @@ def test_stall_at_float32_precision_warns(solver):
     """A tol below what float32 arithmetic resolves ends with a warning, never silently."""
     X, y = multiclass_data()
     model = SoftmaxCE(solver=solver, tol=1e-13, max_iter=5000)
-    with pytest.warns(ConvergenceWarning, match="no longer decreases at the working precision"):
+    with pytest.warns(ConvergenceWarning, match="limit of the working precision"):
         model.fit(X.astype(np.float32), y)
     assert model.n_iter_ < 5000
     reference = SoftmaxCE(solver=solver, tol=1e-9).fit(X, y)

@@ -121,7 +121,7 @@ def test_sparse_input_gives_the_dense_result(fmt):
 def test_rounds_continue_the_iteration_count_and_the_loss_curve(capsys):
     X, y = load_breast_cancer(return_X_y=True)
     model = WeightedLogisticCE(alpha=1e-4, preconditioner="full", verbose=2).fit(X, y)
-    # Several metric refreshes happen (rounds of 8, 16, ...), yet the iterations
+    # Several metric refreshes happen (rounds of 4, 5, 7, ...), yet the iterations
     # reported by the progress printer run 0..n_iter_ once, and the loss curve has
     # one value per iteration plus the start, decreasing overall.
     assert model.n_iter_ > 8
@@ -190,6 +190,19 @@ def test_reachable_tight_tol_is_reached_by_agd_on_raw_wine():
     assert model.status_ == "converged"
 
 
+@pytest.mark.parametrize("solver", ["agd", "lbfgs"])
+def test_a_stall_is_not_declared_above_the_rounding_floor(solver):
+    # Issue 13 item 4: on raw wine at alpha 1e-6, agd and lbfgs said "stalled" at
+    # max|grad| 2e-10 and 3e-10 (their line searches failed on an objective noise
+    # 10x the assumed 16 eps), 1e4x the gradient's rounding noise; bb went on to
+    # 4e-13. With the noise measured where a stall is suspected, they reach 1e-12.
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True)
+    model = _fit_without_warnings(SoftmaxCE(alpha=1e-6, tol=1e-12, solver=solver), X, y)
+    assert model.status_ == "converged"
+
+
 def test_rare_feature_missed_by_the_row_sample_still_gets_its_curvature():
     # More than 65,536 dense rows: the metric is summed over sample blocks, which
     # can miss a rare feature entirely; then the metric is summed over all rows
@@ -223,23 +236,23 @@ def _gradient_max(model, X, y, alpha):
 
 
 def test_rounds_return_the_best_point_of_the_whole_fit(capsys):
-    # max_iter=9: a round of 8 iterations, then one more in the refreshed metric,
-    # whose first step raises max|grad| here (1.02 -> 1.71). The fit must return
-    # the point with the smallest gradient of any round, not its last round's.
+    # max_iter=10: rounds of 4 and 5 iterations, then one more in the refreshed
+    # metric, whose first step raises max|grad| here (0.35 -> 0.40). The fit must
+    # return the point with the smallest gradient of any round, not its last round's.
     X, y = load_breast_cancer(return_X_y=True)
     with pytest.warns(ConvergenceWarning):
-        model = WeightedLogisticCE(alpha=1e-4, tol=0.0, max_iter=9, verbose=2).fit(X, y)
+        model = WeightedLogisticCE(alpha=1e-6, tol=0.0, max_iter=10, verbose=2).fit(X, y)
     printed = _printed_gradients(capsys.readouterr().err)
-    assert len(printed) == model.n_iter_ + 1 == 10
-    assert printed[-1] > 1.2 * min(printed)
-    assert _gradient_max(model, X, y, 1e-4) == pytest.approx(min(printed), rel=1e-3)
+    assert len(printed) == model.n_iter_ + 1 == 11
+    assert printed[-1] > 1.1 * min(printed)
+    assert _gradient_max(model, X, y, 1e-6) == pytest.approx(min(printed), rel=1e-3)
 
 
 def test_a_fit_in_rounds_stalls_instead_of_running_to_max_iter():
     # tol=0 on float64: no progress beyond rounding after a few hundred iterations;
     # the fit must say "stalled" well before max_iter, at its best point.
     X, y = load_breast_cancer(return_X_y=True)
-    with pytest.warns(ConvergenceWarning, match="no longer decreases"):
+    with pytest.warns(ConvergenceWarning, match="limit of the working precision"):
         model = WeightedLogisticCE(alpha=1e-4, tol=0.0, max_iter=5000).fit(X, y)
     assert model.status_ == "stalled" and model.n_iter_ < 1500
     assert _gradient_max(model, X, y, 1e-4) < 1e-12

@@ -415,3 +415,64 @@ def test_registry_entry_matches_the_solver_signature(name):
         ),
         SolverResult,
     )
+
+
+def noisy(problem, amplitude):
+    """``problem`` with a deterministic rounding-like noise of ``amplitude`` on ``f`` only.
+
+    The gradient stays exact, so the arithmetic can resolve it to far below the
+    point where the objective stops telling steps apart.
+    """
+
+    def fun(x):
+        f, g = problem(x)
+        return f + amplitude * np.sin(1e9 * float(np.sum(x * np.arange(1, x.size + 1)))), g
+
+    return fun
+
+
+@pytest.mark.parametrize("name", GUARDED)
+def test_objective_noise_alone_is_not_a_stall_given_a_resolution(name):
+    # f carries noise 1e-11 (the default allowance f_rtol = 4 eps knows nothing of
+    # it), the gradient is exact: a tol of 1e-12 is reachable.
+    problem = Quadratic(1e2, rotated=True)
+    fun = noisy(problem, 1e-11)
+    blind = SOLVERS[name](fun, np.ones(N), tol=1e-12, max_iter=2000)
+    assert blind.status == "stalled" and blind.grad_norm > 1e-10
+    calls = []
+
+    def resolution(x, g):
+        calls.append(max_abs(g))
+        return 2e-11, max_abs(g) / 1e-16
+
+    told = SOLVERS[name](fun, np.ones(N), tol=1e-12, max_iter=2000, resolution=resolution)
+    assert told.status == "converged" and told.grad_norm <= 1e-12
+    # It was consulted where the blind run gave up, well above the floor.
+    assert calls and min(calls) > 1e-10
+
+
+@pytest.mark.parametrize("name", GUARDED)
+def test_stall_at_the_floor_given_a_resolution(name):
+    # The same noise, but the resolution says the gradient is at its own noise:
+    # the run stalls at the first suspicion, as without a resolution.
+    problem = Quadratic(1e2, rotated=True)
+    fun = noisy(problem, 1e-11)
+    blind = SOLVERS[name](fun, np.ones(N), tol=1e-12, max_iter=2000)
+    told = SOLVERS[name](
+        fun, np.ones(N), tol=1e-12, max_iter=2000, resolution=lambda x, g: (2e-11, 50.0)
+    )
+    assert told.status == "stalled"
+    assert told.n_iter == blind.n_iter
+    assert told.n_evals == blind.n_evals + 1  # the resolution costs one evaluation
+
+
+def test_a_tracker_continues_the_best_point_and_the_stall_count():
+    problem = Quadratic(1e3, rotated=True)
+    first = SOLVERS["bb"](problem, np.ones(N), tol=1e-14, max_iter=20)
+    tracker = first.tracker
+    best = tracker.x.copy()
+    # The second run starts far off: its own points are all worse than the record.
+    second = SOLVERS["bb"](problem, 10 * np.ones(N), tol=1e-14, max_iter=3, tracker=tracker)
+    assert second.status == "max_iter" and second.tracker is tracker
+    np.testing.assert_array_equal(second.x, best)
+    assert second.grad_norm == first.grad_norm

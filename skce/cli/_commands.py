@@ -58,8 +58,9 @@ def report_fit_status(estimator, out):
         )
     elif estimator.status_ == "stalled":
         out.warning(
-            f"{name} stopped after {estimator.n_iter_} iterations because the objective no "
-            "longer decreases at floating-point precision, before its tolerance was met; the "
+            f"{name} stopped after {estimator.n_iter_} iterations at the limit of "
+            "floating-point precision (the gradient is within rounding error of zero), before "
+            "its tolerance was met; the "
             "model is as accurate as the data allow and can be used (a larger --alpha makes "
             "the problem better conditioned)"
         )
