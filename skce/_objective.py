@@ -23,6 +23,8 @@ no cost in memory: first-order solvers run in those coordinates.
 This module knows nothing of scikit-learn estimators.
 """
 
+import copy
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import solve_triangular
@@ -147,9 +149,12 @@ class LinearObjective:
     alpha : float
         L2 penalty on ``W``.
     fit_intercept : bool
+    rows : list of slice, optional
+        Dense ``X`` only: the row ranges the objective is summed over (the
+        others are ignored; :meth:`row_sample`). All rows by default.
     """
 
-    def __init__(self, loss, X, A, alpha, fit_intercept=True):
+    def __init__(self, loss, X, A, alpha, fit_intercept=True, rows=None):
         self.loss = loss
         self.X = X
         self.A = A
@@ -161,11 +166,18 @@ class LinearObjective:
         self.n_params = self.n_outputs * (self.n_features + self.fit_intercept)
         self._sparse = sp.issparse(X)
         if self._sparse:
+            if rows is not None:
+                raise ValueError("rows is only supported for dense X")
             self._blocks = [slice(0, self.n_samples)]
         else:
-            rows = max(64, _BLOCK_BYTES // max(1, self.n_features * 8))
-            starts = range(0, self.n_samples, rows)
-            self._blocks = [slice(s, min(s + rows, self.n_samples)) for s in starts]
+            size = max(64, _BLOCK_BYTES // max(1, self.n_features * 8))
+            self._ranges = [slice(0, self.n_samples)] if rows is None else list(rows)
+            self._blocks = [
+                slice(s, min(s + size, r.stop))
+                for r in self._ranges
+                for s in range(r.start, r.stop, size)
+            ]
+            self.n_samples = sum(r.stop - r.start for r in self._blocks)
         # Work buffers reused by every evaluation (dense blocks): logits/residuals,
         # the loss's scratch, and a copy in X's dtype when X is not float64.
         largest = max(r.stop - r.start for r in self._blocks) if not self._sparse else 0
@@ -427,17 +439,35 @@ class LinearObjective:
             mean = sx / wsum if (self.fit_intercept and wsum > 0) else np.zeros(d)
             spread2 = np.maximum(sxx - 2 * mean * sx + mean**2 * wsum, 0.0)
             return mean, spread2, wsum
-        if self.n_samples > 2 * _MOMENT_SAMPLE_ROWS:
-            moments = self._dense_moments(self._sample_blocks(), w)
-            # Exact moments are only needed for the scaling to be good, not for
-            # correctness (any mean and scale give an exact change of variables);
-            # a column that looks constant in the sample may be a rare non-zero
-            # feature, so then fall back to the full pass.
-            if np.all(moments[1] > 0):
-                return moments[0], moments[1] * (wsum / moments[2]), wsum
+        # Exact moments are only needed for the scaling to be good, not for
+        # correctness (any mean and scale give an exact change of variables);
+        # a column that looks constant in the sample may be a rare non-zero
+        # feature, so then fall back to the full pass.
+        if self.can_sample and self.sample_sees_every_column(_MOMENT_SAMPLE_ROWS):
+            mean, spread2, sampled = self._sample_moments(_MOMENT_SAMPLE_ROWS)
+            return mean, spread2 * (wsum / sampled), wsum
         return self._dense_moments(self._blocks, w)
 
-    def standardized_gram(self, theta, mean, sigma, tau, floor, sample=True):
+    def _sample_moments(self, rows):
+        """:meth:`_dense_moments` over the sample blocks of about ``rows`` rows (cached)."""
+        cache = self.__dict__.setdefault("_sample_moments_cache", {})
+        if rows not in cache:
+            cache[rows] = self._dense_moments(self._sample_blocks(rows), self.total_weight)
+        return cache[rows]
+
+    def sample_sees_every_column(self, rows):
+        """Whether every column varies within the sample blocks of about ``rows`` rows.
+
+        Dense ``X`` with more than ``rows`` rows only (False otherwise). A
+        column that is constant in the sample may be a rare non-zero feature:
+        sums that would be estimated from the sample (column moments, metrics)
+        are then taken over every row.
+        """
+        if self._sparse or rows >= self.n_samples:
+            return False
+        return bool(np.all(self._sample_moments(rows)[1] > 0))
+
+    def standardized_gram(self, theta, mean, sigma, tau, floor, rows=None):
         """Curvature-weighted Gram matrix of the standardised columns.
 
         With ``S = [(X - mean) / sigma, 1 / tau]`` (the columns the standardised
@@ -451,18 +481,18 @@ class LinearObjective:
         classes, so that steps keep the class-sum of the parameters where it
         was: at zero from a zero start, as with the diagonal scaling).
 
-        With ``sample=True``, dense data with many rows uses evenly spaced
-        sample blocks rescaled to the full weight (``_MOMENT_SAMPLE_ROWS``): the
-        result only sets the solver's metric, and any symmetric positive
-        definite metric is exact (but a poor one is slow: see
-        :class:`WhitenedCoordinates` for when the sample is not used).
+        With ``rows`` (dense data), the sum is over evenly spaced sample blocks
+        of about that many rows, rescaled to the full weight: the result only
+        sets the solver's metric, and any symmetric positive definite metric is
+        exact (but a poor one is slow: see :class:`WhitenedCoordinates` for
+        when a sample is used). By default, over every row.
         """
         d = self.n_features
         kappa = self.loss.curvature_bound
         G = np.zeros((d + 1, d + 1))
         W, b = self.unpack(theta) if theta is not None else (None, None)
         Wx = W.astype(self.X.dtype, copy=False) if W is not None and W.any() else None
-        blocks, rescale = self._metric_blocks(sample)
+        blocks, rescale = self._metric_blocks(rows)
         for rows in blocks:
             w = self.total_weight[rows]
             if theta is None:
@@ -480,46 +510,58 @@ class LinearObjective:
                 del S
         return G * rescale
 
-    def coupled_gram(self, theta, mean, sigma, tau, floor, sample=True):
+    def coupled_gram(self, theta, mean, sigma, tau, floor, rows=None):
         """The softmax Hessian in the standardised coordinates, classes coupled.
 
-        With ``S`` and the sample blocks as in :meth:`standardized_gram` and the
-        class probabilities ``q_i`` at ``theta``, returns the
-        ``(K (d + 1), K (d + 1))`` matrix whose block ``(k, l)`` is
+        With ``S`` and ``rows`` as in :meth:`standardized_gram` and the class
+        probabilities ``q_i`` at
+        ``theta``, returns the ``(K (d + 1), K (d + 1))`` matrix whose block
+        ``(k, l)`` is
         ``S^T diag(w (q_k (delta_kl - q_l) + floor kappa (delta_kl - 1/K))) S``:
         the Hessian of the loss (plus the floor times Böhning's bound), without
-        the penalty. Dense ``X`` only; it costs ``K (K + 1) / 2`` Gram matrices.
+        the penalty. Dense ``X`` only. It is summed as
+        ``sum_i w_i (diag(q_i) - q_i q_i^T) kron s_i s_i^T``: ``K + 1`` Gram
+        matrices of ``S`` for the diagonal and the floor, and one of the rows
+        ``q_i kron s_i`` (``K (d + 1)`` wide, in chunks of rows) for
+        ``q q^T``.
         """
         k, d = self.n_outputs, self.n_features
+        p = d + 1
         kappa = self.loss.curvature_bound
         W, b = self.unpack(theta)
         Wx = W.astype(self.X.dtype, copy=False)
-        M = np.zeros((k, d + 1, k, d + 1))
-        blocks, rescale = self._metric_blocks(sample)
-        for rows in blocks:
-            w = self.total_weight[rows]
-            q = self.loss.probabilities(self._forward(rows, Wx, b))
-            S = self._standardized_rows(rows, mean, sigma, tau)
+        M = np.zeros((k, p, k, p))
+        G0 = np.zeros((p, p))
+        QQ = np.zeros((k * p, k * p))
+        blocks, rescale = self._metric_blocks(rows)
+        chunk = max(1, (1 << 22) // (8 * k * p))  # rows of q kron s per product, ~4 MB
+        for part in _grouped(blocks, chunk):
+            S = np.concatenate([self._standardized_rows(r, mean, sigma, tau) for r in part])
+            q = np.concatenate(
+                [self.loss.probabilities(self._forward(r, Wx, b)) for r in part], axis=1
+            )
+            w = np.concatenate([self.total_weight[r] for r in part])
+            G0 += S.T @ (w[:, None] * S)
             for j in range(k):
-                for m in range(j, k):
-                    same = float(j == m)
-                    h = (q[j] * (same - q[m]) + floor * kappa * (same - 1.0 / k)) * w
-                    block = S.T @ (h[:, None] * S)
-                    M[j, :, m, :] += block
-                    if m != j:
-                        M[m, :, j, :] += block.T
-        return (M * rescale).reshape(k * (d + 1), k * (d + 1))
+                M[j, :, j, :] += S.T @ ((w * q[j])[:, None] * S)
+            B = (np.sqrt(w)[:, None, None] * q.T[:, :, None]) * S[:, None, :]
+            B = B.reshape(len(w), k * p)
+            QQ += B.T @ B
+        M = M.reshape(k * p, k * p) - QQ
+        M += floor * kappa * np.kron(np.eye(k) - 1.0 / k, G0)
+        return M * rescale
 
-    def _metric_blocks(self, sample):
-        """Row blocks a metric is summed over, and the factor that rescales the sum.
+    def _metric_blocks(self, rows=None):
+        """Row blocks a sum is taken over, and the factor that rescales it.
 
-        With ``sample`` and dense data with many rows, evenly spaced sample
-        blocks and ``total weight / sampled weight``; otherwise every block and 1.
+        With ``rows`` (dense ``X``), evenly spaced sample blocks of about that
+        many rows and ``total weight / sampled weight``; otherwise every block
+        and 1.
         """
-        if not (sample and self.can_sample):
+        if rows is None or self._sparse:
             return self._blocks, 1.0
-        blocks = self._sample_blocks()
-        used = sum(self.total_weight[rows].sum() for rows in blocks)
+        blocks = self._sample_blocks(rows)
+        used = sum(self.total_weight[r].sum() for r in blocks)
         return blocks, (self.total_weight.sum() / used if used > 0 else 1.0)
 
     def _standardized_rows(self, rows, mean, sigma, tau):
@@ -566,12 +608,46 @@ class LinearObjective:
         G[d, :d] += col
         G[d, d] += total / tau**2
 
-    def _sample_blocks(self):
-        """Evenly spaced row slices covering about ``_MOMENT_SAMPLE_ROWS`` rows."""
+    def _sample_blocks(self, rows=None):
+        """Evenly spaced row slices covering about ``rows`` of the objective's rows.
+
+        ``rows`` defaults to ``_MOMENT_SAMPLE_ROWS``.
+        Dense ``X`` only. Positions are spaced evenly over the objective's own
+        rows (all of ``X``'s, or the ``rows`` it was built on) and mapped to
+        slices of ``X``; a sample block that spans two of those ranges is split.
+        """
         n_blocks = 16
-        size = _MOMENT_SAMPLE_ROWS // n_blocks
+        rows = _MOMENT_SAMPLE_ROWS if rows is None else rows
+        size = max(1, min(rows, self.n_samples) // n_blocks)
         starts = np.linspace(0, self.n_samples - size, n_blocks).astype(int)
-        return [slice(int(s), int(s) + size) for s in starts]
+        offsets = np.cumsum([0] + [r.stop - r.start for r in self._ranges])
+        slices = []
+        for start in starts:
+            begin, end = int(start), int(start) + size
+            for r, low, high in zip(self._ranges, offsets[:-1], offsets[1:], strict=True):
+                lo, hi = max(begin, low), min(end, high)
+                if lo < hi:
+                    slices.append(slice(r.start + int(lo - low), r.start + int(hi - low)))
+        return slices
+
+    def row_sample(self):
+        """The objective on the sample blocks of :meth:`_sample_blocks`, or None.
+
+        Dense ``X`` with many rows only (:attr:`can_sample`). ``X`` is shared,
+        not copied; the weights of the sampled rows are rescaled to the full
+        total (those of the other rows set to 0), so the result is the same
+        weighted mean over about ``_MOMENT_SAMPLE_ROWS`` rows: an estimate of
+        ``J`` whose minimiser is a starting point close to ``J``'s.
+        """
+        if not self.can_sample:
+            return None
+        blocks, scale = self._metric_blocks(_MOMENT_SAMPLE_ROWS)
+        if not any(self.total_weight[rows].any() for rows in blocks):
+            return None
+        A = np.zeros_like(self.A)
+        for rows in blocks:
+            A[:, rows] = self.A[:, rows] * scale
+        return LinearObjective(self.loss, self.X, A, self.alpha, self.fit_intercept, rows=blocks)
 
     def _dense_moments(self, blocks, w):
         """Mean, spread and weight sum over the rows in ``blocks``."""
@@ -601,6 +677,19 @@ class LinearObjective:
             mean = np.zeros(d)
             spread2 = s2
         return mean, spread2, wsum
+
+
+def _grouped(blocks, rows):
+    """Consecutive runs of ``blocks`` (row slices) of about ``rows`` rows each."""
+    group, size = [], 0
+    for r in blocks:
+        group.append(r)
+        size += r.stop - r.start
+        if size >= rows:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
 
 
 def _resolution(objective, theta, g):
@@ -656,6 +745,19 @@ class _ChangeOfVariables:
     def value(self, u):
         """``J`` at ``u``."""
         return self.objective.value(self.to_theta(u))
+
+    def on(self, objective):
+        """The same change of variables for ``objective`` (same features): a copy.
+
+        Used to run a solver on a row sample of the data in the coordinates of
+        the whole (:meth:`LinearObjective.row_sample`).
+        """
+        other = copy.copy(self)
+        other.objective = objective
+        return other
+
+    def take_metric(self, other, theta):
+        """Adopt the metric ``other`` ended with (no metric here: nothing to do)."""
 
     def grad_max(self, gu):
         """``max |grad_theta J|``: the stopping measure in the original coordinates."""
@@ -770,11 +872,16 @@ class StandardizedCoordinates(_ChangeOfVariables):
 FULL_METRIC_MAX_FEATURES = 200
 
 #: Softmax gets the class-coupled metric (:meth:`LinearObjective.coupled_gram`)
-#: when one refresh costs at most this many multiply-adds (rows x K(K+1)/2 x
-#: (d+1)^2): raw digits (1797 rows, K = 10, 64 features) is 4e8; a 100k x 50,
-#: K = 10 problem (32k sampled rows) would be 4.6e9 per refresh, as much as the
-#: whole fit, and keeps the metric shared between classes.
+#: summed over at most this many multiply-adds per refresh (rows x K(K+1)/2 x
+#: (d+1)^2): raw digits (1797 rows, K = 10, 64 features) is 4e8, every row; a
+#: 100k x 50, K = 10 problem would be 1.4e10 over every row and is summed over
+#: an evenly spaced sample of 6,990 rows (13.7 per parameter). Measured on that
+#: problem (1 BLAS thread): 6-8 iterations, against 15-22 with one metric shared
+#: between the classes.
 _COUPLED_METRIC_MAX_FLOPS = 1e9
+
+#: Rows per parameter the class-coupled metric is summed over (at most).
+_COUPLED_ROWS_PER_PARAMETER = 8
 
 
 class WhitenedCoordinates(_ChangeOfVariables):
@@ -816,21 +923,50 @@ class WhitenedCoordinates(_ChangeOfVariables):
     #: Curvature floor, relative to the loss's curvature bound.
     floor = 1e-6
 
-    def __init__(self, objective):
+    def __init__(self, objective, theta=None):
         self.objective = objective
         self.std = StandardizedCoordinates(objective)
         self._k = objective.n_outputs
         self._d = objective.n_features
         self._intercept = objective.fit_intercept
-        self._sample = True
-        rows = min(objective.n_samples, _MOMENT_SAMPLE_ROWS)
-        self._coupled = (
-            self._k > 1
-            and self._intercept
-            and not sp.issparse(objective.X)
-            and rows * self._k * (self._k + 1) / 2 * (self._d + 1) ** 2 <= _COUPLED_METRIC_MAX_FLOPS
-        )
-        self._factor(None)
+        self._rows = self._metric_rows(objective)
+        self._coupled, self._coupled_rows = self._coupled_sample(objective)
+        self._factor(theta)
+
+    @staticmethod
+    def _metric_rows(objective):
+        """The rows the metric of one output is summed over (None: every row).
+
+        The 32k sample rows of large dense data, when those see every column (a
+        rare feature missed by the sample would get almost no curvature and
+        leave the metric nearly singular along it).
+        """
+        if objective.can_sample and objective.sample_sees_every_column(_MOMENT_SAMPLE_ROWS):
+            return _MOMENT_SAMPLE_ROWS
+        return None
+
+    def _coupled_sample(self, objective):
+        """Whether softmax gets the class-coupled metric, and the rows it is summed over.
+
+        The coupled metric costs ``K (K + 1) / 2 (d + 1)^2`` per row. It is
+        used on dense data with an intercept when at least
+        ``_COUPLED_ROWS_PER_PARAMETER`` rows per parameter fit in
+        ``_COUPLED_METRIC_MAX_FLOPS``; it is then summed over an evenly spaced
+        sample of that many rows per parameter (or every row, if fewer), which
+        sees every column. A sampled Hessian is only a metric: the change of
+        variables stays exact, and a Hessian estimated from ``r`` rows per
+        parameter is within about ``1/sqrt(r)`` of the exact one.
+        """
+        k, p, n = self._k, self._d + 1, objective.n_samples
+        if k == 1 or not self._intercept or sp.issparse(objective.X):
+            return False, None
+        per_row = k * (k + 1) / 2 * p**2
+        if n * per_row <= _COUPLED_METRIC_MAX_FLOPS:
+            return True, None
+        rows = int(_COUPLED_METRIC_MAX_FLOPS // per_row)
+        if rows < _COUPLED_ROWS_PER_PARAMETER * k * p:
+            return False, None
+        return objective.sample_sees_every_column(rows), rows
 
     @property
     def refresh_evaluations(self):
@@ -844,7 +980,7 @@ class WhitenedCoordinates(_ChangeOfVariables):
         """
         objective = self.objective
         n, d, k = objective.n_samples, self._d, self._k
-        rows = min(n, _MOMENT_SAMPLE_ROWS) if self._sample and objective.can_sample else n
+        rows = (self._coupled_rows if self._coupled else self._rows) or n
         if sp.issparse(objective.X):
             per_row = objective.X.nnz / max(n, 1)
             evaluation = 4.0 * objective.X.nnz * k
@@ -863,35 +999,48 @@ class WhitenedCoordinates(_ChangeOfVariables):
         """Rebuild the metric from the curvature at ``theta`` (original coordinates)."""
         self._factor(theta)
 
+    def on(self, objective):
+        """The same coordinates and metric for ``objective`` (same features): a copy.
+
+        The sampling of later refreshes follows ``objective``'s rows; if that
+        changes the metric's form (class-coupled or not), the copy starts from
+        the curvature bound.
+        """
+        other = copy.copy(self)
+        other.objective = objective
+        other.std = self.std.on(objective)
+        other._rows = other._metric_rows(objective)
+        other._coupled, other._coupled_rows = other._coupled_sample(objective)
+        if other._coupled != self._coupled:
+            other._factor(None)
+        return other
+
+    def take_metric(self, other, theta):
+        """Adopt the metric ``other`` (a copy from :meth:`on`) ended with.
+
+        If the two differ in form, the metric is rebuilt at ``theta`` instead.
+        """
+        if other._coupled == self._coupled:
+            self.L = other.L
+        else:
+            self._factor(theta)
+
     def _factor(self, theta):
         objective, std = self.objective, self.std
-        G = objective.standardized_gram(
-            theta, std.mean, std.sigma, std.tau, self.floor, sample=self._sample
-        )
-        if theta is None and self._sample and objective.can_sample:
-            # The bound metric's diagonal is known exactly from the column moments
-            # (kappa * spread2 / sigma^2, about 1): a column that the sample blocks
-            # miss (a rare feature) would get almost no curvature and leave the
-            # metric nearly singular along it. Then every metric of this fit is
-            # summed over all rows.
-            expected = (1.0 + self.floor) * std.column_curvature / std.sigma**2
-            diag = np.diag(G)[: self._d]
-            if np.any(diag < 0.5 * expected):
-                self._sample = False
-                G = objective.standardized_gram(
-                    None, std.mean, std.sigma, std.tau, self.floor, sample=False
-                )
-        d = self._d
         if self._coupled:
-            self.L = self._coupled_factor(theta, G)
+            self.L = self._coupled_factor(theta)
             return
+        G = objective.standardized_gram(
+            theta, std.mean, std.sigma, std.tau, self.floor, rows=self._rows
+        )
+        d = self._d
         diag = np.arange(d)
         G[diag, diag] += objective.alpha / std.sigma**2
         if not self._intercept:
             G = G[:d, :d]
         self.L = _cholesky_with_jitter(G)
 
-    def _coupled_factor(self, theta, G):
+    def _coupled_factor(self, theta):
         """Cholesky factor of the class-coupled metric (softmax, small ``K d``).
 
         At ``theta=None`` the bound ``(I - 11^T / K) kron G`` (Böhning's, ``G``
@@ -904,11 +1053,14 @@ class WhitenedCoordinates(_ChangeOfVariables):
         objective, std = self.objective, self.std
         k, d = self._k, self._d
         if theta is None:
+            G = objective.standardized_gram(
+                None, std.mean, std.sigma, std.tau, self.floor, rows=self._coupled_rows
+            )
             centring = np.eye(k) - np.ones((k, k)) / k
             M = np.kron(centring, G)
         else:
             M = objective.coupled_gram(
-                theta, std.mean, std.sigma, std.tau, self.floor, sample=self._sample
+                theta, std.mean, std.sigma, std.tau, self.floor, rows=self._coupled_rows
             )
         penalty = np.zeros(d + 1)
         penalty[:d] = objective.alpha / std.sigma**2

@@ -5,6 +5,7 @@ gradient-difference quotient for the Lipschitz constant, and the estimators'
 documented mapping to scikit-learn's LogisticRegression.
 """
 
+import importlib
 import warnings
 
 import numpy as np
@@ -21,6 +22,8 @@ from skce._objective import (
 )
 
 from ._data import central_differences
+
+objective_module = importlib.import_module("skce._objective")
 
 
 def _problem(loss, n=40, d=5, k=2, sparse=False, seed=0, alpha=0.3, intercept=True):
@@ -681,3 +684,48 @@ def test_rounding_noise_bounds_the_actual_rounding_error(loss, k, sparse, dtype)
     assert np.all(g_err <= g_noise)
     assert f_err <= f_noise
     assert g_noise.max() <= 100 * g_err.max()
+
+
+def test_row_sample_is_the_weighted_mean_over_the_sampled_rows(monkeypatch):
+    # Small sample blocks so that a 3,000-row problem has a row sample.
+    monkeypatch.setattr(objective_module, "_MOMENT_SAMPLE_ROWS", 480)
+    rng = np.random.RandomState(4)
+    n, d, k = 3000, 4, 3
+    X = rng.randn(n, d) + 2.0
+    y = rng.randint(0, k, n)
+    sw, cw = rng.uniform(0.5, 2, n), np.array([1.0, 3.0, 0.5])
+    obj = LinearObjective(MultinomialCrossEntropy(), X, weighted_targets(y, k, sw, cw), 0.1)
+    sample = obj.row_sample()
+    assert sample.X is X  # shared, not copied
+    blocks = obj._sample_blocks()
+    rows = np.concatenate([np.arange(n)[r] for r in blocks])
+    assert sample.n_samples == len(rows) == 480
+    theta = rng.randn(obj.n_params) * 0.3
+    # The sampled rows' weights s_i c_{y_i} rescaled to the full total: the
+    # weighted mean of the cross-entropy over them, times the full data's mean
+    # weight per unit of sample weight (as in J).
+    w = sw * cw[y]
+    ce = -log_softmax(X @ theta[: k * d].reshape(k, d).T + theta[k * d :], axis=1)[np.arange(n), y]
+    W = theta[: k * d]
+    want = (w.sum() / sw.sum()) * (w[rows] @ ce[rows]) / w[rows].sum() + 0.05 * (W @ W)
+    assert sample.value(theta) == pytest.approx(want, rel=1e-12)
+    # Its own sample blocks lie within its rows.
+    sub_rows = np.concatenate([np.arange(n)[r] for r in sample._sample_blocks(160)])
+    assert len(sub_rows) == 160 and np.isin(sub_rows, rows).all()
+
+
+def test_coupled_metric_on_a_row_sample_is_the_sampled_hessian():
+    # coupled_gram(rows=r) is the same sum as over every row, taken over the
+    # sample blocks and rescaled to the full weight.
+    obj, theta, _ = _problem(MultinomialCrossEntropy, k=3, n=400, d=3)
+    std = StandardizedCoordinates(obj)
+    args = (theta, std.mean, std.sigma, std.tau, 1e-6)
+    blocks, scale = obj._metric_blocks(96)
+    assert sum(r.stop - r.start for r in blocks) == 96 and scale > 1
+    rows = np.concatenate([np.arange(400)[r] for r in blocks])
+    A = np.zeros_like(obj.A)
+    A[:, rows] = obj.A[:, rows] * scale
+    restricted = LinearObjective(obj.loss, obj.X, A, obj.alpha)
+    np.testing.assert_allclose(
+        obj.coupled_gram(*args, rows=96), restricted.coupled_gram(*args), rtol=1e-12, atol=1e-14
+    )
