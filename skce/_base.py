@@ -301,48 +301,50 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         """Minimise ``objective`` from ``theta0`` with the solver named by ``solver``.
 
         The registry entry says which coordinates the solver runs in and which
-        options it takes; nothing here depends on the solver's name. On dense
-        data with many rows the solvers in standardised coordinates start from
-        the minimiser of the objective on a row sample (:meth:`_start_on_sample`).
+        options it takes; nothing here depends on the solver's name.
+
+        On large dense data (where :meth:`LinearObjective.row_sample` gives a
+        sample: more than twice ``_MOMENT_SAMPLE_ROWS`` rows) the solvers in
+        standardised coordinates, unless warm-started, first minimise ``J``
+        over about 16k evenly spaced rows, to ``_SAMPLE_RTOL`` times the
+        starting gradient: far cheaper iterations that end close to the full
+        optimum (within the sample's statistical error). The full fit then
+        continues from there in the same coordinates and metric (column moments
+        and metric from the sample: any of them gives an exact change of
+        variables; the metric from the curvature near the optimum, rebuilt at
+        the sample's optimum if the sample fit ended before a refresh), with a
+        longer first round (it needs few iterations), and
+        stops by the usual rule; ``n_iter_`` and ``loss_curve_`` count its
+        full-data iterations only. ``gd`` keeps its textbook iterations.
         """
         solver = SOLVERS[self.solver]
-        coords = self._coordinates(solver, objective, theta0)
-        theta0 = self._start_on_sample(solver, coords, theta0, X)
-        return self._solve(
-            solver, coords, theta0, X, self.tol, self.max_iter, self._progress_printer()
-        )
-
-    def _start_on_sample(self, solver, coords, theta0, X):
-        """A starting point from the same fit on a row sample, for large dense data.
-
-        Where :meth:`LinearObjective.row_sample` gives one (dense ``X`` with
-        more than twice ``_MOMENT_SAMPLE_ROWS`` rows; not for ``gd``, whose
-        iterations are the textbook ones, nor from a ``warm_start``), the
-        solver first minimises ``J`` over about 32k evenly spaced rows, in the
-        same coordinates, to ``_SAMPLE_RTOL`` times the starting gradient:
-        far cheaper iterations that end close to the full optimum (within the
-        sample's statistical error). The full fit continues from there in the
-        metric the sample fit ended with (built on the same sample rows) and
-        stops by the usual rule; its ``n_iter_`` and ``loss_curve_`` count the
-        full-data iterations only.
-        """
-        if solver.coordinates != "standardized" or theta0.any():
-            return theta0
-        sample = coords.objective.row_sample()
+        sample = None
+        if solver.coordinates == "standardized" and not theta0.any():
+            sample = objective.row_sample()
+        printer = self._progress_printer()
         if sample is None:
-            return theta0
-        on_sample = coords.on(sample)
+            coords = self._coordinates(solver, objective, theta0)
+            return self._solve(solver, coords, theta0, X, self.tol, self.max_iter, printer)
+        on_sample = self._coordinates(solver, sample, theta0)
         g0 = sample.value_and_grad(theta0)[1]
         tol = max(self.tol, _SAMPLE_RTOL * float(np.max(np.abs(g0), initial=0.0)))
-        theta = self._solve(solver, on_sample, theta0, X, tol, self.max_iter, None).x
-        coords.take_metric(on_sample, theta)
-        return theta
+        start = self._solve(solver, on_sample, theta0, X, tol, self.max_iter, None).x
+        if getattr(on_sample, "curvature_at", False) is None:
+            # The sample fit ended before its first refresh: build the metric
+            # from the curvature at its optimum (over the sample's rows).
+            on_sample.refresh(start)
+        coords = on_sample.on(objective)
+        return self._solve(
+            solver, coords, start, X, self.tol, self.max_iter, printer, 2 * _MIN_ROUND
+        )
 
-    def _solve(self, solver, coords, theta0, X, tol, max_iter, callback):
+    def _solve(self, solver, coords, theta0, X, tol, max_iter, callback, first_round=_MIN_ROUND):
         """Run ``solver`` in ``coords`` from ``theta0``; ``result.x`` is ``theta``."""
         options = self._solver_options(solver.options, coords.objective, coords, X)
         if getattr(coords, "refresh", None) is not None:
-            return self._run_in_rounds(solver, coords, options, theta0, tol, max_iter, callback)
+            return self._run_in_rounds(
+                solver, coords, options, theta0, tol, max_iter, callback, first_round
+            )
         result = solver(
             coords.value_and_grad,
             coords.to_u(theta0),
@@ -355,13 +357,13 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         result.x = coords.to_theta(result.x)
         return result
 
-    def _run_in_rounds(self, solver, coords, options, theta0, tol, max_iter, printer):
+    def _run_in_rounds(self, solver, coords, options, theta0, tol, max_iter, printer, first_round):
         """Run ``solver`` in a metric that is rebuilt between rounds.
 
         The metric (WhitenedCoordinates) is fixed within a round: the solver runs
         ``chunk`` iterations in it, then the metric is rebuilt from the curvature
         at the round's last iterate and the solver continues from there. The
-        first round lasts ``_MIN_ROUND`` iterations, or a tenth of a refresh's
+        first round lasts ``first_round`` iterations, or a tenth of a refresh's
         cost in evaluations when that is longer (a costly metric, such as the
         class-coupled one, is rebuilt less often), and each round is 25% longer
         than the one before, so a fit of many iterations refreshes only
@@ -371,7 +373,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         whole fit, and the fit stalls as one solver run would.
         """
         theta, result, budget, tracker = theta0, None, max_iter, None
-        chunk = max(_MIN_ROUND, _ROUND_PER_REFRESH * coords.refresh_evaluations)
+        chunk = max(first_round, _ROUND_PER_REFRESH * coords.refresh_evaluations)
         while True:
             part = solver(
                 coords.value_and_grad,

@@ -688,16 +688,16 @@ def test_rounding_noise_bounds_the_actual_rounding_error(loss, k, sparse, dtype)
 
 def test_row_sample_is_the_weighted_mean_over_the_sampled_rows(monkeypatch):
     # Small sample blocks so that a 3,000-row problem has a row sample.
-    monkeypatch.setattr(objective_module, "_MOMENT_SAMPLE_ROWS", 480)
+    monkeypatch.setattr(objective_module, "_MOMENT_SAMPLE_ROWS", 1000)
     rng = np.random.RandomState(4)
     n, d, k = 3000, 4, 3
     X = rng.randn(n, d) + 2.0
     y = rng.randint(0, k, n)
     sw, cw = rng.uniform(0.5, 2, n), np.array([1.0, 3.0, 0.5])
     obj = LinearObjective(MultinomialCrossEntropy(), X, weighted_targets(y, k, sw, cw), 0.1)
-    sample = obj.row_sample()
+    sample = obj.row_sample(480)
     assert sample.X is X  # shared, not copied
-    blocks = obj._sample_blocks()
+    blocks = obj._sample_blocks(480)
     rows = np.concatenate([np.arange(n)[r] for r in blocks])
     assert sample.n_samples == len(rows) == 480
     theta = rng.randn(obj.n_params) * 0.3
