@@ -540,7 +540,7 @@ class LinearObjective:
         G0 = np.zeros((p, p))
         QQ = np.zeros((k * p, k * p))
         blocks, rescale = self._metric_blocks(rows)
-        chunk = max(1, (1 << 22) // (8 * k * p))  # rows of q kron s per product, ~4 MB
+        chunk = max(1, (1 << 20) // (8 * k * p))  # rows of q kron s per product, ~1 MB
         for part in _grouped(blocks, chunk):
             S = np.concatenate([self._standardized_rows(r, mean, sigma, tau) for r in part])
             q = np.concatenate(
