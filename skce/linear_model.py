@@ -132,10 +132,14 @@ _SHARED_ATTRIBUTES = """\
         Names of features seen during fit, when ``X`` has string column names.
 
     n_iter_ : int
-        Number of solver iterations performed.
+        Number of solver iterations performed. On dense data with more than
+        65,536 rows, ``"bb"``, ``"agd"`` and ``"lbfgs"`` (unless warm-started)
+        first fit a 16,384-row sample and start from its solution; those
+        cheaper iterations are not counted here.
 
     loss_curve_ : list of float
-        The objective ``J`` at the start and after every iteration of the fit.
+        The objective ``J`` at the start and after every iteration of the fit
+        (on every row; after the sample fit, if there was one).
 
     status_ : {"converged", "max_iter", "stalled"}
         How the solver ended: ``"converged"`` (the largest gradient entry is at
