@@ -28,7 +28,7 @@ from ._objective import (
     WhitenedCoordinates,
     weighted_targets,
 )
-from ._solvers import SOLVERS
+from ._solvers import _RESOLVABLE, SOLVERS
 from ._threads import limit_blas_threads
 
 _DTYPES = [np.float64, np.float32]
@@ -463,10 +463,18 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                     "without bound and no finite optimum exists."
                 )
         elif result.status == "stalled":
+            ratio = result.noise_ratio
+            if ratio is not None and ratio > _RESOLVABLE:
+                why = (
+                    "the objective's rounding error hides any further decrease (the "
+                    f"largest gradient entry is {ratio:.3g} times its own rounding error)"
+                )
+            else:
+                why = "the gradient is within rounding error of zero"
             message = (
                 f"{name} (solver={self.solver!r}) stopped after {result.n_iter} "
-                "iterations at the limit of the working precision: the gradient is "
-                f"within rounding error of zero, with {grad} > tol = {self.tol:.3g}. "
+                f"iterations at the limit of the working precision: {why}, with "
+                f"{grad} > tol = {self.tol:.3g}. "
             )
             if not separable:
                 message += (

@@ -156,8 +156,9 @@ class LinearObjective:
         L2 penalty on ``W``.
     fit_intercept : bool
     rows : list of slice, optional
-        Dense ``X`` only: the row ranges the objective is summed over (the
-        others are ignored; :meth:`row_sample`). All rows by default.
+        Dense ``X`` only: the row ranges the objective is summed over
+        (:meth:`row_sample`). All rows by default. The weight totals are still
+        taken over all of ``A``, so the weights of the other rows must be 0.
     """
 
     def __init__(self, loss, X, A, alpha, fit_intercept=True, rows=None):
@@ -308,7 +309,9 @@ class LinearObjective:
         absolute error up to about ``delta_i = eps (|x_i| . |w| + |b|)``
         (``eps`` of ``X``'s dtype). That error reaches the residual
         ``dl/dz`` through the curvature (``p (1 - p)`` per unit weight), and the
-        residual itself is rounded (``eps`` per unit weight); the gradient sums
+        residual itself is rounded (``eps`` per unit weight; the loss's
+        ``residual_error``, which for softmax includes the other classes'
+        errors through the normalisation); the gradient sums
         these errors times ``|x_ij|``, the objective the residual times
         ``delta_i``. The sums carry a further ``eps`` per term. The result is
         the resolution of the arithmetic: a gradient entry within a small
@@ -329,27 +332,59 @@ class LinearObjective:
         nW, nb = self.unpack(g_noise)
         f_noise = 0.0
         for rows in self._blocks:
-            Xb = abs(self._rows(rows))
-            m = Xb.shape[0]
             if self._sparse:
-                delta = np.asarray(Xb @ absW.T).reshape(m, -1).T + absb[:, None]
+                delta = self._abs_sparse_forward(absW)
             else:
-                delta = (absW @ Xb.T).astype(np.float64) + absb[:, None]
+                delta = (absW @ np.abs(self.X[rows]).T).astype(np.float64)
+            delta += absb[:, None]
             delta *= eps
             Z = self._forward(rows, Wx, b)
             weight = self.total_weight[rows]
             loss, dZ = self.loss.loss_gradient(Z.copy(), self.A[:, rows], weight)
             f_noise += float(np.sum(np.abs(dZ) * delta)) + eps * abs(loss)
-            err = (self.loss.curvature(Z) * delta + 2.0 * eps) * weight
+            err = (self.loss.residual_error(Z, delta) + 2.0 * eps) * weight
             if self._sparse:
-                nW += np.asarray(Xb.T @ err.T).T
+                self._abs_sparse_backward(err, nW)
             else:
-                nW += (err @ Xb).astype(np.float64)
+                nW += (err @ np.abs(self.X[rows])).astype(np.float64)
             if self.fit_intercept:
                 nb += err.sum(axis=1)
         nW += eps * self.alpha * np.abs(W)
         f_noise += eps * 0.5 * self.alpha * float(np.vdot(W, W))
         return f_noise, g_noise
+
+    def _abs_sparse_slices(self):
+        """``(start, stop, |X| slice)`` over major slices of sparse ``X``.
+
+        Each slice is built on views of ``X``'s index arrays and the absolute
+        values of its part of ``X.data`` (about 64k entries): ``X`` is not copied.
+        """
+        X = self.X
+        for start, stop in _major_slices(X, 1 << 16):
+            lo, hi = X.indptr[start], X.indptr[stop]
+            parts = (np.abs(X.data[lo:hi]), X.indices[lo:hi], X.indptr[start : stop + 1] - lo)
+            if X.format == "csr":
+                yield start, stop, sp.csr_matrix(parts, shape=(stop - start, X.shape[1]))
+            else:
+                yield start, stop, sp.csc_matrix(parts, shape=(X.shape[0], stop - start))
+
+    def _abs_sparse_forward(self, absW):
+        """``|W| |X|^T``, shape (k, n), for sparse ``X``, slice by slice."""
+        out = np.zeros((absW.shape[0], self.n_samples))
+        for start, stop, S in self._abs_sparse_slices():
+            if self.X.format == "csr":
+                out[:, start:stop] = np.asarray(S @ absW.T).T
+            else:
+                out += np.asarray(S @ absW[:, start:stop].T).T
+        return out
+
+    def _abs_sparse_backward(self, err, out_W):
+        """Add ``err |X|`` (err of shape (k, n)) to ``out_W`` for sparse ``X``."""
+        for start, stop, S in self._abs_sparse_slices():
+            if self.X.format == "csr":
+                out_W += np.asarray(S.T @ err[:, start:stop].T).T
+            else:
+                out_W[:, start:stop] += np.asarray(S.T @ err.T).T
 
     def separates(self, theta):
         """Whether ``theta`` classifies every weighted training sample strictly right.
@@ -614,16 +649,14 @@ class LinearObjective:
         G[d, :d] += col
         G[d, d] += total / tau**2
 
-    def _sample_blocks(self, rows=None):
+    def _sample_blocks(self, rows):
         """Evenly spaced row slices covering about ``rows`` of the objective's rows.
 
-        ``rows`` defaults to ``_MOMENT_SAMPLE_ROWS``.
         Dense ``X`` only. Positions are spaced evenly over the objective's own
         rows (all of ``X``'s, or the ``rows`` it was built on) and mapped to
         slices of ``X``; a sample block that spans two of those ranges is split.
         """
         n_blocks = 16
-        rows = _MOMENT_SAMPLE_ROWS if rows is None else rows
         size = max(1, min(rows, self.n_samples) // n_blocks)
         starts = np.linspace(0, self.n_samples - size, n_blocks).astype(int)
         offsets = np.cumsum([0] + [r.stop - r.start for r in self._ranges])
@@ -644,11 +677,19 @@ class LinearObjective:
         total (those of the other rows set to 0), so the result is the same
         weighted mean over fewer rows: an estimate of ``J`` whose minimiser is
         a starting point close to ``J``'s.
+
+        None also when the sample would mislead more than help: when a column is
+        constant in it (a rare feature it misses would get the scaling of a
+        constant column), or when a class has less than half its share of the
+        weight in it (a class sorted into the gaps between the sample blocks, or
+        a rare class the sample happens to under-represent).
         """
-        if not self.can_sample:
+        if not (self.can_sample and self.sample_sees_every_column(rows)):
             return None
         blocks, scale = self._metric_blocks(rows)
-        if not any(self.total_weight[rows].any() for rows in blocks):
+        sampled = sum(self.A[:, r].sum(axis=1) for r in blocks)
+        expected = self.A.sum(axis=1) * (sum(r.stop - r.start for r in blocks) / self.n_samples)
+        if np.any(sampled < 0.5 * expected):
             return None
         A = np.zeros_like(self.A)
         for rows in blocks:
@@ -685,24 +726,27 @@ class LinearObjective:
         return mean, spread2, wsum
 
 
+def _coupled_cost_per_row(k, d):
+    """Multiply-adds per row of the class-coupled metric: ``K (K + 1) / 2`` Gram blocks."""
+    return k * (k + 1) / 2 * (d + 1) ** 2
+
+
 def _grouped(blocks, rows):
-    """Consecutive runs of ``blocks`` (row slices) of about ``rows`` rows each."""
+    """Lists of row slices of about ``rows`` rows each, from ``blocks``.
+
+    Short blocks are grouped; blocks longer than ``rows`` are cut into pieces.
+    """
     group, size = [], 0
-    for r in blocks:
-        group.append(r)
-        size += r.stop - r.start
-        if size >= rows:
-            yield group
-            group, size = [], 0
+    for block in blocks:
+        for start in range(block.start, block.stop, rows):
+            piece = slice(start, min(start + rows, block.stop))
+            group.append(piece)
+            size += piece.stop - piece.start
+            if size >= rows:
+                yield group
+                group, size = [], 0
     if group:
         yield group
-
-
-def _resolution(objective, theta, g):
-    """``(f_noise, max_j |g_j| / g_noise_j)`` of ``objective`` at ``theta``."""
-    f_noise, g_noise = objective.rounding_noise(theta)
-    tiny = np.finfo(np.float64).tiny
-    return f_noise, float(np.max(np.abs(g) / np.maximum(g_noise, tiny), initial=0.0))
 
 
 class OriginalCoordinates:
@@ -713,7 +757,7 @@ class OriginalCoordinates:
     """
 
     def __init__(self, objective):
-        self.objective = objective
+        self.objective = objective  # for the options built from it (learning_rate)
         self.value_and_grad = objective.value_and_grad
         self.value = objective.value
 
@@ -729,10 +773,6 @@ class OriginalCoordinates:
     def grad_max(g):
         """``max |grad_theta J|``, the stopping measure."""
         return float(np.max(np.abs(g), initial=0.0))
-
-    def resolution(self, u, gu):
-        """``(f_noise, ratio)``: see :meth:`_ChangeOfVariables.resolution`."""
-        return _resolution(self.objective, u, gu)
 
 
 class _ChangeOfVariables:
@@ -774,7 +814,9 @@ class _ChangeOfVariables:
         (:meth:`LinearObjective.rounding_noise`), in the original coordinates,
         where the stopping measure is taken.
         """
-        return _resolution(self.objective, self.to_theta(u), self.grad_to_theta(gu))
+        f_noise, g_noise = self.objective.rounding_noise(self.to_theta(u))
+        ratio = np.abs(self.grad_to_theta(gu)) / np.maximum(g_noise, np.finfo(np.float64).tiny)
+        return f_noise, float(np.max(ratio, initial=0.0))
 
 
 class StandardizedCoordinates(_ChangeOfVariables):
@@ -807,9 +849,6 @@ class StandardizedCoordinates(_ChangeOfVariables):
         mean, spread2, wsum = objective.column_moments()
         kappa = objective.loss.curvature_bound
         sigma2 = kappa * spread2 + objective.alpha
-        # kappa * spread2: the bound curvature of each centred column (the
-        # diagonal of the Hessian bound before the penalty).
-        self.column_curvature = kappa * spread2
         self.mean = mean
         self.sigma = np.where(sigma2 > 0, np.sqrt(sigma2), 1.0)
         tau2 = kappa * wsum
@@ -883,7 +922,7 @@ FULL_METRIC_MAX_FEATURES = 200
 #: between the classes.
 _COUPLED_METRIC_MAX_FLOPS = 1e9
 
-#: Rows per parameter the class-coupled metric is summed over (at most).
+#: Fewest rows per parameter the class-coupled metric may be summed over.
 _COUPLED_ROWS_PER_PARAMETER = 8
 
 
@@ -951,19 +990,21 @@ class WhitenedCoordinates(_ChangeOfVariables):
     def _coupled_sample(self, objective):
         """Whether softmax gets the class-coupled metric, and the rows it is summed over.
 
-        The coupled metric costs ``K (K + 1) / 2 (d + 1)^2`` per row. It is
-        used on dense data with an intercept when at least
-        ``_COUPLED_ROWS_PER_PARAMETER`` rows per parameter fit in
-        ``_COUPLED_METRIC_MAX_FLOPS``; it is then summed over an evenly spaced
-        sample of that many rows per parameter (or every row, if fewer), which
-        sees every column. A sampled Hessian is only a metric: the change of
-        variables stays exact, and a Hessian estimated from ``r`` rows per
-        parameter is within about ``1/sqrt(r)`` of the exact one.
+        The coupled metric costs ``K (K + 1) / 2 (d + 1)^2`` multiply-adds per
+        row (:func:`_coupled_cost_per_row`). On dense data with an intercept it
+        is summed over every row when that costs at most
+        ``_COUPLED_METRIC_MAX_FLOPS``; otherwise over an evenly spaced sample of
+        as many rows as that budget allows, if those are at least
+        ``_COUPLED_ROWS_PER_PARAMETER`` per parameter and the sample sees every
+        column; otherwise the classes share one metric. A sampled Hessian is
+        only a metric: the change of variables stays exact, and a Hessian
+        estimated from ``r`` rows per parameter is within about ``1/sqrt(r)``
+        of the exact one.
         """
         k, p, n = self._k, self._d + 1, objective.n_samples
         if k == 1 or not self._intercept or sp.issparse(objective.X):
             return False, None
-        per_row = k * (k + 1) / 2 * p**2
+        per_row = _coupled_cost_per_row(k, self._d)
         if n * per_row <= _COUPLED_METRIC_MAX_FLOPS:
             return True, None
         rows = int(_COUPLED_METRIC_MAX_FLOPS // per_row)
@@ -992,7 +1033,7 @@ class WhitenedCoordinates(_ChangeOfVariables):
             evaluation = 4.0 * n * d * k
         if self._coupled:
             size = k * (d + 1)
-            refresh = rows * k * (k + 1) * (d + 1) ** 2 + size**3 / 3
+            refresh = 2 * rows * _coupled_cost_per_row(k, d) + size**3 / 3
         else:
             refresh = rows * (per_row + 1) * (d + 1) + (d + 1) ** 3 / 3
         overhead = 1e6

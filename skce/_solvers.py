@@ -84,6 +84,11 @@ class SolverResult:
     tracker : object or None
         The guarded solvers' record of the best point and of the iterations
         without progress; pass it to a later run (``tracker=``) to continue it.
+    noise_ratio : float or None
+        With status ``"stalled"`` and a ``resolution``: the largest ratio of a
+        gradient entry to its rounding noise where the run stopped. At most
+        ``_RESOLVABLE`` when the gradient is at its floor; larger when the
+        objective's rounding noise, not the gradient's, stopped the line search.
     """
 
     x: np.ndarray
@@ -95,6 +100,7 @@ class SolverResult:
     history: list = field(default_factory=list)
     last: np.ndarray = None
     tracker: object = None
+    noise_ratio: float = None
 
     @property
     def converged(self):
@@ -213,7 +219,7 @@ _PATIENCE = 200
 
 #: A stall is declared only where no gradient entry is more than this many times
 #: its rounding noise (when the caller gives a ``resolution``).
-_RESOLVABLE = 100.0
+_RESOLVABLE = 10.0
 
 
 def _minimise(
@@ -244,18 +250,20 @@ def _minimise(
     above the arithmetic's resolution: only where no entry is more than
     ``_RESOLVABLE`` times its rounding noise does the run end as
     ``"stalled"``. Otherwise the arithmetic can still go further and the run
-    goes on: the rule restarts from the current point (its memory, momentum or
-    non-monotone reference dropped) with its noise allowance raised to the
-    objective's measured rounding noise, which is what makes a line search
-    fail short of the floor, and the suspicion counts as an iteration. If the
-    restarted rule cannot move either, the run ends as ``"stalled"``: the
-    objective cannot confirm a descent at the working precision.
+    goes on from the current point, the rule keeping what it has learnt
+    (curvature pairs, momentum, step) but with its noise allowance raised to
+    the objective's measured rounding noise (``rule.relax``), which is what
+    makes a line search fail short of the floor; the suspicion counts as an
+    iteration. If the rule then cannot move from that point either, the run
+    ends as ``"stalled"`` with ``noise_ratio`` above ``_RESOLVABLE``: the
+    objective's rounding noise, not the gradient's, hides any further descent.
 
     Parameters
     ----------
     rule : object
-        Step rule with ``step_length``, ``f_rtol``, ``tracker()``,
-        ``start(x, f, g)`` and ``step(k, x, f, g, evals) -> _Step or None``.
+        Step rule with ``step_length``, ``tracker()``, ``start(x, f, g)``,
+        ``step(k, x, f, g, evals) -> _Step or None`` and, for the guarded
+        rules, ``relax(f_rtol)``.
     fun, x0, tol, max_iter, grad_norm, callback
         As for the public solvers.
     value : callable, optional
@@ -273,17 +281,19 @@ def _minimise(
     SolverResult
     """
     evals = _Evaluations(fun, value)
-    if tracker is None:
-        tracker = rule.tracker()
-    else:
-        rule.f_rtol = max(rule.f_rtol, tracker.f_rtol)
     x = np.array(x0, dtype=np.float64)
     f, g = evals.value_and_grad(x)
     history = [f]
     rule.start(x, f, g)
     gn = grad_norm(g)
-    tracker.update(x, f, gn)
-    restarted_at = None
+    if tracker is None:
+        tracker = rule.tracker()
+        tracker.update(x, f, gn)
+    else:
+        # A continued run starts where the earlier one stood: that point was
+        # seen already, and the noise allowance it had learnt carries over.
+        rule.relax(tracker.f_rtol)
+    relaxed_at = None
     for k in range(max_iter + 1):
         if callback is not None:
             callback(k, f, gn, rule.step_length)
@@ -295,17 +305,21 @@ def _minimise(
             break
         moved = None if tracker.stalled else rule.step(k, x, f, g, evals)
         if moved is None:
-            if resolution is None or restarted_at is x:
+            if resolution is None:
                 return tracker.result("stalled", k, evals.count, history)
             evals.count += 1
             f_noise, ratio = resolution(x, g)
-            if ratio <= _RESOLVABLE:
-                return tracker.result("stalled", k, evals.count, history)
-            f_rtol = f_noise / abs(f) if f != 0 else 0.0
-            rule.f_rtol = tracker.f_rtol = max(rule.f_rtol, f_rtol)
+            if ratio <= _RESOLVABLE or relaxed_at is x:
+                result = tracker.result("stalled", k, evals.count, history)
+                result.noise_ratio = ratio
+                return result
+            # Both values a line search compares carry the noise, and the
+            # estimate is a first-order model, not a bound: allow 4 times it.
+            f_rtol = 4.0 * f_noise / abs(f) if f != 0 else 0.0
+            rule.relax(f_rtol)
+            tracker.f_rtol = max(tracker.f_rtol, f_rtol)
             tracker.since = 0
-            rule.start(x, f, g)
-            restarted_at = x
+            relaxed_at = x
             history.append(f)
             continue
         x, f, g = moved.x, moved.f, moved.g
@@ -357,6 +371,10 @@ class _Guarded:
     def tracker(self):
         return _BestPoint(_PATIENCE, self.f_rtol)
 
+    def relax(self, f_rtol):
+        """Raise the noise allowance to ``f_rtol``, keeping what the rule has learnt."""
+        self.f_rtol = max(self.f_rtol, f_rtol)
+
 
 class _Accelerated(_Guarded):
     """FISTA with a growing backtracked step and gradient restart (see :func:`agd`).
@@ -374,7 +392,11 @@ class _Accelerated(_Guarded):
         self.x = x
         self.a = 1.0
         self.in_noise = False
-        # A restart (see _minimise) may follow searches that the noise shrank.
+
+    def relax(self, f_rtol):
+        # The failed searches may have been shrunk by noise: back to the last
+        # step accepted on a measurable decrease.
+        super().relax(f_rtol)
         self.step_length = max(self.step_length, self.trusted)
 
     def _search(self, y, fy, gy, gg, noise, evals):
@@ -405,15 +427,15 @@ class _Accelerated(_Guarded):
         self.step_length = step
         # Where the sufficient decrease is below the objective's rounding noise the
         # line search cannot tell good steps from bad ones (and noise can shrink
-        # the step for nothing): the next steps take the last length that was
-        # accepted on a measurable decrease, which is short enough for the local
-        # curvature (the descent lemma), and do not grow it. The momentum stays:
-        # with such a step it is FISTA's, and its restart test uses gradients only.
+        # the step for nothing): drop the momentum, which would make the
+        # objective rise, and take gradient steps of the last length that was
+        # accepted on a measurable decrease, short enough for the local
+        # curvature (the descent lemma), without growing it.
         self.in_noise = 0.5 * step * gg <= noise
         if not self.in_noise:
             self.trusted = step
         a = self.a
-        if gy @ (x_new - self.x) > 0:
+        if self.in_noise or gy @ (x_new - self.x) > 0:
             a = 1.0
         a_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * a * a))
         y = x_new + ((a - 1.0) / a_new) * (x_new - self.x)

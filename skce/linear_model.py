@@ -145,7 +145,8 @@ _SHARED_ATTRIBUTES = """\
         How the solver ended: ``"converged"`` (the largest gradient entry is at
         most ``tol``), ``"max_iter"`` (the iteration limit came first) or
         ``"stalled"`` (the limit of the working precision: no more progress,
-        and no gradient entry more than 100 times its rounding error).
+        and no gradient entry more than 10 times its estimated rounding error,
+        or the objective's rounding error hides any further decrease).
         Anything but ``"converged"`` also emitted a ``ConvergenceWarning``.
 
     separable_ : bool

@@ -632,27 +632,31 @@ def test_coupled_softmax_metric_is_the_hessian_on_the_class_sum_zero_subspace():
     np.testing.assert_allclose(hz, z_dir, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize(
     ("loss", "k", "sparse", "dtype"),
     [
         (BinaryCrossEntropy, 2, False, np.float64),
-        (BinaryCrossEntropy, 2, True, np.float64),
+        (BinaryCrossEntropy, 2, "csr", np.float64),
+        (MultinomialCrossEntropy, 3, "csc", np.float64),
         (MultinomialCrossEntropy, 3, False, np.float64),
         (MultinomialCrossEntropy, 3, False, np.float32),
     ],
 )
-def test_rounding_noise_bounds_the_actual_rounding_error(loss, k, sparse, dtype):
+def test_rounding_noise_estimates_the_actual_rounding_error(loss, k, sparse, dtype, seed):
     # The error of J and grad J against the same formulas in extended precision
-    # (np.longdouble, 64-bit mantissa on x86-64): every entry within its noise,
-    # and the noise not vacuous (within 100x the largest actual error; 1-3x seen).
+    # (np.longdouble, 64-bit mantissa on x86-64). The noise is an estimate, not
+    # a bound: over 16 seeds the actual error reached 1.6x it and it reached 32x
+    # the largest actual error. Asserted with margin: every entry within 3x its
+    # noise, and the noise within 100x the largest actual error (not vacuous).
     if np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps:
         pytest.skip("np.longdouble is no wider than float64 on this platform")
-    rng = np.random.RandomState(3)
+    rng = np.random.RandomState(seed)
     n, d = 300, 6
     X = (rng.randn(n, d) * 10.0 ** rng.uniform(-1, 3, d) + 100.0).astype(dtype)
     if sparse:
         X[rng.rand(n, d) < 0.5] = 0.0
-        X = sp.csr_matrix(X)
+        X = sp.csr_matrix(X) if sparse == "csr" else sp.csc_matrix(X)
     y = rng.randint(0, k, n)
     A = weighted_targets(y, k, rng.uniform(0.5, 2, n), rng.uniform(0.5, 3, k))
     obj = LinearObjective(loss(), X, A, alpha=1e-3)
@@ -681,8 +685,8 @@ def test_rounding_noise_bounds_the_actual_rounding_error(loss, k, sparse, dtype)
     g_ref = np.concatenate([(R.T @ Xl + L(1e-3) * Wl).ravel(), R.sum(0)])
     g_err = np.abs(g.astype(L) - g_ref).astype(np.float64)
     f_err = float(abs(L(f) - f_ref))
-    assert np.all(g_err <= g_noise)
-    assert f_err <= f_noise
+    assert np.all(g_err <= 3 * g_noise)
+    assert f_err <= 3 * f_noise
     assert g_noise.max() <= 100 * g_err.max()
 
 

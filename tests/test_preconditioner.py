@@ -192,16 +192,20 @@ def test_reachable_tight_tol_is_reached_by_agd_on_raw_wine():
     assert model.status_ == "converged"
 
 
-@pytest.mark.parametrize("solver", ["agd", "lbfgs"])
-def test_a_stall_is_not_declared_above_the_rounding_floor(solver):
+@pytest.mark.parametrize("alpha", [1e-6, 1e-7])
+@pytest.mark.parametrize("solver", ["bb", "agd", "lbfgs"])
+def test_a_stall_is_not_declared_above_the_rounding_floor(solver, alpha):
     # Issue 13 item 4: on raw wine at alpha 1e-6, agd and lbfgs said "stalled" at
     # max|grad| 2e-10 and 3e-10 (their line searches failed on an objective noise
     # 10x the assumed 16 eps), 1e4x the gradient's rounding noise; bb went on to
-    # 4e-13. With the noise measured where a stall is suspected, they reach 1e-12.
+    # 4e-13. With the noise measured where a stall is suspected, they reach 1e-12
+    # (at alpha 1e-7, 1e-11: lbfgs stalled at 3e-10 in a first version of this rule).
     from sklearn.datasets import load_wine
 
     X, y = load_wine(return_X_y=True)
-    model = _fit_without_warnings(SoftmaxCE(alpha=1e-6, tol=1e-12, solver=solver), X, y)
+    tol = 1e-12 if alpha == 1e-6 else 1e-11
+    model = SoftmaxCE(alpha=alpha, tol=tol, solver=solver, max_iter=3000)
+    _fit_without_warnings(model, X, y)
     assert model.status_ == "converged"
 
 
@@ -246,7 +250,7 @@ def test_rounds_return_the_best_point_of_the_whole_fit(capsys):
         model = WeightedLogisticCE(alpha=1e-6, tol=0.0, max_iter=10, verbose=2).fit(X, y)
     printed = _printed_gradients(capsys.readouterr().err)
     assert len(printed) == model.n_iter_ + 1 == 11
-    assert printed[-1] > 1.1 * min(printed)
+    assert printed[-1] > min(printed)
     assert _gradient_max(model, X, y, 1e-6) == pytest.approx(min(printed), rel=1e-3)
 
 
@@ -339,3 +343,34 @@ def test_softmax_on_many_rows_couples_the_classes_on_a_row_sample():
     _fit_without_warnings(model, X, y)
     assert model.status_ == "converged" and model.n_iter_ <= 15
     assert _softmax_gradient_max(model, X, y, 1e-5) <= 1e-7
+
+
+def _rare_column_data(n=70_000, seed=0):
+    rng = np.random.RandomState(seed)
+    X = np.column_stack([rng.randn(n, 5), np.zeros(n)])
+    X[34_000:36_000, -1] = 50.0 * (rng.rand(2000) < 0.3)
+    y = (X[:, 0] + X[:, -1] / 25 + rng.randn(n) > 0).astype(int)
+    return X, y
+
+
+def test_no_row_sample_start_when_the_sample_misses_a_column_or_a_class():
+    # A rare column (rows 34,000-36,000 only) that the 16k-row sample misses
+    # would get the scaling of a constant column for the whole fit (diagonal agd
+    # then hit max_iter, against 16 iterations without the sample start); a class
+    # sorted into the same gap would be missing from the sample's fit.
+    X, y = _rare_column_data()
+    A = weighted_targets(y, 2, np.ones(len(y)), np.ones(2))
+    assert LinearObjective(WeightedLogisticCE()._loss, X, A, alpha=1e-4).row_sample() is None
+    model = WeightedLogisticCE(alpha=1e-4, solver="agd", preconditioner="diagonal")
+    _fit_without_warnings(model, X, y)
+    assert model.status_ == "converged"
+    rng = np.random.RandomState(1)
+    X2 = rng.randn(70_000, 3)
+    y2 = np.zeros(70_000, dtype=int)
+    y2[34_000:36_000] = 1
+    A2 = weighted_targets(y2, 2, np.ones(len(y2)), np.ones(2))
+    assert LinearObjective(WeightedLogisticCE()._loss, X2, A2, alpha=1e-4).row_sample() is None
+    # A well-spread sample is used.
+    y3 = (X2[:, 0] > 0).astype(int)
+    A3 = weighted_targets(y3, 2, np.ones(len(y3)), np.ones(2))
+    assert LinearObjective(WeightedLogisticCE()._loss, X2, A3, alpha=1e-4).row_sample() is not None

@@ -180,7 +180,15 @@ def test_separable_data_without_penalty_warns_about_separability(
     assert 1 <= model.n_iter_ <= max_iter
     _assert_finite(model)
     if solver != "bb":  # bb is non-monotone by design (GLL line search)
-        assert np.all(np.diff(model.loss_curve_) <= 1e-12 * np.abs(model.loss_curve_[:-1]))
+        # Monotone up to rounding. As the weights grow, the logits lose absolute
+        # accuracy, about eps (|x| . |w| + |b|) each, and since |dl/dz| <= l for
+        # cross-entropy, J is then known only to that relative accuracy: the
+        # line searches may not tell an increase that small from noise.
+        curve = np.asarray(model.loss_curve_)
+        logit_error = np.finfo(float).eps * float(
+            (np.abs(X) @ np.abs(model.coef_).T + np.abs(model.intercept_)).max()
+        )
+        assert np.all(np.diff(curve) <= (8 * logit_error + 1e-12) * np.abs(curve[:-1]))
     separated = (model.predict(X) == y).all()
     if solver == "gd":
         # Constant steps: the weights grow slowly and max_iter ends the fit, before

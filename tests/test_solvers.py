@@ -459,7 +459,7 @@ def test_stall_at_the_floor_given_a_resolution(name):
     fun = noisy(problem, 1e-11)
     blind = SOLVERS[name](fun, np.ones(N), tol=1e-12, max_iter=2000)
     told = SOLVERS[name](
-        fun, np.ones(N), tol=1e-12, max_iter=2000, resolution=lambda x, g: (2e-11, 50.0)
+        fun, np.ones(N), tol=1e-12, max_iter=2000, resolution=lambda x, g: (2e-11, 5.0)
     )
     assert told.status == "stalled"
     assert told.n_iter == blind.n_iter
@@ -470,9 +470,12 @@ def test_a_tracker_continues_the_best_point_and_the_stall_count():
     problem = Quadratic(1e3, rotated=True)
     first = SOLVERS["bb"](problem, np.ones(N), tol=1e-14, max_iter=20)
     tracker = first.tracker
-    best = tracker.x.copy()
+    best, since = tracker.x.copy(), tracker.since
     # The second run starts far off: its own points are all worse than the record.
     second = SOLVERS["bb"](problem, 10 * np.ones(N), tol=1e-14, max_iter=3, tracker=tracker)
     assert second.status == "max_iter" and second.tracker is tracker
     np.testing.assert_array_equal(second.x, best)
     assert second.grad_norm == first.grad_norm
+    # Three iterations without progress counted on top of the first run's
+    # (the continued run's starting point is not counted again).
+    assert tracker.since == since + 3
