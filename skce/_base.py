@@ -12,7 +12,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
@@ -54,6 +53,15 @@ _MIN_ROUND = 4
 _ROUND_PER_REFRESH = 0.1
 #: Each round is this much longer than the one before.
 _ROUND_GROWTH = 1.25
+
+
+def _is_dask_array(X):
+    """Whether ``X`` is a ``dask.array.Array``, without importing dask.
+
+    If dask.array has not been imported, nothing can be one of its arrays.
+    """
+    module = sys.modules.get("dask.array")
+    return module is not None and isinstance(X, module.Array)
 
 
 def _objective_noise(X):
@@ -166,8 +174,11 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
     def _check_n_classes(self, n_classes):
         raise NotImplementedError
 
-    def _class_weights(self, y_codes, sample_weight):
-        """Per-class weights ``c_k`` as an array of shape (n_classes,)."""
+    def _class_weights(self, class_totals):
+        """Per-class weights ``c_k`` as an array of shape (n_classes,).
+
+        ``class_totals`` holds the sum of the sample weights of each class.
+        """
         raise NotImplementedError
 
     # -- fit -------------------------------------------------------------------
@@ -178,23 +189,84 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Training data. float32 input is kept float32 (the fitted attributes
             are float32); CSR and CSC matrices are used without densifying or
-            copying. Other input is converted to float64.
-        y : array-like of shape (n_samples,)
-            Class labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights ``s_i``; ``None`` means all ones.
+            copying. Other input is converted to float64. A
+            ``dask.array.Array`` chunked by rows only (NumPy or CSR chunks) is
+            fitted where its chunks live (see Notes).
+        y : array-like or dask array of shape (n_samples,)
+            Class labels. With a dask ``X``: a dask array with ``X``'s row
+            chunks, or a NumPy array (split to match them).
+        sample_weight : array-like or dask array of shape (n_samples,), default=None
+            Non-negative weights ``s_i``; ``None`` means all ones. With a dask
+            ``X``, as ``y``.
 
         Returns
         -------
         self : object
             The fitted estimator.
+
+        Notes
+        -----
+        With a dask array ``X`` (the ``skce[dask]`` extra), ``X`` is never
+        gathered on the client: its chunks are computed once and kept on the
+        workers of the ``distributed`` client dask would use (or in this
+        process with dask's local schedulers); classes, weight totals, column
+        moments, metrics and every evaluation of ``J`` and its gradient are
+        sums of per-chunk partials, and the solver runs on the client on the
+        parameter vector. The optimum is the in-memory one. Differences: no
+        start from a row sample, and ``solver="gd"`` with
+        ``learning_rate="auto"`` uses a larger (safe) Lipschitz bound, the
+        sum of the chunks'. ``X`` chunked by columns, ``y`` or
+        ``sample_weight`` chunked unlike ``X``, and rows with NaN or infinity
+        raise a ``ValueError`` that says what to change. Not yet supported:
+        data recomputed from files on every evaluation, ``score`` on dask
+        arrays. See the "Scaling out" page of the documentation.
         """
+        if _is_dask_array(X):
+            # Imported only for dask input: `import skce` and NumPy fits never import dask.
+            from ._dask import ChunkedData
+
+            data = ChunkedData(X, y, sample_weight)
+            self._forget_feature_names()
+            self.n_features_in_ = data.n_features
+            class_weight = self._fit_classes(data.classes, data.class_totals)
+            objective = data.objective(
+                self._loss,
+                class_weight,
+                self.label_smoothing,
+                alpha=self.alpha,
+                fit_intercept=self.fit_intercept,
+            )
+            return self._fit_objective(objective, data.X)
         X, y = validate_data(self, X, y, accept_sparse=_SPARSE_FORMATS, dtype=_DTYPES, order=None)
         check_classification_targets(y)
         classes, y_codes = np.unique(y, return_inverse=True)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        class_totals = np.bincount(y_codes, weights=sample_weight, minlength=classes.shape[0])
+        class_weight = self._fit_classes(classes, class_totals)
+        A = weighted_targets(
+            y_codes, classes.shape[0], sample_weight, class_weight, self.label_smoothing
+        )
+        objective = LinearObjective(
+            self._loss, X, A, alpha=self.alpha, fit_intercept=self.fit_intercept
+        )
+        return self._fit_objective(objective, X)
+
+    def _forget_feature_names(self):
+        """Drop ``feature_names_in_`` of an earlier fit (dask arrays have no column names)."""
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _fit_classes(self, classes, class_totals):
+        """Check the classes and their weight totals; set ``classes_``; return ``c_k``.
+
+        ``classes`` are the sorted labels, ``class_totals`` the sum of the
+        sample weights of each.
+        """
         self._check_n_classes(classes.shape[0])
         if classes.shape[0] < 2:
             raise ValueError(
@@ -202,25 +274,19 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 f"{classes.tolist()[0]!r}. A classifier needs samples of at least two classes."
             )
         self.classes_ = classes
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        class_totals = np.bincount(y_codes, weights=sample_weight, minlength=classes.shape[0])
         if np.count_nonzero(class_totals) < 2:
             raise ValueError(
                 "Only one class has a positive total sample weight "
                 f"(class {classes.tolist()[int(np.argmax(class_totals))]!r}); a classifier needs "
                 "weighted samples of at least two classes."
             )
-        class_weight = self._class_weights(y_codes, sample_weight)
+        class_weight = self._class_weights(class_totals)
         if self.prior_correction:
             _check_prior_correction(class_weight)
-        A = weighted_targets(
-            y_codes, classes.shape[0], sample_weight, class_weight, self.label_smoothing
-        )
-        objective = LinearObjective(
-            self._loss, X, A, alpha=self.alpha, fit_intercept=self.fit_intercept
-        )
+        return class_weight
+
+    def _fit_objective(self, objective, X):
+        """Minimise ``objective`` and store the fitted attributes (``X`` gives the dtype)."""
         theta0 = self._initial_theta(objective)
         result = self._run_solver(objective, theta0, X)
         W, b = objective.unpack(result.x)
@@ -426,7 +492,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         if self.preconditioner == "auto":
             return (
                 solver.refreshed_metric
-                and not sp.issparse(objective.X)
+                and not objective.sparse
                 and objective.n_features <= FULL_METRIC_MAX_FEATURES
             )
         return self.preconditioner == "full"
@@ -500,11 +566,17 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 "and max_iter. Set alpha > 0 (or label_smoothing > 0) for a finite "
                 "fit."
             )
-        # Frames up to the user's call: this method, fit, the BLAS thread-policy
-        # wrapper, sklearn's _fit_context wrapper.
-        warnings.warn(message, ConvergenceWarning, stacklevel=5)
+        # Frames up to the user's call: this method, _fit_objective, fit, the BLAS
+        # thread-policy wrapper, sklearn's _fit_context wrapper.
+        warnings.warn(message, ConvergenceWarning, stacklevel=6)
 
     # -- prediction ------------------------------------------------------------
+    def _lazy_prediction(self, X, method):
+        """``method`` on a dask array: a lazy dask array, computed chunk by chunk."""
+        from ._dask import lazy_prediction
+
+        return lazy_prediction(self, X, method)
+
     @limit_blas_threads  # BLAS thread policy: skce/_threads.py
     def _logits(self, X):
         """Logits ``X W^T + b`` of shape (n_samples, n_outputs).
@@ -529,13 +601,17 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            A dask array (chunked by rows only) gives a lazy dask array,
+            computed chunk by chunk.
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``.
         """
+        if _is_dask_array(X):
+            return self._lazy_prediction(X, "predict_log_proba")
         return self._loss.log_proba(self._logits(X))
 
     def predict_proba(self, X):
@@ -543,13 +619,17 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            A dask array (chunked by rows only) gives a lazy dask array,
+            computed chunk by chunk.
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``; rows sum to 1.
         """
+        if _is_dask_array(X):
+            return self._lazy_prediction(X, "predict_proba")
         return np.exp(self.predict_log_proba(X))
 
     def predict(self, X):
@@ -557,13 +637,17 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            A dask array (chunked by rows only) gives a lazy dask array,
+            computed chunk by chunk.
 
         Returns
         -------
         ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
+        if _is_dask_array(X):
+            return self._lazy_prediction(X, "predict")
         Z = self._logits(X)
         if Z.shape[1] == 1:
             index = (Z[:, 0] > 0).astype(np.intp)

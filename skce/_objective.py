@@ -36,6 +36,8 @@ __all__ = [
     "OriginalCoordinates",
     "StandardizedCoordinates",
     "WhitenedCoordinates",
+    "l2_penalty",
+    "l2_penalty_noise",
     "weighted_targets",
 ]
 
@@ -65,7 +67,9 @@ _GRAM_CHUNK_ENTRIES = 1 << 16
 _EXACT_EIGEN_MAX = 2000
 
 
-def weighted_targets(y_codes, n_classes, sample_weight, class_weight, label_smoothing=0.0):
+def weighted_targets(
+    y_codes, n_classes, sample_weight, class_weight, label_smoothing=0.0, weight_total=None
+):
     """Build the weighted targets ``A_ki = s_i c_k t_ki / sum_i s_i``.
 
     The target distribution of sample ``i`` is ``t_i = (1 - eps) onehot(y_i) +
@@ -82,6 +86,10 @@ def weighted_targets(y_codes, n_classes, sample_weight, class_weight, label_smoo
     class_weight : ndarray of shape (n_classes,)
         Non-negative per-class weights ``c_k``.
     label_smoothing : float in [0, 1), default=0
+    weight_total : float, optional
+        The normaliser ``sum_i s_i``; by default the sum of ``sample_weight``.
+        Given when these rows are one chunk of a larger data set (the sum is
+        then over every row of it, :mod:`skce._dask`).
 
     Returns
     -------
@@ -94,8 +102,19 @@ def weighted_targets(y_codes, n_classes, sample_weight, class_weight, label_smoo
     A = np.full((n_classes, n), label_smoothing / n_classes)
     A[y_codes, np.arange(n)] += 1.0 - label_smoothing
     A *= class_weight[:, None]
-    A *= sample_weight / sample_weight.sum()
+    total = sample_weight.sum() if weight_total is None else float(weight_total)
+    A *= sample_weight / total
     return A
+
+
+def l2_penalty(alpha, W):
+    """The penalty ``(alpha / 2) ||W||_F^2`` and its gradient ``alpha W``."""
+    return 0.5 * alpha * float(np.vdot(W, W)), alpha * W
+
+
+def l2_penalty_noise(alpha, W, eps):
+    """Rounding noise of :func:`l2_penalty` (value, gradient) at unit roundoff ``eps``."""
+    return eps * 0.5 * alpha * float(np.vdot(W, W)), eps * alpha * np.abs(W)
 
 
 def _major_slices(X, chunk):
@@ -193,6 +212,16 @@ class LinearObjective:
         narrow = X.dtype != np.float64 and not self._sparse
         self._cast_buffer = np.empty(self.n_outputs * largest, dtype=X.dtype) if narrow else None
 
+    @property
+    def sparse(self):
+        """Whether ``X`` is a scipy.sparse matrix."""
+        return self._sparse
+
+    @property
+    def nnz(self):
+        """Stored entries of ``X`` (every entry when ``X`` is dense)."""
+        return self.X.nnz if self._sparse else self.n_samples * self.n_features
+
     # -- packing -----------------------------------------------------------
     def unpack(self, theta):
         """Views ``(W, b)`` of a flat parameter vector; ``b`` is zeros without intercept."""
@@ -285,9 +314,9 @@ class LinearObjective:
             self._backward(rows, dZ, gW)
             if self.fit_intercept:
                 gb += dZ.sum(axis=1)
-        loss += 0.5 * self.alpha * float(np.vdot(W, W))
-        gW += self.alpha * W
-        return loss, grad
+        penalty, penalty_grad = l2_penalty(self.alpha, W)
+        gW += penalty_grad
+        return loss + penalty, grad
 
     def value(self, theta):
         """Return ``J(theta)`` (one pass over ``X``)."""
@@ -299,7 +328,7 @@ class LinearObjective:
             loss += self.loss.loss_gradient(
                 Z, self.A[:, rows], self.total_weight[rows], self._loss_work
             )[0]
-        return loss + 0.5 * self.alpha * float(np.vdot(W, W))
+        return loss + l2_penalty(self.alpha, W)[0]
 
     def rounding_noise(self, theta):
         """How far rounding can move ``J`` and each entry of ``grad J`` at ``theta``.
@@ -349,9 +378,9 @@ class LinearObjective:
                 nW += (err @ np.abs(self.X[rows])).astype(np.float64)
             if self.fit_intercept:
                 nb += err.sum(axis=1)
-        nW += eps * self.alpha * np.abs(W)
-        f_noise += eps * 0.5 * self.alpha * float(np.vdot(W, W))
-        return f_noise, g_noise
+        penalty_f, penalty_g = l2_penalty_noise(self.alpha, W, eps)
+        nW += penalty_g
+        return f_noise + penalty_f, g_noise
 
     def _abs_sparse_slices(self):
         """``(start, stop, |X| slice)`` over major slices of sparse ``X``.
@@ -1002,7 +1031,7 @@ class WhitenedCoordinates(_ChangeOfVariables):
         of the exact one.
         """
         k, p, n = self._k, self._d + 1, objective.n_samples
-        if k == 1 or not self._intercept or sp.issparse(objective.X):
+        if k == 1 or not self._intercept or objective.sparse:
             return False, None
         per_row = _coupled_cost_per_row(k, self._d)
         if n * per_row <= _COUPLED_METRIC_MAX_FLOPS:
@@ -1025,9 +1054,9 @@ class WhitenedCoordinates(_ChangeOfVariables):
         objective = self.objective
         n, d, k = objective.n_samples, self._d, self._k
         rows = (self._coupled_rows if self._coupled else self._rows) or n
-        if sp.issparse(objective.X):
-            per_row = objective.X.nnz / max(n, 1)
-            evaluation = 4.0 * objective.X.nnz * k
+        if objective.sparse:
+            per_row = objective.nnz / max(n, 1)
+            evaluation = 4.0 * objective.nnz * k
         else:
             per_row = d
             evaluation = 4.0 * n * d * k

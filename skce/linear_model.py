@@ -4,7 +4,7 @@ from numbers import Real
 
 import numpy as np
 
-from ._base import BaseCrossEntropyClassifier
+from ._base import BaseCrossEntropyClassifier, _is_dask_array
 from ._compat import Interval, StrOptions
 from ._loss import BinaryCrossEntropy, MultinomialCrossEntropy
 
@@ -281,10 +281,9 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
                 f"{n_classes} classes; use skce.SoftmaxCE for more than two classes."
             )
 
-    def _class_weights(self, y_codes, sample_weight):
+    def _class_weights(self, class_totals):
         if isinstance(self.beta, str):  # "balanced"
-            negatives = sample_weight[y_codes == 0].sum()
-            positives = sample_weight[y_codes == 1].sum()
+            negatives, positives = class_totals
             beta = negatives / positives
         else:
             beta = float(self.beta)
@@ -306,13 +305,17 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            A dask array (chunked by rows only) gives a lazy dask array,
+            computed chunk by chunk.
 
         Returns
         -------
         ndarray of shape (n_samples,)
             Positive values predict ``classes_[1]``.
         """
+        if _is_dask_array(X):
+            return self._lazy_prediction(X, "decision_function")
         return self._logits(X)[:, 0]
 
 
@@ -424,11 +427,11 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
     def _check_n_classes(self, n_classes):
         """Any number of classes from two up is supported."""
 
-    def _class_weights(self, y_codes, sample_weight):
+    def _class_weights(self, class_totals):
         n_classes = self.classes_.shape[0]
         weights = np.ones(n_classes)
+        totals = class_totals
         if isinstance(self.class_weight, str):  # "balanced"
-            totals = np.bincount(y_codes, weights=sample_weight, minlength=n_classes)
             with np.errstate(divide="ignore"):
                 weights = np.where(totals > 0, totals.sum() / (n_classes * totals), 0.0)
         elif self.class_weight is not None:
@@ -446,7 +449,6 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
                         f"class_weight[{label!r}] must be a finite number >= 0, got {weight!r}."
                     )
                 weights[known[label]] = weight
-            totals = np.bincount(y_codes, weights=sample_weight, minlength=n_classes)
             if np.count_nonzero(totals * weights) < 2:
                 raise ValueError(
                     "class_weight leaves fewer than two classes with a positive "
@@ -463,7 +465,9 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            A dask array (chunked by rows only) gives a lazy dask array,
+            computed chunk by chunk.
 
         Returns
         -------
@@ -471,6 +475,8 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
             With two classes, the margin ``z_1 - z_0`` (positive values predict
             ``classes_[1]``), as in scikit-learn's binary convention.
         """
+        if _is_dask_array(X):
+            return self._lazy_prediction(X, "decision_function")
         Z = self._logits(X)
         if Z.shape[1] == 2:
             return Z[:, 1] - Z[:, 0]

@@ -1,0 +1,365 @@
+"""Fits and predictions on dask arrays: the same optimum as in memory, X never gathered.
+
+References are independent of the chunked code: the objective is written out
+here in NumPy (``_objective_at``), and compared with the in-memory skce fit and
+with scikit-learn's ``LogisticRegression`` at the mapped ``C``. Every test runs
+with dask's local scheduler and on an in-process ``LocalCluster`` (2 worker
+processes, 1 thread each), started once for the module.
+"""
+
+import os
+import subprocess
+import sys
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from distributed import Client, LocalCluster, wait
+from scipy.special import log_softmax
+from sklearn.linear_model import LogisticRegression
+
+from skce import SoftmaxCE, WeightedLogisticCE
+
+from ._data import binary_data, multiclass_data, raw_scales
+
+CHUNKS = 70  # rows per chunk: 300 rows -> 5 chunks, the last one short
+
+# A tol each dtype reaches in a few iterations (float32 data is standardised: on raw
+# float32 columns the fits end at the arithmetic's floor, in memory too).
+_TOL = {np.float64: 1e-9, np.float32: 1e-6}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        worker_dashboard_address=None,
+    ) as local_cluster:
+        # Not the default client: tests choose the scheduler themselves (below).
+        with Client(local_cluster, set_as_default=False) as client:
+            yield client
+
+
+@pytest.fixture(params=["local", "distributed"])
+def scheduler(request):
+    """Run the test with dask's local (threaded) scheduler, then with the cluster."""
+    if request.param == "local":
+        with dask.config.set(scheduler="threads"):
+            yield None
+    else:
+        client = request.getfixturevalue("cluster")
+        with dask.config.set(scheduler=client):
+            yield client
+
+
+def _objective_at(model, X, y, sample_weight, class_weight, alpha, label_smoothing=0.0):
+    """J of a fitted model, written out: weighted mean cross-entropy plus the penalty.
+
+    ``J = sum_i s_i sum_k c_k t_ik (-ln q_ik) / sum_i s_i + alpha / 2 ||W||^2`` with
+    ``t`` the smoothed one-hot targets; the binary model's logit is ``z_1 - z_0``.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    Z = X @ model.coef_.astype(np.float64).T + model.intercept_.astype(np.float64)
+    if Z.shape[1] == 1:
+        Z = np.hstack([np.zeros_like(Z), Z])
+    K = Z.shape[1]
+    codes = np.searchsorted(model.classes_, y)
+    T = np.full((len(y), K), label_smoothing / K)
+    T[np.arange(len(y)), codes] += 1 - label_smoothing
+    ce = -(T * np.asarray(class_weight) * log_softmax(Z, axis=1)).sum(axis=1)
+    return float(s @ ce / s.sum() + 0.5 * alpha * np.sum(model.coef_.astype(np.float64) ** 2))
+
+
+def _as_dask(X, y=None, sample_weight=None, chunks=CHUNKS):
+    out = [da.from_array(X, chunks=(chunks, -1))]
+    for v in (y, sample_weight):
+        if v is not None:
+            out.append(da.from_array(v, chunks=(chunks,)))
+    return out
+
+
+# -- the same optimum --------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    ("beta", "label_smoothing", "weighted"),
+    [(1.0, 0.0, False), (7.5, 0.0, True), ("balanced", 0.1, True)],
+)
+def test_binary_dask_fit_reaches_the_in_memory_optimum(
+    scheduler, dtype, beta, label_smoothing, weighted
+):
+    X, y = binary_data()
+    if dtype == np.float64:
+        X = raw_scales(X)  # raw columns: the merged moments and metric must be right
+    X = X.astype(dtype)
+    sw = np.random.RandomState(0).uniform(0.2, 3.0, len(y)) if weighted else None
+    alpha = 1e-3
+    params = dict(beta=beta, alpha=alpha, label_smoothing=label_smoothing, tol=_TOL[dtype])
+    memory = WeightedLogisticCE(**params).fit(X, y, sample_weight=sw)
+    Xd, yd, *swd = _as_dask(X, y, sw)
+    chunked = WeightedLogisticCE(**params).fit(Xd, yd, sample_weight=swd[0] if swd else None)
+    assert chunked.coef_.dtype == dtype and chunked.status_ == "converged"
+    assert chunked.beta_ == pytest.approx(memory.beta_, rel=1e-14)
+    c = [1.0, memory.beta_]
+    j_memory = _objective_at(memory, X, y, sw, c, alpha, label_smoothing)
+    j_chunked = _objective_at(chunked, X, y, sw, c, alpha, label_smoothing)
+    assert abs(j_chunked - j_memory) <= 1e-10 * j_memory
+    if dtype == np.float64 and label_smoothing == 0:
+        # scikit-learn's Newton solver at C = 1 / (alpha sum s): J is no lower there.
+        s_sum = len(y) if sw is None else sw.sum()
+        ref = LogisticRegression(
+            C=1 / (alpha * s_sum), class_weight={0: 1, 1: c[1]}, solver="newton-cholesky", tol=1e-12
+        ).fit(X, y, sample_weight=sw)
+        j_ref = _objective_at(ref, X, y, sw, c, alpha)
+        assert j_chunked <= j_ref * (1 + 1e-10)
+        assert abs(j_chunked - j_ref) <= 1e-9 * j_ref
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    ("class_weight", "label_smoothing", "weighted"),
+    [(None, 0.0, False), ({0: 1.0, 1: 4.0, 2: 0.5}, 0.0, True), ("balanced", 0.2, True)],
+)
+def test_softmax_dask_fit_reaches_the_in_memory_optimum(
+    scheduler, dtype, class_weight, label_smoothing, weighted
+):
+    X, y = multiclass_data()
+    X = X.astype(dtype)
+    sw = np.random.RandomState(1).uniform(0.2, 3.0, len(y)) if weighted else None
+    alpha = 1e-3
+    params = dict(
+        class_weight=class_weight, alpha=alpha, label_smoothing=label_smoothing, tol=_TOL[dtype]
+    )
+    memory = SoftmaxCE(**params).fit(X, y, sample_weight=sw)
+    Xd, yd, *swd = _as_dask(X, y, sw)
+    chunked = SoftmaxCE(**params).fit(Xd, yd, sample_weight=swd[0] if swd else None)
+    assert chunked.coef_.dtype == dtype and chunked.status_ == "converged"
+    np.testing.assert_allclose(chunked.class_weight_, memory.class_weight_, rtol=1e-14)
+    c = memory.class_weight_
+    j_memory = _objective_at(memory, X, y, sw, c, alpha, label_smoothing)
+    j_chunked = _objective_at(chunked, X, y, sw, c, alpha, label_smoothing)
+    assert abs(j_chunked - j_memory) <= 1e-10 * j_memory
+    if dtype == np.float64 and label_smoothing == 0:
+        s_sum = len(y) if sw is None else sw.sum()
+        weights = dict(enumerate(c.tolist()))
+        ref = LogisticRegression(
+            C=1 / (alpha * s_sum), class_weight=weights, solver="newton-cholesky", tol=1e-12
+        ).fit(X, y, sample_weight=sw)
+        j_ref = _objective_at(ref, X, y, sw, c, alpha)
+        assert abs(j_chunked - j_ref) <= 1e-9 * j_ref
+
+
+@pytest.mark.parametrize(
+    ("solver", "preconditioner"),
+    [("bb", "diagonal"), ("agd", "full"), ("lbfgs", "auto"), ("gd", "auto")],
+)
+def test_every_solver_reaches_the_optimum_on_chunks(scheduler, solver, preconditioner):
+    X, y = multiclass_data()
+    alpha = 1e-1  # well conditioned: gd's 1/L (an upper bound summed over chunks) is slow
+    params = dict(alpha=alpha, solver=solver, preconditioner=preconditioner, tol=1e-8)
+    params["max_iter"] = 20_000 if solver == "gd" else 1000
+    Xd, yd = _as_dask(X, y)
+    chunked = SoftmaxCE(**params).fit(Xd, yd)
+    assert chunked.status_ == "converged"
+    ref = LogisticRegression(C=1 / (alpha * len(y)), solver="newton-cholesky", tol=1e-12).fit(X, y)
+    c = np.ones(3)
+    j_ref = _objective_at(ref, X, y, None, c, alpha)
+    assert abs(_objective_at(chunked, X, y, None, c, alpha) - j_ref) <= 1e-10 * j_ref
+
+
+def test_numpy_labels_and_weights_are_split_to_match_and_not_modified(scheduler):
+    X, y = binary_data()
+    sw = np.random.RandomState(2).uniform(0.2, 3.0, len(y))
+    y_labels = np.where(y == 1, "binder", "other")
+    y_before, sw_before = y_labels.copy(), sw.copy()
+    memory = WeightedLogisticCE(beta=5.0, tol=1e-9).fit(X, y_labels, sample_weight=sw)
+    chunked = WeightedLogisticCE(beta=5.0, tol=1e-9).fit(
+        da.from_array(X, chunks=(CHUNKS, -1)), y_labels, sample_weight=sw
+    )
+    np.testing.assert_array_equal(chunked.classes_, ["binder", "other"])
+    np.testing.assert_array_equal(y_labels, y_before)
+    np.testing.assert_array_equal(sw, sw_before)
+    c = [1.0, 5.0]
+    j_memory = _objective_at(memory, X, y_labels, sw, c, 1e-4)
+    assert abs(_objective_at(chunked, X, y_labels, sw, c, 1e-4) - j_memory) <= 1e-10 * j_memory
+    assert chunked.n_features_in_ == X.shape[1]
+
+
+def test_csr_chunks_reach_the_in_memory_optimum(scheduler):
+    rng = np.random.RandomState(3)
+    X = sp.random(400, 30, density=0.1, format="csr", random_state=rng)
+    w = rng.normal(size=30)
+    y = (X @ w + 0.3 * rng.normal(size=400) > 0).astype(int)
+    memory = WeightedLogisticCE(beta=3.0, alpha=1e-3, tol=1e-9).fit(X, y)
+    Xd = da.from_array(X.toarray(), chunks=(90, -1)).map_blocks(sp.csr_matrix)
+    chunked = WeightedLogisticCE(beta=3.0, alpha=1e-3, tol=1e-9).fit(Xd, y)
+    j_memory = _objective_at(memory, X.toarray(), y, None, [1, 3.0], 1e-3)
+    j_chunked = _objective_at(chunked, X.toarray(), y, None, [1, 3.0], 1e-3)
+    assert abs(j_chunked - j_memory) <= 1e-10 * j_memory
+
+
+def test_chunked_moments_and_metric_equal_the_in_memory_ones(scheduler):
+    """Column moments (parallel-variance merge) and the Gram matrix, summed over chunks."""
+    from skce._dask import ChunkedData
+    from skce._loss import MultinomialCrossEntropy
+    from skce._objective import LinearObjective, weighted_targets
+
+    X, y = multiclass_data()
+    X = raw_scales(X)
+    sw = np.random.RandomState(4).uniform(0.2, 3.0, len(y))
+    cw = np.array([1.0, 2.0, 0.5])
+    loss = MultinomialCrossEntropy
+    chunked = ChunkedData(*_as_dask(X, y, sw)).objective(loss, cw, 0.0, 1e-3, True)
+    A = weighted_targets(y, 3, sw, cw)
+    w = A.sum(axis=0)
+    mean = w @ X / w.sum()
+    spread2 = w @ (X - mean) ** 2
+    got_mean, got_spread2, got_wsum = chunked.column_moments()
+    np.testing.assert_allclose(got_mean, mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got_spread2, spread2, rtol=1e-12)
+    assert got_wsum == pytest.approx(w.sum(), rel=1e-14)
+    theta = np.random.RandomState(5).normal(size=chunked.n_params) * 0.1
+    memory = LinearObjective(loss, X, A, alpha=1e-3)
+    sigma = np.sqrt(spread2 + 1.0)
+    G = chunked.standardized_gram(theta, mean, sigma, 2.0, 1e-6)
+    np.testing.assert_allclose(G, memory.standardized_gram(theta, mean, sigma, 2.0, 1e-6))
+    f, g = chunked.value_and_grad(theta)
+    f_ref, g_ref = memory.value_and_grad(theta)
+    assert f == pytest.approx(f_ref, rel=1e-13)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-11, atol=1e-14)
+
+
+def test_chunks_of_x_are_computed_and_used_on_the_workers_only(cluster):
+    """With a client, X's chunks are made on the workers and never come to the client."""
+    from skce._dask import ChunkedData
+
+    client_pid = os.getpid()
+
+    def worker_only(block):
+        # Defined in the test, so cloudpickle sends it by value to the workers.
+        if os.getpid() == client_pid:
+            raise AssertionError("a chunk of X was computed in the client process")
+        return block
+
+    X, y = binary_data()
+    Xd = da.from_array(X, chunks=(CHUNKS, -1)).map_blocks(worker_only, dtype=X.dtype)
+    with dask.config.set(scheduler=cluster):
+        data = ChunkedData(Xd, y)
+        objective = data.objective(WeightedLogisticCE._loss, np.ones(2), 0.0, 1e-4, True)
+        futures = objective.chunks.futures  # the chunk objectives stay on the workers
+        with cluster.as_current():
+            wait(futures)
+        assert len(futures) == 5 and all(f.status == "finished" for f in futures)
+        chunked = WeightedLogisticCE(tol=1e-9).fit(Xd, y)
+        predicted = chunked.predict_proba(Xd).compute()
+    memory = WeightedLogisticCE(tol=1e-9).fit(X, y)
+    j_memory = _objective_at(memory, X, y, None, [1, 1], 1e-4)
+    assert abs(_objective_at(chunked, X, y, None, [1, 1], 1e-4) - j_memory) <= 1e-10 * j_memory
+    np.testing.assert_allclose(predicted, chunked.predict_proba(X), rtol=1e-14)
+    # The same X cannot be computed here: the check above is live.
+    with dask.config.set(scheduler="sync"), pytest.raises(AssertionError, match="client"):
+        Xd.compute()
+
+
+# -- lazy predictions ----------------------------------------------------------------
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_predictions_are_lazy_chunkwise_and_equal_in_memory(scheduler, n_classes):
+    X, y = multiclass_data(n_classes=n_classes)
+    y = np.asarray(["a", "b", "c"])[y]  # string labels come back as labels
+    models = [SoftmaxCE(alpha=1e-2).fit(X, y)]
+    if n_classes == 2:
+        models.append(WeightedLogisticCE(beta=2.0, alpha=1e-2, prior_correction=True).fit(X, y))
+    (Xd,) = _as_dask(X)
+    for model in models:
+        for method in ("predict", "predict_proba", "predict_log_proba", "decision_function"):
+            lazy = getattr(model, method)(Xd)
+            expected = getattr(model, method)(X)
+            assert isinstance(lazy, da.Array), method
+            assert lazy.numblocks[0] == Xd.numblocks[0]
+            assert lazy.shape == expected.shape and lazy.dtype == expected.dtype
+            computed = lazy.compute()
+            if method == "predict":
+                np.testing.assert_array_equal(computed, expected)
+            else:
+                np.testing.assert_allclose(computed, expected, rtol=1e-14, atol=1e-14)
+
+
+# -- bad input -------------------------------------------------------------------------
+def test_column_chunks_are_refused_with_how_to_rechunk(scheduler):
+    X, y = binary_data()
+    Xd = da.from_array(X, chunks=(CHUNKS, 3))
+    with pytest.raises(ValueError, match=r"chunked by columns.*rechunk\(\{1: -1\}\)"):
+        WeightedLogisticCE().fit(Xd, y)
+    model = WeightedLogisticCE().fit(X, y)
+    with pytest.raises(ValueError, match="chunked by columns"):
+        model.predict(Xd)
+
+
+def test_misaligned_label_chunks_are_refused(scheduler):
+    X, y = binary_data()
+    Xd = da.from_array(X, chunks=(CHUNKS, -1))
+    with pytest.raises(ValueError, match=r"y and X are chunked differently.*rechunk\(X.chunks"):
+        WeightedLogisticCE().fit(Xd, da.from_array(y, chunks=(100,)))
+    sw = da.from_array(np.ones(len(y)), chunks=(50,))
+    with pytest.raises(ValueError, match="sample_weight and X are chunked differently"):
+        WeightedLogisticCE().fit(Xd, y, sample_weight=sw)
+    with pytest.raises(ValueError, match=r"y must have shape \(300,\)"):
+        WeightedLogisticCE().fit(Xd, y[:-1])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_rows_are_named(scheduler, bad):
+    X, y = binary_data()
+    X = X.copy()
+    X[[5, 151, 299], [0, 2, 5]] = bad
+    with pytest.raises(ValueError, match=r"NaN or infinity in 3 row\(s\): rows \[5, 151, 299\]"):
+        WeightedLogisticCE().fit(*_as_dask(X, y))
+    Xs = da.from_array(X, chunks=(CHUNKS, -1)).map_blocks(sp.csr_matrix)
+    with pytest.raises(ValueError, match=r"rows \[5, 151, 299\]"):
+        WeightedLogisticCE().fit(Xs, y)
+
+
+def test_bad_weights_and_labels_get_clear_errors(scheduler):
+    X, y = binary_data()
+    Xd = da.from_array(X, chunks=(CHUNKS, -1))
+    sw = np.ones(len(y))
+    sw[7] = -1
+    with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
+        WeightedLogisticCE().fit(Xd, y, sample_weight=sw)
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        WeightedLogisticCE().fit(Xd, y, sample_weight=np.zeros(len(y)))
+    with pytest.raises(ValueError, match="only one class"):
+        WeightedLogisticCE().fit(Xd, np.zeros(len(y)))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        WeightedLogisticCE().fit(Xd, np.linspace(0, 1, len(y)))
+    with pytest.raises(ValueError, match="Only binary classification"):
+        WeightedLogisticCE().fit(Xd, np.arange(len(y)) % 3)
+
+
+# -- dask stays optional -----------------------------------------------------------------
+_PROBE = """
+import sys
+import numpy as np
+import skce
+from skce import SoftmaxCE, WeightedLogisticCE
+X = np.random.RandomState(0).normal(size=(60, 3))
+y = (X[:, 0] > 0).astype(int)
+model = WeightedLogisticCE().fit(X, y)
+model.predict_proba(X)
+SoftmaxCE().fit(X, y).predict(X)
+print("DASK:" + ",".join(sorted({m.split(".")[0] for m in sys.modules} & {"dask", "distributed"})))
+"""
+
+
+def test_import_skce_and_numpy_fits_do_not_import_dask():
+    env = {k: v for k, v in os.environ.items() if k != "SCIPY_ARRAY_API"}
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "DASK:", result.stdout
