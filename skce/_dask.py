@@ -247,6 +247,10 @@ class ChunkedData:
         arrays = [X, _rows_like(y, X, "y")]
         if sample_weight is not None:
             arrays.append(_rows_like(sample_weight, X, "sample_weight"))
+        if 0 in X.chunks[0]:
+            # Empty chunks (as left by a row filter) would make empty objectives.
+            rows = tuple(c for c in X.chunks[0] if c)
+            arrays = [a.rechunk({0: rows}) for a in arrays]
         client = _current_client(X)
         if client is None:
             chunks = _LocalChunks.from_arrays(*arrays)

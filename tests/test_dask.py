@@ -190,6 +190,22 @@ def test_numpy_labels_and_weights_are_split_to_match_and_not_modified(scheduler)
     assert chunked.n_features_in_ == X.shape[1]
 
 
+def test_empty_and_uneven_chunks_are_fitted(scheduler):
+    X, y = multiclass_data()
+    keep = np.ones(len(y), dtype=bool)
+    keep[100:200] = False  # with chunks of 50 rows: two empty chunks after the filter
+    Xd = da.from_array(X, chunks=(50, -1))[da.from_array(keep, chunks=50)]
+    yd = da.from_array(y, chunks=50)[da.from_array(keep, chunks=50)]
+    Xd.compute_chunk_sizes()
+    yd.compute_chunk_sizes()
+    assert 0 in Xd.chunks[0]
+    chunked = SoftmaxCE(alpha=1e-2, tol=1e-9).fit(Xd, yd)
+    memory = SoftmaxCE(alpha=1e-2, tol=1e-9).fit(X[keep], y[keep])
+    j_memory = _objective_at(memory, X[keep], y[keep], None, np.ones(3), 1e-2)
+    j_chunked = _objective_at(chunked, X[keep], y[keep], None, np.ones(3), 1e-2)
+    assert abs(j_chunked - j_memory) <= 1e-10 * j_memory
+
+
 def test_csr_chunks_reach_the_in_memory_optimum(scheduler):
     rng = np.random.RandomState(3)
     X = sp.random(400, 30, density=0.1, format="csr", random_state=rng)
