@@ -220,9 +220,11 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         ``learning_rate="auto"`` uses a larger (safe) Lipschitz bound, the
         sum of the chunks'. ``X`` chunked by columns, ``y`` or
         ``sample_weight`` chunked unlike ``X``, and rows with NaN or infinity
-        raise a ``ValueError`` that says what to change. Not yet supported:
-        data recomputed from files on every evaluation, ``score`` on dask
-        arrays. See the "Scaling out" page of the documentation.
+        raise a ``ValueError`` that says what to change. For data larger than
+        the cluster's memory, ``dask.config.set({"skce.chunks": "recompute"})``
+        recomputes (e.g. reads) every chunk at every evaluation instead of
+        keeping it. Not yet supported: ``score`` on dask arrays. See the
+        "Scaling out" page of the documentation.
         """
         if _is_dask_array(X):
             # Imported only for dask input: `import skce` and NumPy fits never import dask.

@@ -4,7 +4,8 @@ Imported only when ``fit`` or a prediction method receives a
 ``dask.array.Array``: ``import skce`` and fits on NumPy or SciPy input never
 import dask.
 
-A fit on a dask array never gathers ``X`` on the client. ``X`` must be chunked
+A fit on a dask array never gathers ``X`` on the client (see
+:class:`ChunkedData` for where the chunks are kept, or not). ``X`` must be chunked
 by rows only; each chunk (a NumPy array or a CSR matrix) becomes one
 :class:`~skce._objective.LinearObjective` built next to it (on a worker of a
 ``distributed`` client, or in this process with dask's local schedulers),
@@ -82,6 +83,45 @@ class _LocalChunks:
 
     def gather(self):
         return self.items
+
+
+class _RecomputedChunks:
+    """Chunks recomputed from ``X``'s graph (e.g. read from files) at every evaluation.
+
+    Nothing is kept: ``map`` only composes tasks onto each chunk's recipe, and
+    ``gather`` computes them with dask's current scheduler (a ``distributed``
+    client or a local one), so every evaluation loads each chunk, builds its
+    objective, evaluates it and lets it go. For data larger than the memory
+    that would hold it.
+    """
+
+    def __init__(self, items):
+        self.items = list(items)
+
+    @classmethod
+    def from_arrays(cls, *arrays):
+        delayed = [list(a.to_delayed().ravel()) for a in arrays]
+        return cls(dask.delayed(_bundle, pure=True)(*parts) for parts in zip(*delayed, strict=True))
+
+    def map(self, func, *args):
+        return _RecomputedChunks(dask.delayed(func, pure=False)(item, *args) for item in self.items)
+
+    def gather(self):
+        return list(dask.compute(*self.items))
+
+
+#: The values of the dask configuration key ``skce.chunks``: keep the chunks in
+#: memory where they are (the default) or recompute them at every evaluation.
+CHUNK_POLICIES = ("keep", "recompute")
+
+
+def _chunk_policy():
+    policy = dask.config.get("skce.chunks", "keep")
+    if policy not in CHUNK_POLICIES:
+        raise ValueError(
+            f"dask.config 'skce.chunks' must be one of {list(CHUNK_POLICIES)}, got {policy!r}."
+        )
+    return policy
 
 
 class _ClusterChunks:
@@ -221,7 +261,9 @@ class ChunkedData:
     """The rows of a dask array ``X`` with its labels and weights, where they live.
 
     Checks the layout, brings the chunks together with their labels and weights
-    (as futures on the workers of a ``distributed`` client, or in this process),
+    (as futures on the workers of a ``distributed`` client, or in this process;
+    or, with the dask configuration ``skce.chunks = "recompute"``, as recipes
+    computed again at every evaluation),
     and in one pass over them finds the classes, the weight total of each class
     and any non-finite rows. Nothing of ``X`` comes to the client.
 
@@ -252,7 +294,9 @@ class ChunkedData:
             rows = tuple(c for c in X.chunks[0] if c)
             arrays = [a.rechunk({0: rows}) for a in arrays]
         client = _current_client(X)
-        if client is None:
+        if _chunk_policy() == "recompute":
+            chunks = _RecomputedChunks.from_arrays(*arrays)
+        elif client is None:
             chunks = _LocalChunks.from_arrays(*arrays)
         else:
             chunks = _ClusterChunks.from_arrays(client, *arrays)

@@ -282,6 +282,49 @@ def test_chunks_of_x_are_computed_and_used_on_the_workers_only(cluster):
         Xd.compute()
 
 
+@pytest.mark.parametrize("policy", ["keep", "recompute"])
+def test_chunks_read_from_files_are_kept_or_read_again_at_every_evaluation(
+    scheduler, tmp_path, policy
+):
+    X, y = binary_data()
+    log = tmp_path / "reads.log"
+
+    def read(path):
+        # Defined in the test, so cloudpickle sends it by value to the workers.
+        with open(log, "a") as reads:
+            reads.write(f"{path}\n")
+        return np.load(path)
+
+    parts = []
+    for start in range(0, len(y), CHUNKS):
+        path = tmp_path / f"X{start}.npy"
+        np.save(path, X[start : start + CHUNKS])
+        shape = X[start : start + CHUNKS].shape
+        parts.append(da.from_delayed(dask.delayed(read)(str(path)), shape, dtype=X.dtype))
+    Xd = da.concatenate(parts)
+    with dask.config.set({"skce.chunks": policy}):
+        chunked = WeightedLogisticCE(beta=4.0, tol=1e-9).fit(Xd, y)
+    reads = log.read_text().splitlines()
+    n_chunks = len(parts)
+    if policy == "keep":
+        assert len(reads) == n_chunks
+    else:
+        # Once for the summary pass, then at every evaluation (and metric refresh).
+        assert len(reads) >= n_chunks * (chunked._n_evals + 1)
+    memory = WeightedLogisticCE(beta=4.0, tol=1e-9).fit(X, y)
+    j_memory = _objective_at(memory, X, y, None, [1, 4.0], 1e-4)
+    assert abs(_objective_at(chunked, X, y, None, [1, 4.0], 1e-4) - j_memory) <= 1e-10 * j_memory
+
+
+def test_unknown_chunk_policy_is_refused(scheduler):
+    X, y = binary_data()
+    with (
+        dask.config.set({"skce.chunks": "spill"}),
+        pytest.raises(ValueError, match=r"'skce\.chunks' must be one of"),
+    ):
+        WeightedLogisticCE().fit(*_as_dask(X, y))
+
+
 # -- lazy predictions ----------------------------------------------------------------
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_predictions_are_lazy_chunkwise_and_equal_in_memory(scheduler, n_classes):
