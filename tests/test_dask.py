@@ -422,3 +422,30 @@ def test_import_skce_and_numpy_fits_do_not_import_dask():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "DASK:", result.stdout
+
+
+def test_grid_search_under_the_dask_joblib_backend(cluster):
+    # Issue 14 item 8: GridSearchCV(n_jobs=-1) inside joblib's "dask" backend sends
+    # its (candidate, fold) fits to the cluster's workers; the results equal the
+    # in-process search's.
+    import joblib
+    from distributed import get_task_stream
+    from sklearn.model_selection import GridSearchCV
+
+    from skce import cross_entropy_score
+
+    X, y = binary_data()
+    grid = {"beta": [1.0, 4.0], "alpha": [1e-3, 1e-1]}
+    reference = GridSearchCV(WeightedLogisticCE(), grid, cv=3, scoring=cross_entropy_score)
+    reference.fit(X, y)
+    search = GridSearchCV(WeightedLogisticCE(), grid, cv=3, scoring=cross_entropy_score, n_jobs=-1)
+    with get_task_stream(client=cluster) as stream, joblib.parallel_backend("dask", client=cluster):
+        search.fit(X, y)
+    # The fits ran as tasks on the workers (joblib may batch several in one task;
+    # without the backend, n_jobs=-1 would use local processes and no task at all).
+    assert len(stream.data) > 0
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=1e-12
+    )
+    assert search.best_params_ == reference.best_params_
+    np.testing.assert_allclose(search.best_estimator_.coef_, reference.best_estimator_.coef_)
