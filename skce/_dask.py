@@ -23,7 +23,9 @@ This module knows nothing of scikit-learn estimators beyond calling a fitted
 one's own prediction methods on each chunk.
 """
 
+import contextlib
 import sys
+from concurrent.futures import CancelledError
 
 import dask
 import dask.array as da
@@ -57,7 +59,15 @@ def _current_client(X):
     from distributed import Client
 
     owner = getattr(get_scheduler(collections=[X]), "__self__", None)
-    return owner if isinstance(owner, Client) else None
+    if not isinstance(owner, Client):
+        return None
+    if owner.status in ("closing", "closed"):
+        raise RuntimeError(
+            f"The dask client dask would use ({owner}) is closed, so the chunks of X "
+            "cannot be computed. Create a new distributed.Client, or leave "
+            "dask.config's 'scheduler' unset to fit with dask's local scheduler."
+        )
+    return owner
 
 
 def _call(item, name, *args):
@@ -143,12 +153,31 @@ class _ClusterChunks:
     def map(self, func, *args):
         n = len(self.futures)
         repeated = [[arg] * n for arg in args]
-        return _ClusterChunks(
-            self.client, self.client.map(func, self.futures, *repeated, pure=False)
-        )
+        with _cluster_errors():
+            futures = self.client.map(func, self.futures, *repeated, pure=False)
+        return _ClusterChunks(self.client, futures)
 
     def gather(self):
-        return self.client.gather(self.futures)
+        with _cluster_errors():
+            return self.client.gather(self.futures)
+
+
+@contextlib.contextmanager
+def _cluster_errors():
+    """One clear error when the client, its scheduler or every worker is gone.
+
+    A single lost worker is not an error: the scheduler recomputes its chunks.
+    """
+    from distributed.client import ClosedClientError
+
+    try:
+        yield
+    except (OSError, CancelledError, ClosedClientError) as error:
+        raise RuntimeError(
+            f"The fit lost its dask cluster ({type(error).__name__}: {error}). The chunks "
+            "of X live on the cluster's workers; start the fit again with a working "
+            "distributed.Client."
+        ) from error
 
 
 def _attribute(item, name):

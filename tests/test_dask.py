@@ -8,6 +8,7 @@ processes, 1 thread each), started once for the module.
 """
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -449,3 +450,76 @@ def test_grid_search_under_the_dask_joblib_backend(cluster):
     )
     assert search.best_params_ == reference.best_params_
     np.testing.assert_allclose(search.best_estimator_.coef_, reference.best_estimator_.coef_)
+
+
+def test_a_worker_lost_during_a_fit_is_recomputed_and_the_optimum_is_the_same(monkeypatch):
+    # Issue 14 item 5: a worker process dies after the third evaluation of a fit
+    # whose chunk objectives live on the workers. Its chunks (and the objectives
+    # built on them) are recomputed from their graph by the scheduler, on the
+    # restarted or the other worker, and the fit ends at the in-memory optimum.
+    from skce._dask import ChunkedObjective
+
+    X, y = binary_data()
+    reference = WeightedLogisticCE(alpha=1e-3, tol=1e-9).fit(X, y)
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            worker_dashboard_address=None,
+        ) as local_cluster,
+        Client(local_cluster, set_as_default=False) as client,
+    ):
+        calls, killed = [0], []
+        original = ChunkedObjective.value_and_grad
+
+        def value_and_grad(self, theta):
+            calls[0] += 1
+            if calls[0] == 3:
+                # SIGKILL one worker process (its nanny starts a new one).
+                address, pid = sorted(client.run(os.getpid).items())[0]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(address)
+            return original(self, theta)
+
+        monkeypatch.setattr(ChunkedObjective, "value_and_grad", value_and_grad)
+        Xd, yd = _as_dask(X, y)
+        with dask.config.set(scheduler=client):
+            model = WeightedLogisticCE(alpha=1e-3, tol=1e-9).fit(Xd, yd)
+    assert killed and calls[0] > 3
+    assert model.status_ == "converged"
+    J = _objective_at(model, X, y, None, np.ones(2), 1e-3)
+    J_ref = _objective_at(reference, X, y, None, np.ones(2), 1e-3)
+    assert abs(J - J_ref) <= 1e-10 * abs(J_ref)
+
+
+def test_a_client_that_is_gone_gets_one_clear_error(monkeypatch):
+    # Issue 14 item 10: the client closed during a fit, or before it.
+    from skce._dask import ChunkedObjective
+
+    X, y = binary_data()
+    Xd, yd = _as_dask(X, y)
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        worker_dashboard_address=None,
+    ) as local_cluster:
+        client = Client(local_cluster, set_as_default=False)
+        original = ChunkedObjective.value_and_grad
+        calls = [0]
+
+        def value_and_grad(self, theta):
+            calls[0] += 1
+            if calls[0] == 3:
+                client.close()
+            return original(self, theta)
+
+        monkeypatch.setattr(ChunkedObjective, "value_and_grad", value_and_grad)
+        with dask.config.set(scheduler=client):
+            with pytest.raises(RuntimeError, match="lost its dask cluster"):
+                WeightedLogisticCE().fit(Xd, yd)
+            with pytest.raises(RuntimeError, match="is closed"):
+                WeightedLogisticCE().fit(Xd, yd)
