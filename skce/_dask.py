@@ -24,6 +24,7 @@ one's own prediction methods on each chunk.
 """
 
 import contextlib
+import copy
 import sys
 from concurrent.futures import CancelledError
 
@@ -147,7 +148,12 @@ class _ClusterChunks:
 
     @classmethod
     def from_arrays(cls, client, *arrays):
-        futures = [client.compute(list(a.to_delayed().ravel())) for a in arrays]
+        # One compute for all of them: shared parts of their graphs (y derived
+        # from X, say) are one set of tasks, not two with the same keys.
+        parts = [list(a.to_delayed().ravel()) for a in arrays]
+        flat = client.compute([d for part in parts for d in part])
+        n = len(parts[0])
+        futures = [flat[i * n : (i + 1) * n] for i in range(len(parts))]
         return cls(client, client.map(_bundle, *futures, pure=False))
 
     def map(self, func, *args):
@@ -322,6 +328,8 @@ class ChunkedData:
             # Empty chunks (as left by a row filter) would make empty objectives.
             rows = tuple(c for c in X.chunks[0] if c)
             arrays = [a.rechunk({0: rows}) for a in arrays]
+        # Row offsets of the chunks the fit works on (after dropping empty ones).
+        self._offsets = np.cumsum((0, *arrays[0].chunks[0]))
         client = _current_client(X)
         if _chunk_policy() == "recompute":
             chunks = _RecomputedChunks.from_arrays(*arrays)
@@ -364,10 +372,9 @@ class ChunkedData:
         n_bad = sum(s["n_bad"] for s in summaries)
         if n_bad == 0:
             return
-        offsets = np.cumsum((0, *self.X.chunks[0]))
         named = []
         for c, s in enumerate(summaries):
-            named.extend(int(offsets[c] + r) for r in s["bad_rows"])
+            named.extend(int(self._offsets[c] + r) for r in s["bad_rows"])
         named = named[:_ROWS_NAMED]
         more = f" (the first {len(named)} shown)" if n_bad > len(named) else ""
         raise ValueError(
@@ -574,6 +581,9 @@ def lazy_prediction(estimator, X, method):
     rows only.
     """
     X = check_rows_chunked(X)
+    # The model as it is now: a later fit of the same estimator must not change
+    # what this lazy array computes.
+    estimator = copy.deepcopy(estimator)
     expected = getattr(estimator, "n_features_in_", X.shape[1])
     if X.shape[1] != expected:
         raise ValueError(

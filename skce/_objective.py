@@ -468,6 +468,9 @@ class LinearObjective:
         otherwise.
         """
         m = self.n_features + self.fit_intercept
+        if not self.total_weight.any():
+            # No weighted row (a chunk of a chunked fit can have none): no loss term.
+            return self.alpha
         if not self._sparse and m <= _EXACT_EIGEN_MAX:
             G = np.zeros((m, m))
             d = self.n_features

@@ -32,15 +32,20 @@ CHUNKS = 70  # rows per chunk: 300 rows -> 5 chunks, the last one short
 _TOL = {np.float64: 1e-9, np.float32: 1e-6}
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(
-        n_workers=2,
+def _local_cluster(n_workers):
+    """An in-process cluster of worker processes with 1 thread each; no fixed ports."""
+    return LocalCluster(
+        n_workers=n_workers,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         worker_dashboard_address=None,
-    ) as local_cluster:
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with _local_cluster(2) as local_cluster:
         # Not the default client: tests choose the scheduler themselves (below).
         with Client(local_cluster, set_as_default=False) as client:
             yield client
@@ -462,13 +467,7 @@ def test_a_worker_lost_during_a_fit_is_recomputed_and_the_optimum_is_the_same(mo
     X, y = binary_data()
     reference = WeightedLogisticCE(alpha=1e-3, tol=1e-9).fit(X, y)
     with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            worker_dashboard_address=None,
-        ) as local_cluster,
+        _local_cluster(2) as local_cluster,
         Client(local_cluster, set_as_default=False) as client,
     ):
         calls, killed = [0], []
@@ -500,13 +499,7 @@ def test_a_client_that_is_gone_gets_one_clear_error(monkeypatch):
 
     X, y = binary_data()
     Xd, yd = _as_dask(X, y)
-    with LocalCluster(
-        n_workers=1,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        worker_dashboard_address=None,
-    ) as local_cluster:
+    with _local_cluster(1) as local_cluster:
         client = Client(local_cluster, set_as_default=False)
         original = ChunkedObjective.value_and_grad
         calls = [0]
@@ -523,3 +516,59 @@ def test_a_client_that_is_gone_gets_one_clear_error(monkeypatch):
                 WeightedLogisticCE().fit(Xd, yd)
             with pytest.raises(RuntimeError, match="is closed"):
                 WeightedLogisticCE().fit(Xd, yd)
+
+
+def test_zero_weight_chunk_with_csr_chunks_and_gd(scheduler):
+    # A chunk whose rows all weigh 0 (data sorted by label, class_weight 0 for a
+    # class, say): its Lipschitz constant is 0, not an ARPACK error.
+    X, y = binary_data()
+    sw = np.ones(len(y))
+    sw[60:120] = 0.0
+    Xs = da.from_array(X, chunks=(60, -1)).map_blocks(sp.csr_matrix)
+    chunked = WeightedLogisticCE(solver="gd", alpha=1e-2, max_iter=3000, tol=1e-7)
+    chunked.fit(Xs, y, sample_weight=sw)
+    memory = WeightedLogisticCE(solver="gd", alpha=1e-2, max_iter=3000, tol=1e-7)
+    memory.fit(sp.csr_matrix(X), y, sample_weight=sw)
+    assert chunked.status_ == memory.status_ == "converged"
+    j_chunked = _objective_at(chunked, X, y, sw, np.ones(2), 1e-2)
+    j_memory = _objective_at(memory, X, y, sw, np.ones(2), 1e-2)
+    assert abs(j_chunked - j_memory) <= 1e-8 * j_memory
+
+
+def test_non_finite_rows_are_named_after_empty_chunks(scheduler):
+    X, y = binary_data()
+    X = X.copy()
+    X[170, 1] = np.nan  # row 120 once rows 50-99 are filtered out
+    keep = np.ones(len(y), dtype=bool)
+    keep[50:100] = False
+    Xd = da.from_array(X, chunks=(50, -1))[da.from_array(keep, chunks=50)]
+    yd = da.from_array(y, chunks=50)[da.from_array(keep, chunks=50)]
+    Xd.compute_chunk_sizes()
+    yd.compute_chunk_sizes()
+    assert 0 in Xd.chunks[0]
+    with pytest.raises(ValueError, match=r"rows \[120\]"):
+        WeightedLogisticCE().fit(Xd, yd)
+
+
+def test_lazy_predictions_keep_the_model_they_were_built_with(scheduler):
+    X, y = binary_data()
+    Xd = da.from_array(X, chunks=(CHUNKS, -1))
+    model = WeightedLogisticCE(alpha=1e-2).fit(X, y)
+    expected = model.predict_proba(X)
+    lazy = model.predict_proba(Xd)
+    model.fit(X, 1 - y)  # refit: the lazy array still computes the first model's output
+    np.testing.assert_allclose(lazy.compute(), expected)
+
+
+def test_labels_derived_from_x_on_a_cluster(cluster):
+    # y computed from X's own graph: one compute of both, no duplicate keys.
+    X, _ = binary_data()
+    Xd = da.from_array(X, chunks=(CHUNKS, -1)) * 1.0
+    yd = (Xd[:, 0] > 0).astype(int)
+    with dask.config.set(scheduler=cluster):
+        chunked = WeightedLogisticCE(alpha=1e-2, tol=1e-9).fit(Xd, yd)
+    y = (X[:, 0] > 0).astype(int)
+    memory = WeightedLogisticCE(alpha=1e-2, tol=1e-9).fit(X, y)
+    j_chunked = _objective_at(chunked, X, y, None, np.ones(2), 1e-2)
+    j_memory = _objective_at(memory, X, y, None, np.ones(2), 1e-2)
+    assert abs(j_chunked - j_memory) <= 1e-10 * j_memory
