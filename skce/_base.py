@@ -216,9 +216,8 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         moments, metrics and every evaluation of ``J`` and its gradient are
         sums of per-chunk partials, and the solver runs on the client on the
         parameter vector. The optimum is the in-memory one. Differences: no
-        start from a row sample, and ``solver="gd"`` with
-        ``learning_rate="auto"`` uses a larger (safe) Lipschitz bound, the
-        sum of the chunks'. ``X`` chunked by columns, ``y`` or
+        start from a row sample, and no class-coupled softmax metric where
+        in memory it would be summed over a row sample. ``X`` chunked by columns, ``y`` or
         ``sample_weight`` chunked unlike ``X``, and rows with NaN or infinity
         raise a ``ValueError`` that says what to change. For data larger than
         the cluster's memory, ``dask.config.set({"skce.chunks": "recompute"})``

@@ -35,7 +35,13 @@ import scipy.sparse as sp
 from dask.base import get_scheduler
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._objective import LinearObjective, l2_penalty, l2_penalty_noise, weighted_targets
+from ._objective import (
+    LinearObjective,
+    l2_penalty,
+    l2_penalty_noise,
+    top_eigenvalue,
+    weighted_targets,
+)
 
 __all__ = ["ChunkedData", "ChunkedObjective", "lazy_prediction"]
 
@@ -541,14 +547,17 @@ class ChunkedObjective:
         return _sum(self._each("coupled_gram", theta, mean, sigma, tau, floor))
 
     def lipschitz(self):
-        """An upper bound on the Lipschitz constant of ``grad J``.
+        """Lipschitz constant of ``grad J``, as :meth:`LinearObjective.lipschitz`.
 
-        The sum of the chunks' constants plus ``alpha``: the largest eigenvalue
-        of a sum of positive semi-definite matrices is at most the sum of
-        theirs, so ``1 / L`` is a safe step, though smaller than the in-memory
-        ``1 / L`` when the chunks' Gram matrices point the same way.
+        The largest eigenvalue of the weighted Gram matrix of ``[X, 1]`` by
+        Lanczos (:func:`~skce._objective.top_eigenvalue`), each product with it
+        one map over the chunks (``_weighted_gram_matvec``) and a sum of
+        ``d + 1`` numbers per chunk: the in-memory ``L`` (to Lanczos's
+        tolerance), not the larger sum of the chunks' constants.
         """
-        return float(sum(self._each("lipschitz"))) + self.alpha
+        m = self.n_features + self.fit_intercept
+        lam = top_eigenvalue(lambda v: sum(self._each("_weighted_gram_matvec", v)), m)
+        return self.loss.curvature_bound * max(lam, 0.0) + self.alpha
 
     @staticmethod
     def sample_sees_every_column(rows):

@@ -38,6 +38,7 @@ __all__ = [
     "WhitenedCoordinates",
     "l2_penalty",
     "l2_penalty_noise",
+    "top_eigenvalue",
     "weighted_targets",
 ]
 
@@ -115,6 +116,22 @@ def l2_penalty(alpha, W):
 def l2_penalty_noise(alpha, W, eps):
     """Rounding noise of :func:`l2_penalty` (value, gradient) at unit roundoff ``eps``."""
     return eps * 0.5 * alpha * float(np.vdot(W, W)), eps * alpha * np.abs(W)
+
+
+def top_eigenvalue(matvec, m):
+    """An upper bound on the largest eigenvalue of a PSD ``m x m`` operator, by Lanczos.
+
+    ``matvec(v)`` applies the operator. Lanczos (``scipy.sparse.linalg.eigsh``)
+    approaches the top eigenvalue from below; a margin of ``1e-5`` (relative)
+    keeps ``1/L`` built on it a safe gradient step (stable for any step
+    ``< 2/L``).
+    """
+    if m == 1:
+        return float(matvec(np.ones(1))[0])
+    op = LinearOperator((m, m), matvec=matvec, dtype=np.float64)
+    v0 = np.ones(m) / np.sqrt(m)
+    lam = float(eigsh(op, k=1, which="LA", tol=1e-6, v0=v0, return_eigenvectors=False)[0])
+    return lam * (1.0 + 1e-5)
 
 
 def _major_slices(X, chunk):
@@ -484,15 +501,8 @@ class LinearObjective:
                     G[d, :d] += col
                     G[d, d] += w.sum()
             lam = float(np.linalg.eigvalsh(G)[-1])
-        elif m == 1:
-            lam = float(self._weighted_gram_matvec(np.ones(1))[0])
         else:
-            op = LinearOperator((m, m), matvec=self._weighted_gram_matvec, dtype=np.float64)
-            v0 = np.ones(m) / np.sqrt(m)
-            lam = float(eigsh(op, k=1, which="LA", tol=1e-6, v0=v0, return_eigenvectors=False)[0])
-            # Lanczos approaches the top eigenvalue from below; the margin keeps
-            # 1/L a safe step (gradient descent is stable for any step < 2/L).
-            lam *= 1.0 + 1e-5
+            lam = top_eigenvalue(self._weighted_gram_matvec, m)
         return self.loss.curvature_bound * max(lam, 0.0) + self.alpha
 
     def column_moments(self):

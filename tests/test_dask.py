@@ -572,3 +572,29 @@ def test_labels_derived_from_x_on_a_cluster(cluster):
     j_chunked = _objective_at(chunked, X, y, None, np.ones(2), 1e-2)
     j_memory = _objective_at(memory, X, y, None, np.ones(2), 1e-2)
     assert abs(j_chunked - j_memory) <= 1e-10 * j_memory
+
+
+def test_chunked_lipschitz_constant_is_the_in_memory_one(scheduler):
+    # gd's 1/L on chunks: the top eigenvalue of the summed weighted Gram matrix
+    # by Lanczos over per-chunk products, against a dense eigen-decomposition
+    # written here (not the sum of the chunks' constants, which is larger).
+    from skce._dask import ChunkedData
+    from skce._loss import BinaryCrossEntropy
+
+    X, y = binary_data()
+    X = raw_scales(X)
+    sw = np.random.RandomState(6).uniform(0.2, 3.0, len(y))
+    chunked = ChunkedData(*_as_dask(X, y, sw)).objective(
+        BinaryCrossEntropy, np.array([1.0, 4.0]), 0.0, 1e-3, True
+    )
+    w = sw * np.where(y == 1, 4.0, 1.0) / sw.sum()
+    X1 = np.column_stack([X, np.ones(len(y))])
+    expected = 0.25 * np.linalg.eigvalsh(X1.T @ (w[:, None] * X1))[-1] + 1e-3
+    L = chunked.lipschitz()
+    assert expected <= L <= expected * (1 + 1e-4)
+    model = WeightedLogisticCE(solver="gd", alpha=1e-2, max_iter=5000, tol=1e-7)
+    memory = WeightedLogisticCE(solver="gd", alpha=1e-2, max_iter=5000, tol=1e-7)
+    Xs, ys = _as_dask(binary_data()[0], binary_data()[1])
+    model.fit(Xs, ys)
+    memory.fit(*binary_data())
+    assert abs(model.n_iter_ - memory.n_iter_) <= 1
