@@ -37,6 +37,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from ._objective import (
     LinearObjective,
+    LinearParameters,
     l2_penalty,
     l2_penalty_noise,
     top_eigenvalue,
@@ -421,7 +422,7 @@ def _with_unit_weights(part):
 
 
 # -- the objective --------------------------------------------------------------
-class ChunkedObjective:
+class ChunkedObjective(LinearParameters):
     """The sum of per-chunk :class:`~skce._objective.LinearObjective` partials.
 
     Every evaluation is one map over the chunks, where they live, and a sum of
@@ -447,11 +448,6 @@ class ChunkedObjective:
     """
 
     can_sample = False
-
-    # Packing depends only on n_outputs, n_features and fit_intercept: the same
-    # functions as LinearObjective's.
-    unpack = LinearObjective.unpack
-    pack = LinearObjective.pack
 
     def __init__(
         self, chunks, loss, *, n_samples, n_features, n_outputs, alpha, fit_intercept, sparse, dtype

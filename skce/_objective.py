@@ -33,6 +33,7 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 __all__ = [
     "FULL_METRIC_MAX_FEATURES",
     "LinearObjective",
+    "LinearParameters",
     "OriginalCoordinates",
     "StandardizedCoordinates",
     "WhitenedCoordinates",
@@ -176,7 +177,31 @@ def _sparse_weighted_column_sums(X, w, chunk=1 << 14):
     return s1, s2
 
 
-class LinearObjective:
+class LinearParameters:
+    """The parameter layout of a linear model: ``theta = (W.ravel(), b)``.
+
+    Shared by the objectives (:class:`LinearObjective`, and the chunked one of
+    :mod:`skce._dask`), which set ``n_outputs``, ``n_features`` and
+    ``fit_intercept``; without an intercept ``b`` is not in ``theta``.
+    """
+
+    def unpack(self, theta):
+        """Views ``(W, b)`` of a flat parameter vector; ``b`` is zeros without intercept."""
+        k, d = self.n_outputs, self.n_features
+        W = theta[: k * d].reshape(k, d)
+        b = theta[k * d :] if self.fit_intercept else np.zeros(k)
+        return W, b
+
+    def pack(self, W, b):
+        """Flat float64 parameter vector from ``W`` (k, d) and ``b`` (k,)."""
+        W = np.asarray(W, dtype=np.float64).reshape(self.n_outputs, self.n_features)
+        parts = [W.ravel()]
+        if self.fit_intercept:
+            parts.append(np.asarray(b, dtype=np.float64).reshape(self.n_outputs))
+        return np.concatenate(parts)
+
+
+class LinearObjective(LinearParameters):
     """Penalised weighted cross-entropy of a linear model.
 
     Parameters
@@ -238,22 +263,6 @@ class LinearObjective:
     def nnz(self):
         """Stored entries of ``X`` (every entry when ``X`` is dense)."""
         return self.X.nnz if self._sparse else self.n_samples * self.n_features
-
-    # -- packing -----------------------------------------------------------
-    def unpack(self, theta):
-        """Views ``(W, b)`` of a flat parameter vector; ``b`` is zeros without intercept."""
-        k, d = self.n_outputs, self.n_features
-        W = theta[: k * d].reshape(k, d)
-        b = theta[k * d :] if self.fit_intercept else np.zeros(k)
-        return W, b
-
-    def pack(self, W, b):
-        """Flat float64 parameter vector from ``W`` (k, d) and ``b`` (k,)."""
-        W = np.asarray(W, dtype=np.float64).reshape(self.n_outputs, self.n_features)
-        parts = [W.ravel()]
-        if self.fit_intercept:
-            parts.append(np.asarray(b, dtype=np.float64).reshape(self.n_outputs))
-        return np.concatenate(parts)
 
     # -- linear algebra on X --------------------------------------------------
     # The products run in X's own dtype (float32 data is never promoted as a
