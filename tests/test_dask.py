@@ -22,6 +22,7 @@ from scipy.special import log_softmax
 from sklearn.linear_model import LogisticRegression
 
 from skce import SoftmaxCE, WeightedLogisticCE
+from skce._objective import LinearObjective
 
 from ._data import binary_data, multiclass_data, raw_scales
 
@@ -256,11 +257,29 @@ def test_chunked_moments_and_metric_equal_the_in_memory_ones(scheduler):
     np.testing.assert_allclose(g, g_ref, rtol=1e-11, atol=1e-14)
 
 
-def test_chunks_of_x_are_computed_and_used_on_the_workers_only(cluster):
+def test_chunks_of_x_are_computed_and_used_on_the_workers_only(cluster, monkeypatch):
     """With a client, X's chunks are made on the workers and never come to the client."""
     from skce._dask import ChunkedData
 
     client_pid = os.getpid()
+    # Everything the client gathers during the fit: small partials only, no array
+    # with as many entries as a chunk of X (70 rows x 6 columns).
+    gathered = []
+    original_gather = type(cluster).gather
+
+    def gather(self, futures, *args, **kwargs):
+        result = original_gather(self, futures, *args, **kwargs)
+        gathered.append(result)
+        return result
+
+    monkeypatch.setattr(type(cluster), "gather", gather)
+
+    def leaves(obj):
+        if isinstance(obj, (list, tuple)):
+            for item in obj:
+                yield from leaves(item)
+        else:
+            yield obj
 
     def worker_only(block):
         # Defined in the test, so cloudpickle sends it by value to the workers.
@@ -278,11 +297,17 @@ def test_chunks_of_x_are_computed_and_used_on_the_workers_only(cluster):
             wait(futures)
         assert len(futures) == 5 and all(f.status == "finished" for f in futures)
         chunked = WeightedLogisticCE(tol=1e-9).fit(Xd, y)
+        fit_gathered = list(gathered)  # (predictions, gathered next, are n x 2: fine)
         predicted = chunked.predict_proba(Xd).compute()
     memory = WeightedLogisticCE(tol=1e-9).fit(X, y)
     j_memory = _objective_at(memory, X, y, None, [1, 1], 1e-4)
     assert abs(_objective_at(chunked, X, y, None, [1, 1], 1e-4) - j_memory) <= 1e-10 * j_memory
     np.testing.assert_allclose(predicted, chunked.predict_proba(X), rtol=1e-14)
+    assert fit_gathered  # the fit's partials came back through gather
+    chunk_entries = CHUNKS * X.shape[1]
+    for leaf in leaves(fit_gathered):
+        assert not isinstance(leaf, LinearObjective)
+        assert np.size(leaf) < chunk_entries or not isinstance(leaf, np.ndarray)
     # The same X cannot be computed here: the check above is live.
     with dask.config.set(scheduler="sync"), pytest.raises(AssertionError, match="client"):
         Xd.compute()
