@@ -222,8 +222,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         raise a ``ValueError`` that says what to change. For data larger than
         the cluster's memory, ``dask.config.set({"skce.chunks": "recompute"})``
         recomputes (e.g. reads) every chunk at every evaluation instead of
-        keeping it. Not yet supported: ``score`` on dask arrays. See the
-        "Scaling out" page of the documentation.
+        keeping it. See the "Scaling out" page of the documentation.
         """
         if _is_dask_array(X):
             # Imported only for dask input: `import skce` and NumPy fits never import dask.

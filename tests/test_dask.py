@@ -623,3 +623,17 @@ def test_chunked_lipschitz_constant_is_the_in_memory_one(scheduler):
     model.fit(Xs, ys)
     memory.fit(*binary_data())
     assert abs(model.n_iter_ - memory.n_iter_) <= 1
+
+
+def test_score_and_the_cross_entropy_scorer_on_dask_arrays(scheduler):
+    # They compute the (n-sized) predictions where the scorer runs; the result
+    # equals the in-memory one.
+    from skce import cross_entropy_score
+
+    X, y = multiclass_data()
+    model = SoftmaxCE(alpha=1e-2).fit(X, y)
+    Xd, yd = _as_dask(X, y)
+    assert model.score(Xd, yd) == pytest.approx(model.score(X, y), abs=1e-15)
+    assert cross_entropy_score(model, Xd, yd) == pytest.approx(
+        cross_entropy_score(model, X, y), rel=1e-12
+    )
