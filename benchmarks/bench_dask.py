@@ -163,16 +163,8 @@ def chunked_objective(estimator, X, y):
     """The chunked objective exactly as ``WeightedLogisticCE.fit`` builds it."""
     from skce._dask import ChunkedData
 
-    data = ChunkedData(X, y)
-    class_weight = estimator._fit_classes(data.classes, data.class_totals)
-    objective = data.objective(
-        estimator._loss,
-        class_weight,
-        estimator.label_smoothing,
-        alpha=estimator.alpha,
-        fit_intercept=estimator.fit_intercept,
-    )
-    return objective, class_weight
+    objective = estimator._chunked_objective(ChunkedData(X, y))
+    return objective, np.asarray(estimator._fitted_class_weights(), dtype=np.float64)
 
 
 def in_memory_objective(estimator, X, y, class_weight):

@@ -231,15 +231,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             data = ChunkedData(X, y, sample_weight)
             self._forget_feature_names()
             self.n_features_in_ = data.n_features
-            class_weight = self._fit_classes(data.classes, data.class_totals)
-            objective = data.objective(
-                self._loss,
-                class_weight,
-                self.label_smoothing,
-                alpha=self.alpha,
-                fit_intercept=self.fit_intercept,
-            )
-            return self._fit_objective(objective, data.X)
+            return self._fit_objective(self._chunked_objective(data), data.X)
         X, y = validate_data(self, X, y, accept_sparse=_SPARSE_FORMATS, dtype=_DTYPES, order=None)
         check_classification_targets(y)
         classes, y_codes = np.unique(y, return_inverse=True)
@@ -255,6 +247,21 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             self._loss, X, A, alpha=self.alpha, fit_intercept=self.fit_intercept
         )
         return self._fit_objective(objective, X)
+
+    def _chunked_objective(self, data):
+        """The objective of a fit on chunked ``data`` (a ``skce._dask.ChunkedData``).
+
+        Checks the classes and sets ``classes_`` and the fitted class weights,
+        as a fit does.
+        """
+        class_weight = self._fit_classes(data.classes, data.class_totals)
+        return data.objective(
+            self._loss,
+            class_weight,
+            self.label_smoothing,
+            alpha=self.alpha,
+            fit_intercept=self.fit_intercept,
+        )
 
     def _forget_feature_names(self):
         """Drop ``feature_names_in_`` of an earlier fit (dask arrays have no column names)."""
