@@ -55,6 +55,26 @@ _ROUND_PER_REFRESH = 0.1
 _ROUND_GROWTH = 1.25
 
 
+def _caller_stacklevel():
+    """The ``stacklevel`` that points a warning at the caller's code.
+
+    Counted from the function that calls ``warnings.warn`` (level 1) back to
+    the first frame outside skce and scikit-learn (``fit`` and its wrappers:
+    the BLAS thread policy, scikit-learn's ``_fit_context``, a ``Pipeline`` or
+    a search calling ``fit``), so refactoring the frames in between does not
+    move it.
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
+        "skce",
+        "sklearn",
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
 def _is_dask_array(X):
     """Whether ``X`` is a ``dask.array.Array``, without importing dask.
 
@@ -573,9 +593,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 "and max_iter. Set alpha > 0 (or label_smoothing > 0) for a finite "
                 "fit."
             )
-        # Frames up to the user's call: this method, _fit_objective, fit, the BLAS
-        # thread-policy wrapper, sklearn's _fit_context wrapper.
-        warnings.warn(message, ConvergenceWarning, stacklevel=6)
+        warnings.warn(message, ConvergenceWarning, stacklevel=_caller_stacklevel())
 
     # -- prediction ------------------------------------------------------------
     def _lazy_prediction(self, X, method):

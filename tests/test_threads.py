@@ -220,3 +220,14 @@ def test_convergence_warning_points_at_the_caller():
     with pytest.warns(ConvergenceWarning) as record:
         WeightedLogisticCE(max_iter=1, tol=0).fit(X, y)
     assert record[0].filename == __file__
+
+
+def test_convergence_warning_points_at_the_caller_of_a_pipeline():
+    # Through scikit-learn's Pipeline frames, the warning still points here.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = data()
+    with pytest.warns(ConvergenceWarning) as record:
+        make_pipeline(StandardScaler(), WeightedLogisticCE(max_iter=1, tol=0)).fit(X, y)
+    assert record[0].filename == __file__
