@@ -233,6 +233,7 @@ class LinearObjective(LinearParameters):
         self.n_outputs = loss.n_outputs(A.shape[0])
         self.n_params = self.n_outputs * (self.n_features + self.fit_intercept)
         self._sparse = sp.issparse(X)
+        self._sample_moments_cache = {}  # rows -> _dense_moments over _sample_blocks(rows)
         if self._sparse:
             if rows is not None:
                 raise ValueError("rows is only supported for dense X")
@@ -542,7 +543,7 @@ class LinearObjective(LinearParameters):
 
     def _sample_moments(self, rows):
         """:meth:`_dense_moments` over the sample blocks of about ``rows`` rows (cached)."""
-        cache = self.__dict__.setdefault("_sample_moments_cache", {})
+        cache = self._sample_moments_cache
         if rows not in cache:
             cache[rows] = self._dense_moments(self._sample_blocks(rows), self.total_weight)
         return cache[rows]
