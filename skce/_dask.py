@@ -40,6 +40,7 @@ from ._objective import (
     LinearParameters,
     l2_penalty,
     l2_penalty_noise,
+    merge_moments,
     top_eigenvalue,
     weighted_targets,
 )
@@ -514,25 +515,11 @@ class ChunkedObjective(LinearParameters):
     def column_moments(self):
         """Weighted column mean and spread over every row, merged from the chunks.
 
-        Chunk ``c`` gives its weight ``w_c``, mean ``m_c`` and spread
-        ``S_c = sum_{i in c} w_i (x_i - m_c)^2``; over all rows (Chan, Golub and
-        LeVeque's parallel formula) ``m = sum_c w_c m_c / sum_c w_c`` and
-        ``S = sum_c S_c + sum_c w_c (m_c - m)^2``. Without intercept the
-        spreads are uncentred and simply add.
+        :func:`~skce._objective.merge_moments` (the parallel-variance formula)
+        over the chunks' own moments; without intercept the spreads are
+        uncentred and simply add.
         """
-        parts = self._each("column_moments")
-        wsum = float(sum(p[2] for p in parts))
-        mean = np.zeros(self.n_features)
-        if self.fit_intercept and wsum > 0:
-            for m_c, _, w_c in parts:
-                mean += w_c * m_c
-            mean /= wsum
-        spread2 = np.zeros(self.n_features)
-        for m_c, s_c, w_c in parts:
-            spread2 += s_c
-            if self.fit_intercept:
-                spread2 += w_c * (m_c - mean) ** 2
-        return mean, spread2, wsum
+        return merge_moments(self._each("column_moments"), centred=self.fit_intercept)
 
     def standardized_gram(self, theta, mean, sigma, tau, floor, rows=None):
         """:meth:`LinearObjective.standardized_gram` summed over the chunks (every row)."""

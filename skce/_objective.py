@@ -119,6 +119,40 @@ def l2_penalty_noise(alpha, W, eps):
     return eps * 0.5 * alpha * float(np.vdot(W, W)), eps * alpha * np.abs(W)
 
 
+def merge_moments(parts, centred=True):
+    """Column means and spreads of all rows from those of row blocks.
+
+    Block ``c`` gives its weight ``w_c``, mean ``m_c`` and spread
+    ``S_c = sum_{i in c} w_i (x_i - m_c)^2``. Over all rows (Chan, Golub and
+    LeVeque's parallel formula) ``m = sum_c w_c m_c / sum_c w_c`` and
+    ``S = sum_c S_c + sum_c w_c (m_c - m)^2``. With ``centred=False`` the
+    means are zero, the spreads uncentred, and they simply add.
+
+    Parameters
+    ----------
+    parts : iterable of (mean, spread2, weight)
+        Per block: arrays of shape (n_columns,) and a float.
+
+    Returns
+    -------
+    mean, spread2 : ndarray of shape (n_columns,)
+    weight : float
+    """
+    parts = list(parts)
+    wsum = float(sum(w_c for _, _, w_c in parts))
+    mean = np.zeros_like(np.asarray(parts[0][0], dtype=np.float64))
+    if centred and wsum > 0:
+        for m_c, _, w_c in parts:
+            mean += w_c * m_c
+        mean /= wsum
+    spread2 = np.zeros_like(mean)
+    for m_c, s_c, w_c in parts:
+        spread2 += s_c
+        if centred:
+            spread2 += w_c * (m_c - mean) ** 2
+    return mean, spread2, wsum
+
+
 def top_eigenvalue(matvec, m):
     """An upper bound on the largest eigenvalue of a PSD ``m x m`` operator, by Lanczos.
 

@@ -19,6 +19,7 @@ from ._data import (
     split_columns,
     target,
 )
+from ._files import fit_files, is_several_files
 from ._modelfile import default_model_path, load_model, model_document, write_model
 from ._output import (
     EXIT_OK,
@@ -241,6 +242,8 @@ def _estimator(args):
 def cmd_fit(args, out):
     """``skce fit``: cross-validate, fit on all rows, save the model file."""
     import_pandas("'skce fit'")
+    if args.scheduler or is_several_files(args.data):
+        return fit_files(args, out)
     path, frame, columns, y, classes, counts = _fit_data(args)
     _check_fit_request(args, classes, counts)
     model_path = Path(args.model) if args.model else default_model_path(path)

@@ -201,7 +201,12 @@ def build_parser():
         epilog=_FIT_EPILOG,
         formatter_class=formatter,
     )
-    fit.add_argument("data", metavar="DATA.csv", help="training data, CSV with a header row")
+    fit.add_argument(
+        "data",
+        metavar="DATA",
+        help="training data: a CSV file with a header row, or a directory or glob pattern "
+        "(quoted) of CSV or Parquet files, fitted on a dask cluster",
+    )
     fit.add_argument("--target", required=True, metavar="COLUMN", help="the column to predict")
     how = fit.add_mutually_exclusive_group()
     how.add_argument(
@@ -238,6 +243,13 @@ def build_parser():
         metavar="OUT",
         default=None,
         help=f"where to save the model (default: DATA with suffix {MODEL_SUFFIX})",
+    )
+    fit.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="fit on the dask cluster of this scheduler (e.g. tcp://10.0.0.5:8786); without "
+        "it, several files are fitted on a local cluster of --jobs worker processes",
     )
     common(fit)
     fit.set_defaults(handler=cmd_fit)

@@ -1,0 +1,762 @@
+"""``skce fit`` on a directory or glob of CSV or Parquet files, on a dask cluster.
+
+Each file is one block of rows and stays on the cluster's workers: the client
+sees per-file summaries and small partial sums, never the rows. The steps are
+those of the one-file ``skce fit``, done blockwise:
+
+1. every file is summarised where it is read: its columns, which columns are
+   numeric, their count, mean and spread, the categories of the others, the
+   target's labels and their counts, and the first problem (a missing or
+   infinite value, a text value in a numeric column) with its file and row;
+2. the client merges the summaries (the spreads by the parallel-variance
+   formula, :func:`skce._objective.merge_moments`) into the fitted
+   preprocessing: a ``StandardScaler`` with the moments of all rows and a
+   ``OneHotEncoder`` with the union of the categories, exactly as the one-file
+   pipeline would have fitted them on the files joined;
+3. the workers turn their files into feature blocks (dense, or CSR when there
+   are categorical columns) and keep them (``Client.persist``; workers spill
+   to disk what does not fit their memory), with the labels and each row's
+   cross-validation fold;
+4. cross-validation fits the estimator on the dask array with sample weight 0
+   on the held-out fold, which is the fit on the other folds: the objective
+   normalises by the weight total, so rows of weight 0 do not change it;
+   every metric is summed blockwise (counts of a confusion matrix, sums of
+   cross-entropy), except ROC AUC, which ranks the held-out rows and so
+   gathers one score and one label per held-out row on the client;
+5. the final fit uses every row, and the model file is the one-file format.
+
+Folds are stratified exactly as ``StratifiedKFold`` stratifies: the rows of
+each class are dealt to the folds in turn across the files (starting at a
+random fold per class, in a random order within a file), so every fold has
+the same share of each class, to one row.
+
+dask, distributed (and pyarrow for Parquet) are imported when this runs.
+"""
+
+import contextlib
+import glob
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._data import _numeric, as_text, features, read_csv, split_columns, target
+from ._output import CLIError, MissingDependencyError, UsageError, first_line, one_line
+
+#: File kinds by suffix.
+_KINDS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+_GLOB_CHARACTERS = set("*?[")
+#: ColumnTransformer's default ``sparse_threshold``, which the one-file pipeline uses.
+_SPARSE_THRESHOLD = 0.3
+
+
+def is_several_files(spec):
+    """Whether the DATA argument names a directory or a glob pattern (not one file)."""
+    path = Path(spec)
+    if path.is_dir():
+        return True
+    return not path.exists() and bool(_GLOB_CHARACTERS & set(str(spec)))
+
+
+def find_files(spec):
+    """The data files of a directory or glob pattern, sorted, and their kind.
+
+    Raises
+    ------
+    UsageError
+        If nothing matches, or the files mix CSV and Parquet, or a match has
+        another suffix.
+    """
+    path = Path(spec)
+    if path.is_file():
+        if path.suffix.lower() not in _KINDS:
+            raise UsageError(f"{path} is neither .csv nor .parquet")
+        return [path], _KINDS[path.suffix.lower()]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in _KINDS and p.is_file())
+        where = f"directory {path}"
+        if not files:
+            raise UsageError(f"{where} has no .csv or .parquet files")
+    else:
+        files = sorted(Path(p) for p in glob.glob(str(spec)) if Path(p).is_file())
+        where = f"pattern {spec!r}"
+        if not files:
+            raise UsageError(f"no file matches {where}")
+        others = [p for p in files if p.suffix.lower() not in _KINDS]
+        if others:
+            raise UsageError(
+                f"{where} matches {others[0]}, which is neither .csv nor .parquet; "
+                "narrow the pattern"
+            )
+    kinds = {_KINDS[p.suffix.lower()] for p in files}
+    if len(kinds) > 1:
+        raise UsageError(f"{where} has both CSV and Parquet files; use one kind")
+    return files, kinds.pop()
+
+
+def _import_cluster():
+    try:
+        import dask  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(
+            "fitting several files needs dask and distributed: pip install 'skce[cli,dask]'"
+        ) from None
+
+
+def read_part(path, kind):
+    """One file as a frame of text values (numbers as they are in Parquet).
+
+    A CSV file is read as :func:`~skce.cli._data.read_csv` reads one; a
+    Parquet file keeps its numeric columns' numbers, and the other columns
+    become text, so that the column typing of the one-file path applies.
+    """
+    if kind == "csv":
+        return read_csv(path)
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(path)
+    except ImportError:
+        raise MissingDependencyError(
+            "reading Parquet files needs pyarrow: pip install 'skce[parquet]'"
+        ) from None
+    except Exception as exc:
+        raise UsageError(f"cannot read {path} as Parquet: {one_line(first_line(exc))}") from None
+    if frame.shape[0] == 0:
+        raise UsageError(f"{path} has no data rows")
+    frame.columns = [str(c) for c in frame.columns]
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype.kind not in "iuf":
+            frame[column] = pd.Series(as_text(values), index=frame.index, dtype=object)
+    return frame
+
+
+# -- 1. per-file summaries ------------------------------------------------------------
+def _summarise(path, kind, target_column):
+    """What the client needs of one file; a problem comes back as ``{"error": ...}``."""
+    import numpy as np
+
+    try:
+        frame = read_part(path, kind)
+        columns = list(frame.columns)
+        if target_column not in columns:
+            raise UsageError(
+                f"{path} has no column {target_column!r}; its columns are "
+                f"{', '.join(repr(c) for c in columns)}"
+            )
+        features_ = [c for c in columns if c != target_column]
+        numeric, categorical = split_columns(frame, features_)
+        X = features(frame, numeric, categorical, path)
+        missing = {}
+        for column in X.columns:
+            mask = X[column].isna().to_numpy()
+            if mask.any():
+                missing[column] = (int(mask.argmax()) + 1, int(mask.sum()))
+        moments = {}
+        for column in numeric:
+            values = X[column].to_numpy(dtype=np.float64)
+            mean = values.mean()
+            moments[column] = (mean, float(np.sum((values - mean) ** 2)))
+        categories = {c: sorted(set(X[c].dropna().tolist())) for c in categorical}
+        first_text = {}
+        for column in categorical:  # for a message, if the column is numeric elsewhere
+            values = frame[column]
+            text = (values.notna() & _numeric(values).isna()).to_numpy()
+            row = int(text.argmax())
+            first_text[column] = (row + 1, values.iloc[row], int(text.sum()))
+        labels = target(frame, target_column, path)
+        classes, counts = np.unique(labels, return_counts=True)
+        return {
+            "columns": columns,
+            "rows": len(frame),
+            "numeric": numeric,
+            "categorical": categorical,
+            "moments": moments,
+            "categories": categories,
+            "first_text": first_text,
+            "missing": missing,
+            "target_numeric": labels.dtype.kind == "i",
+            "classes": classes.tolist(),
+            "counts": counts.tolist(),
+        }
+    except CLIError as exc:
+        return {"error": str(exc), "kind": type(exc).__name__}
+
+
+@dataclass
+class _Layout:
+    """The merged summaries: what the files hold, as the one-file fit would see it."""
+
+    files: list
+    kind: str
+    columns: list  # feature columns in file order
+    numeric: list
+    categorical: list
+    categories: list  # per categorical column
+    mean: object
+    var: object
+    rows: list  # per file
+    classes: list
+    class_counts: list  # per file, per class
+    target_numeric: bool
+
+    @property
+    def n_rows(self):
+        return sum(self.rows)
+
+    @property
+    def sparse(self):
+        """Whether the feature blocks are CSR: ``ColumnTransformer``'s rule on the whole data.
+
+        Each numeric column gives one non-zero a row, each categorical column
+        one; CSR when that is under ``sparse_threshold`` (0.3) of the features,
+        as the one-file pipeline decides. One decision for every file: the
+        chunks of a dask array are all dense or all CSR.
+        """
+        width = len(self.numeric) + sum(len(c) for c in self.categories)
+        return (len(self.numeric) + len(self.categorical)) / width < _SPARSE_THRESHOLD
+
+
+def _raise_from(summary):
+    if summary["kind"] == "MissingDependencyError":
+        raise MissingDependencyError(summary["error"])
+    raise UsageError(summary["error"])
+
+
+def merge_summaries(files, kind, summaries, target_column):
+    """The :class:`_Layout` of the files, or the first problem as a :class:`UsageError`."""
+    import numpy as np
+
+    from .._objective import merge_moments
+
+    for summary in summaries:
+        if "error" in summary:
+            _raise_from(summary)
+    first = summaries[0]
+    columns = [c for c in first["columns"] if c != target_column]
+    if not columns:
+        raise UsageError(f"{files[0]} has no feature columns besides the target {target_column!r}")
+    for path, summary in zip(files[1:], summaries[1:], strict=True):
+        if set(summary["columns"]) != set(first["columns"]):
+            missing = sorted(set(first["columns"]) - set(summary["columns"]))
+            extra = sorted(set(summary["columns"]) - set(first["columns"]))
+            what = "lacks " + ", ".join(map(repr, missing)) if missing else ""
+            what += (" and " if missing and extra else "") + (
+                "has " + ", ".join(map(repr, extra)) if extra else ""
+            )
+            raise UsageError(
+                f"{path} {what}: every file needs the columns of {files[0]} "
+                f"({', '.join(map(repr, first['columns']))})"
+            )
+    text_somewhere = {c for s in summaries for c in s["categorical"]}
+    for column in sorted(text_somewhere):
+        numeric_in = [p for p, s in zip(files, summaries, strict=True) if column in s["numeric"]]
+        if numeric_in:
+            path, summary = next(
+                (p, s) for p, s in zip(files, summaries, strict=True) if column in s["categorical"]
+            )
+            row, value, count = summary["first_text"][column]
+            raise UsageError(
+                f"column {column!r} holds numbers in {numeric_in[0]} but text in {path} "
+                f"({count} value{'s' if count > 1 else ''} that are not numbers, the first "
+                f"{value!r} in data row {row}); a column must be numeric in every file or "
+                "text in every file"
+            )
+    for path, summary in zip(files, summaries, strict=True):
+        if summary["missing"]:
+            column, (row, count) = next(iter(summary["missing"].items()))
+            raise UsageError(
+                f"column {column!r} has a missing value in data row {row} of {path} "
+                f"({count} missing in that column there); fill missing values first "
+                "(--impute needs every file's values at once and is not available with "
+                "several files)"
+            )
+    numeric = [c for c in columns if c in first["numeric"]]
+    categorical = [c for c in columns if c in first["categorical"]]
+    categories = [
+        sorted(set().union(*(s["categories"][c] for s in summaries))) for c in categorical
+    ]
+    rows = [s["rows"] for s in summaries]
+    if numeric:
+        parts = [
+            (
+                np.array([s["moments"][c][0] for c in numeric]),
+                np.array([s["moments"][c][1] for c in numeric]),
+                float(s["rows"]),
+            )
+            for s in summaries
+        ]
+        mean, spread2, n = merge_moments(parts)
+        var = spread2 / n
+    else:
+        mean = var = None
+    kinds = [s["target_numeric"] for s in summaries]
+    target_numeric = all(kinds)
+    if any(kinds) and not target_numeric:
+        raise UsageError(
+            f"target column {target_column!r} holds numbers in {files[kinds.index(True)]} but "
+            f"text in {files[kinds.index(False)]}; use one kind of label in every file"
+        )
+    labels = [_label(c, target_numeric) for s in summaries for c in s["classes"]]
+    classes = sorted(set(labels))
+    class_counts = []
+    for s in summaries:
+        counts = dict.fromkeys(classes, 0)
+        for c, n_c in zip(s["classes"], s["counts"], strict=True):
+            counts[_label(c, target_numeric)] += n_c
+        class_counts.append([counts[c] for c in classes])
+    return _Layout(
+        files=files,
+        kind=kind,
+        columns=columns,
+        numeric=numeric,
+        categorical=categorical,
+        categories=categories,
+        mean=mean,
+        var=var,
+        rows=rows,
+        classes=classes,
+        class_counts=class_counts,
+        target_numeric=target_numeric,
+    )
+
+
+def _label(value, numeric):
+    return int(value) if numeric else str(value)
+
+
+# -- 2. the fitted preprocessing -----------------------------------------------------
+def _scale(mean, var, n):
+    """``StandardScaler``'s ``scale_`` for these moments.
+
+    The square root of the variance, and 1 for a column whose variance is
+    within rounding error of zero (``var <= n eps var + (n eps mean)^2``, the
+    bound scikit-learn's StandardScaler documents for constant features), so
+    that a constant column is centred, not blown up.
+    """
+    import numpy as np
+
+    eps = np.finfo(np.float64).eps
+    constant = var <= n * eps * var + (n * eps * mean) ** 2
+    scale = np.sqrt(var)
+    scale[constant | (scale < 10 * eps)] = 1.0
+    return scale
+
+
+def fitted_preprocessing(layout, estimator):
+    """The one-file pipeline, its preprocessing fitted to the merged summaries."""
+    import numpy as np
+
+    from ._data import make_pipeline
+    from ._rebuild import layout_frame
+
+    pipeline = make_pipeline(layout.numeric, layout.categorical, estimator, impute=False)
+    preprocess = pipeline.named_steps["preprocess"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        preprocess.fit(layout_frame(layout.numeric, layout.categorical, layout.categories))
+    if layout.numeric:
+        scaler = preprocess.named_transformers_["num"].named_steps["scale"]
+        scaler.mean_ = np.asarray(layout.mean, dtype=np.float64)
+        scaler.var_ = np.asarray(layout.var, dtype=np.float64)
+        scaler.scale_ = _scale(scaler.mean_, scaler.var_, layout.n_rows)
+        scaler.n_samples_seen_ = np.int64(layout.n_rows)
+    preprocess.sparse_output_ = layout.sparse
+    return pipeline
+
+
+# -- 3. feature blocks, labels and folds where the files are --------------------------
+def fold_offsets(class_counts, folds, seed):
+    """Per file and class, the fold its first row of that class is dealt to.
+
+    The rows of class ``c`` are dealt to folds ``start_c, start_c + 1, ...``
+    (mod ``folds``) in file order, so file ``p`` starts at ``start_c`` plus the
+    class's rows in the files before it.
+    """
+    import numpy as np
+
+    counts = np.asarray(class_counts, dtype=np.int64)  # (files, classes)
+    start = np.random.default_rng(seed).integers(folds, size=counts.shape[1])
+    before = np.cumsum(counts, axis=0) - counts
+    return (start + before) % folds
+
+
+def deal_folds(codes, offsets, folds, seed, part):
+    """Fold of each row of one file: its class's rows dealt in turn, in a random order."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, part])
+    fold = np.empty(codes.shape[0], dtype=np.int64)
+    for c, offset in enumerate(offsets):
+        rows = np.flatnonzero(codes == c)
+        fold[rng.permutation(rows)] = (offset + np.arange(rows.shape[0])) % folds
+    return fold
+
+
+def _block(path, kind, layout, preprocess, target_column, offsets, folds, seed, part):
+    """(X block, labels, folds) of one file, built where it is read."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    frame = read_part(path, kind)
+    X = features(frame, layout.numeric, layout.categorical, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        block = preprocess.transform(X)
+    if layout.sparse:
+        block = sp.csr_matrix(block, dtype=np.float64)
+    else:
+        block = np.require(np.asarray(block, dtype=np.float64), requirements=["A", "C"])
+    labels = target(frame, target_column, path)
+    codes = np.searchsorted(np.asarray(layout.classes, dtype=labels.dtype), labels)
+    return block, labels, deal_folds(codes, offsets, folds, seed, part)
+
+
+def _item(triple, k):
+    return triple[k]
+
+
+def chunked_arrays(client, layout, preprocess, target_column, folds, seed):
+    """X, y and the fold of each row as dask arrays, one chunk per file, persisted."""
+    import dask
+    import dask.array as da
+    import numpy as np
+    import scipy.sparse as sp
+
+    offsets = fold_offsets(layout.class_counts, folds, seed)
+    d = preprocess.transform(_layout_rows(layout)).shape[1]
+    label_dtype = np.int64 if layout.target_numeric else object
+    xs, ys, fs = [], [], []
+    for part, (path, n) in enumerate(zip(layout.files, layout.rows, strict=True)):
+        triple = dask.delayed(_block, pure=True)(
+            str(path),
+            layout.kind,
+            layout,
+            preprocess,
+            target_column,
+            offsets[part],
+            folds,
+            seed,
+            part,
+        )
+        meta = sp.csr_matrix((0, d)) if layout.sparse else np.empty((0, d))
+        xs.append(
+            da.from_delayed(dask.delayed(_item)(triple, 0), (n, d), dtype=np.float64, meta=meta)
+        )
+        ys.append(da.from_delayed(dask.delayed(_item)(triple, 1), (n,), dtype=label_dtype))
+        fs.append(da.from_delayed(dask.delayed(_item)(triple, 2), (n,), dtype=np.int64))
+    X, y, fold = (da.concatenate(a) for a in (xs, ys, fs))
+    return client.persist([X, y, fold])
+
+
+def _layout_rows(layout):
+    from ._rebuild import layout_frame
+
+    return layout_frame(layout.numeric, layout.categorical, layout.categories)
+
+
+# -- 4. cross-validation with weights, metrics summed blockwise -------------------------
+def _held_out_sums(x, y, fold, model, k, classes):
+    """Confusion counts, cross-entropy sum and (for AUC) scores of fold ``k``'s rows."""
+    import numpy as np
+    from sklearn.metrics import confusion_matrix
+
+    from ..metrics import cross_entropy_loss
+
+    rows = np.flatnonzero(fold == k)
+    K = len(classes)
+    if rows.shape[0] == 0:
+        return np.zeros((K, K), dtype=np.int64), 0.0, np.empty(0), np.empty(0, dtype=bool)
+    x, y = x[rows], y[rows]
+    proba = model.predict_proba(x)
+    labels = np.asarray(classes, dtype=y.dtype)
+    predicted = labels[np.argmax(proba, axis=1)]
+    counts = confusion_matrix(y, predicted, labels=labels)
+    ce_sum = rows.shape[0] * cross_entropy_loss(y, proba, labels=labels)
+    if K == 2:
+        return counts, ce_sum, proba[:, 1], y == labels[1]
+    return counts, ce_sum, np.empty(0), np.empty(0, dtype=bool)
+
+
+def _metrics_from_sums(counts, ce_sum, scores, positive):
+    """The ``skce fit`` metrics (greater is better) from summed held-out quantities."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    n = counts.sum()
+    support = counts.sum(axis=1)
+    present = support > 0
+    values = {
+        "cross_entropy": -ce_sum / n,
+        "accuracy": np.trace(counts) / n,
+        "balanced_accuracy": float(np.mean(np.diag(counts)[present] / support[present])),
+    }
+    if counts.shape[0] == 2:
+        tp = counts[1, 1]
+        values["recall"] = tp / support[1] if support[1] else 0.0
+        predicted = counts[:, 1].sum()
+        values["precision"] = tp / predicted if predicted else 0.0
+        values["roc_auc"] = float(roc_auc_score(positive, scores))
+    return {name: float(v) for name, v in values.items()}
+
+
+def _score_fold(client, arrays, model, k, classes):
+    import dask
+    import numpy as np
+
+    X, y, fold = arrays
+    parts = zip(*(a.to_delayed().ravel() for a in (X, y, fold)), strict=True)
+    tasks = [dask.delayed(_held_out_sums)(x, yy, f, model, k, classes) for x, yy, f in parts]
+    results = client.gather(client.compute(tasks))
+    counts = sum(r[0] for r in results)
+    ce_sum = sum(r[1] for r in results)
+    scores = np.concatenate([r[2] for r in results])
+    positive = np.concatenate([r[3] for r in results])
+    return _metrics_from_sums(counts, ce_sum, scores, positive)
+
+
+def _fit(estimator, X, y, sample_weight=None):
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+
+    model = clone(estimator)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y, sample_weight=sample_weight)
+    return model
+
+
+def cross_validate_files(client, estimator, grid, arrays, layout, *, folds, out):
+    """:class:`~skce.cli._crossval.CVResults` of the candidates, fold fits on the cluster."""
+    import pandas as pd
+    from sklearn.model_selection import ParameterGrid
+
+    from ._crossval import CVResults, _describe
+
+    X, y, fold = arrays
+    candidates = list(ParameterGrid(grid))
+    total = len(candidates) * folds
+    out.progress(
+        f"cross-validation: {total} fits ({len(candidates)} × {folds} folds) on the cluster"
+    )
+    start_all = time.perf_counter()
+    records = []
+    for c, params in enumerate(candidates):
+        model_params = {name.split("__")[-1]: value for name, value in params.items()}
+        candidate = estimator.set_params(**model_params) if model_params else estimator
+        for k in range(folds):
+            record = {"candidate": c, "fold": k}
+            try:
+                start = time.perf_counter()
+                model = _fit(candidate, X, y, sample_weight=(fold != k).astype("float64"))
+                record["fit_time"] = time.perf_counter() - start
+                start = time.perf_counter()
+                scores = _score_fold(client, arrays, model, k, layout.classes)
+                record["score_time"] = time.perf_counter() - start
+            except (CLIError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                where = _describe(params, k, folds)
+                raise CLIError(
+                    f"fitting failed ({where}): {type(exc).__name__}: {one_line(first_line(exc))}"
+                ) from None
+            record.update({f"test_{name}": value for name, value in scores.items()})
+            records.append(record)
+            out.progress(
+                f"cross-validation: {len(records)}/{total} fits done "
+                f"({time.perf_counter() - start_all:.1f} s)"
+            )
+    fits = pd.DataFrame(records).sort_values(["candidate", "fold"], ignore_index=True)
+    return CVResults(candidates=candidates, fits=fits, n_folds=folds)
+
+
+def refit_files(pipeline, params, arrays):
+    """The pipeline with its estimator fitted on every row of the files."""
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+
+    X, y, _ = arrays
+    estimator = clone(pipeline.named_steps["model"])
+    model_params = {name.split("__")[-1]: value for name, value in params.items()}
+    estimator.set_params(**model_params)
+    try:
+        model = _fit(estimator, X, y)
+    except (CLIError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise CLIError(
+            f"fitting failed on all rows: {type(exc).__name__}: {one_line(first_line(exc))}"
+        ) from None
+    return Pipeline([("preprocess", pipeline.named_steps["preprocess"]), ("model", model)])
+
+
+# -- the cluster ------------------------------------------------------------------------
+@contextlib.contextmanager
+def cluster(address, workers, out):
+    """A ``distributed.Client``: to ``address``, or to a new local cluster of ``workers``."""
+    _import_cluster()
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    if address:
+        try:
+            client = Client(address, set_as_default=True)
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(
+                f"cannot reach a dask scheduler at {address!r}: {one_line(first_line(exc))}"
+            ) from None
+        out.progress(f"connected to the dask scheduler at {address}")
+        with client:
+            yield client
+        return
+    out.progress(f"starting a local dask cluster: {workers} worker processes, 1 thread each")
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            worker_dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as local,
+        Client(local, set_as_default=True) as client,
+    ):
+        out.progress(f"dask dashboard: {client.dashboard_link}")
+        yield client
+
+
+def summarise_files(client, files, kind, target_column):
+    """Every file's summary, computed on the workers, in file order."""
+    futures = client.map(
+        _summarise,
+        [str(p) for p in files],
+        [kind] * len(files),
+        [target_column] * len(files),
+        pure=False,
+    )
+    return client.gather(futures)
+
+
+# -- the command ------------------------------------------------------------------------
+def fit_files(args, out):
+    """``skce fit DIR|GLOB`` (or ``--scheduler``): the one-file steps, blockwise on a cluster."""
+    from ._commands import _check_fit_request, _estimator, report_fit_status
+    from ._crossval import fit_scorers
+    from ._data import counts_text
+    from ._modelfile import model_document, write_model
+    from ._output import warnings_as_lines
+    from ._reports import format_beta, print_beta_report, print_metrics_table
+
+    if args.impute:
+        raise UsageError(
+            "--impute is not available with several files or --scheduler (it needs every "
+            "file's values at once); fill missing values first"
+        )
+    files, kind = find_files(args.data)
+    model_path = Path(args.model) if args.model else _default_model_path(args.data, files)
+    if any(model_path.exists() and model_path.resolve() == p.resolve() for p in files):
+        raise UsageError(f"--model {model_path} would overwrite a training file")
+    _import_cluster()
+    start = time.perf_counter()
+    with cluster(args.scheduler, args.jobs, out) as client, warnings_as_lines(out):
+        out.progress(f"reading {len(files)} {kind.upper()} file{'s' if len(files) > 1 else ''}")
+        summaries = summarise_files(client, files, kind, args.target)
+        layout = merge_summaries(files, kind, summaries, args.target)
+        counts = [int(sum(c[k] for c in layout.class_counts)) for k in range(len(layout.classes))]
+        _check_fit_request(args, layout.classes, counts)
+        estimator, grid, described = _estimator(args)
+        pipeline = fitted_preprocessing(layout, estimator)
+        metrics = fit_scorers(layout.classes)
+        binary = len(layout.classes) == 2
+        out.info(
+            f"data:   {args.data}: {len(files)} {kind.upper()} file"
+            f"{'s' if len(files) > 1 else ''}, {layout.n_rows} rows, {len(layout.columns)} "
+            f"feature column{'s' if len(layout.columns) > 1 else ''} ({len(layout.numeric)} "
+            f"numeric, {len(layout.categorical)} categorical)"
+        )
+        positive = f"; positive class {layout.classes[1]!r}" if binary and not args.softmax else ""
+        out.info(
+            f"target: {args.target!r}, {len(layout.classes)} classes: "
+            f"{counts_text(layout.classes, counts)}{positive}"
+        )
+        out.info(wrap_model_line(described, layout))
+        out.info()
+        arrays = chunked_arrays(
+            client, layout, pipeline.named_steps["preprocess"], args.target, args.cv, args.seed
+        )
+        results = cross_validate_files(
+            client, estimator, grid, arrays, layout, folds=args.cv, out=out
+        )
+        best = results.best("balanced_accuracy") if args.tune_beta else 0
+        final = refit_files(pipeline, results.candidates[best], arrays)
+        report_fit_status(final[-1], out)
+
+    if args.tune_beta:
+        print_beta_report(
+            out,
+            results,
+            balanced_value=counts[0] / counts[1],
+            final=final[-1],
+            n_rows=layout.n_rows,
+        )
+        out.result()
+    which = f" at β = {format_beta(final[-1].beta)}" if args.tune_beta else ""
+    out.result(
+        f"{args.cv}-fold stratified cross-validation{which} (shuffled, seed {args.seed}), "
+        f"{layout.n_rows} rows in {len(files)} file{'s' if len(files) > 1 else ''}:"
+    )
+    print_metrics_table(out, results, metrics, best)
+    summary = {
+        name: float(results.mean(name)[best]) * (-1 if lower else 1)
+        for name, (_, _, lower) in metrics.items()
+    }
+    document = model_document(
+        final,
+        target=args.target,
+        classes=layout.classes,
+        numeric=layout.numeric,
+        categorical=layout.categorical,
+        order=layout.columns,
+        impute=False,
+        training={
+            "data": str(args.data),
+            "n_rows": layout.n_rows,
+            "n_files": len(files),
+            "cv_folds": args.cv,
+            "cv_seed": args.seed,
+            "cv_mean": summary,
+        },
+    )
+    write_model(document, model_path)
+    out.result()
+    out.result(f"model fitted on all {layout.n_rows} rows, saved to {model_path}")
+    out.info(f"finished in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _default_model_path(spec, files):
+    from ._modelfile import MODEL_SUFFIX, default_model_path
+
+    path = Path(spec)
+    if path.is_file():
+        return default_model_path(path)
+    if path.is_dir():
+        return path.parent / (path.resolve().name + MODEL_SUFFIX)
+    return files[0].parent / ("model" + MODEL_SUFFIX)
+
+
+def wrap_model_line(described, layout):
+    from ._output import wrap
+
+    steps = [
+        f"{name} columns {how}"
+        for name, how, cols in (
+            ("numeric", "standardised", layout.numeric),
+            ("other", "one-hot encoded", layout.categorical),
+        )
+        if cols
+    ]
+    return wrap(f"model:  {described}; {', '.join(steps)}")

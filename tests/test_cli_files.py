@@ -1,0 +1,316 @@
+"""``skce fit`` on a directory or glob of CSV/Parquet files, fitted on a dask cluster.
+
+References: the one-file ``skce fit`` on the files joined (the model must be the
+same), and scikit-learn's metrics on the same folds in memory (the
+cross-validated metrics, summed blockwise on the cluster, must be theirs).
+Most tests use an in-process cluster (``--scheduler inproc://...``); one starts
+the command's own local cluster of worker processes.
+"""
+
+import json
+
+import dask
+import numpy as np
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster
+from sklearn.compose import ColumnTransformer
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    log_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from skce import SoftmaxCE, WeightedLogisticCE
+from skce.cli._files import deal_folds, fold_offsets, is_several_files
+
+from .test_cli import assert_one_line_error, run
+
+FAST = ["--cv", "3"]
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """The address of an in-process cluster (2 workers of 1 thread)."""
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster, set_as_default=False),
+    ):
+        yield cluster.scheduler_address
+
+
+def _frame(n, seed, classes=("no", "yes")):
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    x2 = rng.normal(3.0, 2.0, size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    logit = 1.5 * x1 - 0.5 * (x2 - 3) + (colour == "red") - 0.8
+    if len(classes) == 2:
+        label = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), classes[1], classes[0])
+    else:
+        label = np.array(classes)[np.digitize(logit + rng.normal(size=n), [-1.0, 0.5])]
+    return pd.DataFrame({"x1": x1, "x2": x2, "colour": colour, "label": label})
+
+
+def _write_parts(directory, sizes, seed=0, suffix="csv", **kwargs):
+    directory.mkdir()
+    frames = [_frame(n, seed + k, **kwargs) for k, n in enumerate(sizes)]
+    for k, frame in enumerate(frames):
+        if suffix == "csv":
+            frame.to_csv(directory / f"part{k}.csv", index=False)
+        else:
+            frame.to_parquet(directory / f"part{k}.parquet", index=False)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _model(path):
+    return json.loads(path.read_text())
+
+
+def _assert_same_model(a, b, rtol=1e-6):
+    assert a["columns"] == b["columns"]
+    assert a["target"] == b["target"]
+    assert a["preprocess"]["categorical"] == b["preprocess"]["categorical"]
+    for key in ("mean", "scale", "var"):
+        np.testing.assert_allclose(
+            a["preprocess"]["numeric"][key], b["preprocess"]["numeric"][key], rtol=1e-12
+        )
+    assert (
+        a["preprocess"]["numeric"]["n_samples_seen"] == b["preprocess"]["numeric"]["n_samples_seen"]
+    )
+    np.testing.assert_allclose(a["model"]["coef"], b["model"]["coef"], rtol=rtol, atol=1e-8)
+    np.testing.assert_allclose(
+        a["model"]["intercept"], b["model"]["intercept"], rtol=rtol, atol=1e-8
+    )
+
+
+def test_directory_of_csv_files_gives_the_one_file_model(tmp_path, scheduler):
+    joined = _write_parts(tmp_path / "parts", [90, 60, 120])
+    joined.to_csv(tmp_path / "joined.csv", index=False)
+    files = run(
+        "fit", "parts", "--target", "label", "--model", "files.skce.json", "--scheduler",
+        scheduler, *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    assert files.returncode == 0, files.stderr
+    assert "3 CSV files, 270 rows" in files.stdout
+    one = run("fit", "joined.csv", "--target", "label", "--model", "one.skce.json",
+              *FAST, "-j", "1", cwd=tmp_path)  # fmt: skip
+    assert one.returncode == 0, one.stderr
+    a, b = _model(tmp_path / "files.skce.json"), _model(tmp_path / "one.skce.json")
+    _assert_same_model(a, b)
+    assert a["training"]["n_files"] == 3 and a["training"]["n_rows"] == 270
+    # The saved model predicts like the one-file model.
+    predicted = run("predict", "files.skce.json", "joined.csv", "--proba", cwd=tmp_path)
+    reference = run("predict", "one.skce.json", "joined.csv", "--proba", cwd=tmp_path)
+    got = pd.read_csv(pd.io.common.StringIO(predicted.stdout))
+    want = pd.read_csv(pd.io.common.StringIO(reference.stdout))
+    assert (got["label"] == want["label"]).all()
+    np.testing.assert_allclose(got["proba_yes"], want["proba_yes"], rtol=1e-6, atol=1e-9)
+
+
+def test_glob_of_parquet_files_gives_the_csv_model(tmp_path, scheduler):
+    pytest.importorskip("pyarrow")
+    _write_parts(tmp_path / "csv", [70, 80], seed=5, classes=("a", "b", "c"))
+    _write_parts(tmp_path / "pq", [70, 80], seed=5, suffix="parquet", classes=("a", "b", "c"))
+    common = ["--target", "label", "--softmax", "--scheduler", scheduler, *FAST]
+    csv = run("fit", "csv/*.csv", "--model", "csv.skce.json", *common, cwd=tmp_path)
+    pq = run("fit", "pq/part*.parquet", "--model", "pq.skce.json", *common, cwd=tmp_path)
+    assert csv.returncode == 0 and pq.returncode == 0, (csv.stderr, pq.stderr)
+    assert "2 PARQUET files" in pq.stdout
+    a, b = _model(tmp_path / "pq.skce.json"), _model(tmp_path / "csv.skce.json")
+    assert a["model"]["class"] == "SoftmaxCE"
+    assert a["target"]["classes"] == ["a", "b", "c"]
+    _assert_same_model(a, b, rtol=1e-9)
+    assert a["training"]["cv_mean"] == pytest.approx(b["training"]["cv_mean"], rel=1e-9)
+
+
+def _folds_of(frames, classes, folds, seed):
+    counts = [[int((f["label"] == c).sum()) for c in classes] for f in frames]
+    offsets = fold_offsets(counts, folds, seed)
+    parts = []
+    for k, frame in enumerate(frames):
+        codes = np.searchsorted(classes, frame["label"].to_numpy())
+        parts.append(deal_folds(codes, offsets[k], folds, seed, k))
+    return np.concatenate(parts)
+
+
+def test_cross_validated_metrics_equal_scikit_learn_on_the_same_folds(tmp_path, scheduler):
+    sizes = [80, 50, 100]
+    joined = _write_parts(tmp_path / "parts", sizes, seed=11)
+    result = run(
+        "fit", "parts", "--target", "label", "--model", "m.skce.json", "--scheduler",
+        scheduler, "--cv", "4", "--seed", "3", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    reported = _model(tmp_path / "m.skce.json")["training"]["cv_mean"]
+
+    # In memory: the preprocessing fitted on every row (as the files' is), the
+    # estimator fitted on each training fold, scikit-learn's metrics on its test fold.
+    ends = np.cumsum(sizes)
+    frames = [joined.iloc[e - n : e] for n, e in zip(sizes, ends, strict=True)]
+    fold = _folds_of(frames, np.array(["no", "yes"], dtype=object), 4, 3)
+    prep = ColumnTransformer(
+        [("num", StandardScaler(), ["x1", "x2"]), ("cat", OneHotEncoder(), ["colour"])]
+    )
+    X = prep.fit_transform(joined)
+    y = joined["label"].to_numpy()
+    scores = {k: [] for k in reported}
+    for k in range(4):
+        train, test = fold != k, fold == k
+        model = WeightedLogisticCE().fit(X[train], y[train])
+        proba = model.predict_proba(X[test])
+        predicted = model.predict(X[test])
+        scores["cross_entropy"].append(log_loss(y[test], proba, labels=model.classes_))
+        scores["accuracy"].append(accuracy_score(y[test], predicted))
+        scores["balanced_accuracy"].append(balanced_accuracy_score(y[test], predicted))
+        scores["recall"].append(recall_score(y[test], predicted, pos_label="yes"))
+        scores["precision"].append(precision_score(y[test], predicted, pos_label="yes"))
+        scores["roc_auc"].append(roc_auc_score(y[test] == "yes", proba[:, 1]))
+    for name, values in scores.items():
+        assert reported[name] == pytest.approx(np.mean(values), rel=1e-6), name
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_folds_are_stratified_across_files_as_stratified_k_fold(seed):
+    rng = np.random.default_rng(seed)
+    folds = 5
+    counts = rng.integers(0, 40, size=(7, 3))  # 7 files, 3 classes, some absent
+    counts[0] += 5
+    offsets = fold_offsets(counts, folds, seed)
+    per_class = np.zeros((3, folds), dtype=int)
+    for part, row in enumerate(counts):
+        codes = rng.permutation(np.repeat(np.arange(3), row))
+        fold = deal_folds(codes, offsets[part], folds, seed, part)
+        assert fold.shape == codes.shape and set(np.unique(fold)) <= set(range(folds))
+        np.add.at(per_class, (codes, fold), 1)
+        # Repeatable: the same seed and file give the same folds.
+        np.testing.assert_array_equal(fold, deal_folds(codes, offsets[part], folds, seed, part))
+    # Every class is spread over the folds as evenly as its count allows.
+    total = counts.sum(axis=0)
+    assert (per_class.sum(axis=1) == total).all()
+    assert (per_class >= (total // folds)[:, None]).all()
+    assert (per_class <= -(-total // folds)[:, None]).all()
+
+
+def test_tune_beta_over_files_prints_the_beta_table(tmp_path, scheduler):
+    _write_parts(tmp_path / "parts", [60, 60], seed=2)
+    result = run(
+        "fit", "parts", "--target", "label", "--tune-beta", "--scheduler", scheduler,
+        "--cv", "2", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "balanced" in result.stdout and "β" in result.stdout
+    document = _model(tmp_path / "parts.skce.json")
+    assert document["training"]["data"] == "parts"
+
+
+def test_without_scheduler_a_local_cluster_is_started(tmp_path):
+    _write_parts(tmp_path / "parts", [40, 40], seed=4)
+    result = run("fit", "parts/*.csv", "--target", "label", "--cv", "2", "-j", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "starting a local dask cluster: 1 worker" in result.stderr
+    assert (tmp_path / "parts" / "model.skce.json").exists()
+
+
+def test_several_files_is_told_from_one_file(tmp_path):
+    (tmp_path / "a.csv").write_text("x,y\n1,0\n")
+    assert not is_several_files(tmp_path / "a.csv")
+    assert is_several_files(tmp_path)
+    assert is_several_files(str(tmp_path / "*.csv"))
+    assert not is_several_files(str(tmp_path / "missing.csv"))
+
+
+def _bad_parts(tmp_path, edit):
+    frames = [_frame(30, k) for k in range(2)]
+    edit(frames)
+    directory = tmp_path / "parts"
+    directory.mkdir()
+    for k, frame in enumerate(frames):
+        frame.to_csv(directory / f"part{k}.csv", index=False)
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragments"),
+    [
+        (lambda f: f[1].pop("x2"), ["part1.csv", "lacks 'x2'"]),
+        (
+            lambda f: f[1].__setitem__(
+                "x1", f[1]["x1"].astype(object).where(f[1].index != 4, "n/a?")
+            ),
+            ["column 'x1'", "part0.csv", "part1.csv", "data row 5", "'n/a?'"],
+        ),
+        (
+            lambda f: f[1].__setitem__("x2", f[1]["x2"].where(f[1].index != 6)),
+            ["column 'x2'", "missing value", "data row 7 of", "part1.csv"],
+        ),
+        (
+            lambda f: f[0].__setitem__("label", np.where(f[0]["label"] == "yes", 1, 0)),
+            ["target column 'label'", "numbers in", "part0.csv", "text in", "part1.csv"],
+        ),
+    ],
+    ids=["column-missing", "numbers-and-text", "missing-value", "label-kinds"],
+)
+def test_a_problem_in_one_file_is_one_error_naming_the_file(tmp_path, scheduler, edit, fragments):
+    _bad_parts(tmp_path, edit)
+    result = run("fit", "parts", "--target", "label", "--scheduler", scheduler, *FAST, "-q",
+                 cwd=tmp_path)  # fmt: skip
+    assert_one_line_error(result, 2, *fragments)
+
+
+def test_usage_errors_of_several_files(tmp_path, scheduler):
+    assert_one_line_error(
+        run("fit", "nothing/*.csv", "--target", "label", cwd=tmp_path), 2, "no file matches"
+    )
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(
+        run("fit", "empty", "--target", "label", cwd=tmp_path), 2, "no .csv or .parquet files"
+    )
+    _write_parts(tmp_path / "parts", [30, 30])
+    _frame(30, 9).to_csv(tmp_path / "parts" / "part9.parquet.csv", index=False)
+    (tmp_path / "parts" / "extra.parquet").write_bytes(b"PAR1")
+    assert_one_line_error(
+        run("fit", "parts", "--target", "label", cwd=tmp_path), 2, "both CSV and Parquet"
+    )
+    assert_one_line_error(
+        run("fit", "parts/*.csv", "--target", "label", "--impute", cwd=tmp_path), 2, "--impute"
+    )
+    assert_one_line_error(
+        run(
+            "fit",
+            "parts/*.csv",
+            "--target",
+            "label",
+            "--model",
+            "parts/part0.csv",
+            "--scheduler",
+            scheduler,
+            cwd=tmp_path,
+        ),
+        2,
+        "would overwrite a training file",
+    )
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        result = run(
+            "fit", "parts/*.csv", "--target", "label", "--scheduler", "tcp://127.0.0.1:1",
+            "-q", cwd=tmp_path,
+        )  # fmt: skip
+    assert_one_line_error(result, 2, "cannot reach a dask scheduler at 'tcp://127.0.0.1:1'")
+
+
+def test_softmax_over_files_equals_a_direct_fit(tmp_path, scheduler):
+    joined = _write_parts(tmp_path / "parts", [50, 70], seed=8, classes=("a", "b", "c"))
+    result = run("fit", "parts", "--target", "label", "--softmax", "--scheduler", scheduler,
+                 *FAST, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = _model(tmp_path / "parts.skce.json")
+    prep = ColumnTransformer(
+        [("num", StandardScaler(), ["x1", "x2"]), ("cat", OneHotEncoder(), ["colour"])]
+    )
+    reference = SoftmaxCE().fit(prep.fit_transform(joined), joined["label"])
+    np.testing.assert_allclose(document["model"]["coef"], reference.coef_, rtol=1e-6, atol=1e-8)
