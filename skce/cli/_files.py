@@ -77,6 +77,8 @@ def find_files(spec):
         where = f"directory {path}"
         if not files:
             raise UsageError(f"{where} has no .csv or .parquet files")
+    elif not _GLOB_CHARACTERS & set(str(spec)):
+        raise UsageError(f"data file not found: {spec}")
     else:
         files = sorted(Path(p) for p in glob.glob(str(spec)) if Path(p).is_file())
         where = f"pattern {spec!r}"
@@ -250,6 +252,15 @@ def merge_summaries(files, kind, summaries, target_column):
                 f"{path} {what}: every file needs the columns of {files[0]} "
                 f"({', '.join(map(repr, first['columns']))})"
             )
+    for path, summary in zip(files, summaries, strict=True):
+        if summary["missing"]:
+            column, (row, count) = next(iter(summary["missing"].items()))
+            raise UsageError(
+                f"column {column!r} has a missing value in data row {row} of {path} "
+                f"({count} missing in that column there); fill missing values first "
+                "(--impute needs every file's values at once and is not available with "
+                "several files)"
+            )
     text_somewhere = {c for s in summaries for c in s["categorical"]}
     for column in sorted(text_somewhere):
         numeric_in = [p for p, s in zip(files, summaries, strict=True) if column in s["numeric"]]
@@ -263,15 +274,6 @@ def merge_summaries(files, kind, summaries, target_column):
                 f"({count} value{'s' if count > 1 else ''} that are not numbers, the first "
                 f"{value!r} in data row {row}); a column must be numeric in every file or "
                 "text in every file"
-            )
-    for path, summary in zip(files, summaries, strict=True):
-        if summary["missing"]:
-            column, (row, count) = next(iter(summary["missing"].items()))
-            raise UsageError(
-                f"column {column!r} has a missing value in data row {row} of {path} "
-                f"({count} missing in that column there); fill missing values first "
-                "(--impute needs every file's values at once and is not available with "
-                "several files)"
             )
     numeric = [c for c in columns if c in first["numeric"]]
     categorical = [c for c in columns if c in first["categorical"]]
