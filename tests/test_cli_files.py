@@ -38,7 +38,11 @@ def scheduler():
     """The address of an in-process cluster (2 workers of 1 thread)."""
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=":0",
+            worker_dashboard_address=None,
         ) as cluster,
         Client(cluster, set_as_default=False),
     ):
