@@ -76,12 +76,16 @@ def _caller_stacklevel():
 
 
 def _is_dask_array(X):
-    """Whether ``X`` is a ``dask.array.Array``, without importing dask.
+    """Whether ``X`` is a dask array, DataFrame or Series, without importing dask.
 
-    If dask.array has not been imported, nothing can be one of its arrays.
+    If dask.array (dask.dataframe) has not been imported, nothing can be one of
+    its arrays (frames).
     """
-    module = sys.modules.get("dask.array")
-    return module is not None and isinstance(X, module.Array)
+    array = sys.modules.get("dask.array")
+    if array is not None and isinstance(X, array.Array):
+        return True
+    frame = sys.modules.get("dask.dataframe")
+    return frame is not None and isinstance(X, (frame.DataFrame, frame.Series))
 
 
 def _objective_noise(X):
@@ -213,8 +217,9 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             Training data. float32 input is kept float32 (the fitted attributes
             are float32); CSR and CSC matrices are used without densifying or
             copying. Other input is converted to float64. A
-            ``dask.array.Array`` chunked by rows only (NumPy or CSR chunks) is
-            fitted where its chunks live (see Notes).
+            ``dask.array.Array`` chunked by rows only (NumPy or CSR chunks), or
+            a dask DataFrame (one chunk per partition; its column names become
+            ``feature_names_in_``), is fitted where its chunks live (see Notes).
         y : array-like or dask array of shape (n_samples,)
             Class labels. With a dask ``X``: a dask array with ``X``'s row
             chunks, or a NumPy array (split to match them).
@@ -246,10 +251,13 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         """
         if _is_dask_array(X):
             # Imported only for dask input: `import skce` and NumPy fits never import dask.
-            from ._dask import ChunkedData
+            from ._dask import ChunkedData, as_dask_arrays
 
+            X, y, sample_weight, names = as_dask_arrays(X, y, sample_weight)
             data = ChunkedData(X, y, sample_weight)
             self._forget_feature_names()
+            if names is not None:
+                self.feature_names_in_ = names
             self.n_features_in_ = data.n_features
             return self._fit_objective(self._chunked_objective(data), data.X)
         X, y = validate_data(self, X, y, accept_sparse=_SPARSE_FORMATS, dtype=_DTYPES, order=None)
@@ -284,7 +292,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _forget_feature_names(self):
-        """Drop ``feature_names_in_`` of an earlier fit (dask arrays have no column names)."""
+        """Drop ``feature_names_in_`` of an earlier fit (a dask fit sets its own, if any)."""
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
 

@@ -26,6 +26,7 @@ one's own prediction methods on each chunk.
 import contextlib
 import copy
 import sys
+import warnings
 from concurrent.futures import CancelledError
 
 import dask
@@ -45,7 +46,7 @@ from ._objective import (
     weighted_targets,
 )
 
-__all__ = ["ChunkedData", "ChunkedObjective", "lazy_prediction"]
+__all__ = ["ChunkedData", "ChunkedObjective", "as_dask_arrays", "lazy_prediction"]
 
 #: Rows with NaN or infinity named in an error message, at most.
 _ROWS_NAMED = 10
@@ -227,6 +228,60 @@ def check_rows_chunked(X):
     if X.dtype not in _DTYPES:
         X = X.astype(np.float64)
     return X
+
+
+def _is_frame(v):
+    frame = sys.modules.get("dask.dataframe")
+    return frame is not None and isinstance(v, (frame.DataFrame, frame.Series))
+
+
+def feature_names(frame):
+    """Column names of a dask DataFrame as ``feature_names_in_``, or None.
+
+    As scikit-learn treats a pandas DataFrame: names only if every column name
+    is a string; a mix of strings and other names is an error.
+    """
+    columns = list(frame.columns)
+    strings = [isinstance(c, str) for c in columns]
+    if all(strings):
+        return np.asarray(columns, dtype=object)
+    if any(strings):
+        raise TypeError(
+            "Feature names are only supported if every column name of the dask DataFrame "
+            f"is a string; got {sorted({type(c).__name__ for c in columns})}. Convert them, "
+            "e.g. X.columns = X.columns.astype(str)."
+        )
+    return None
+
+
+def _frame_rows(v):
+    """A dask DataFrame or Series as a dask array with known row chunks (one per partition).
+
+    ``to_dask_array(lengths=True)`` counts each partition's rows: one pass over
+    the data (e.g. reading its files), needed because a fit splits every
+    evaluation by rows and must know where the chunks start.
+    """
+    return v.to_dask_array(lengths=True)
+
+
+def as_dask_arrays(X, y=None, sample_weight=None):
+    """``(X, y, sample_weight, feature_names)`` with dask DataFrames/Series as dask arrays.
+
+    Arrays and NumPy input pass through; ``feature_names`` comes from a dask
+    DataFrame ``X`` (None otherwise).
+    """
+    names = None
+    if _is_frame(X):
+        if X.ndim != 2:
+            raise ValueError(
+                "X is a dask Series: pass a dask DataFrame (X.to_frame()) or a 2-d dask array."
+            )
+        names = feature_names(X)
+        X = _frame_rows(X)
+    y = _frame_rows(y) if _is_frame(y) else y
+    if _is_frame(sample_weight):
+        sample_weight = _frame_rows(sample_weight)
+    return X, y, sample_weight, names
 
 
 def _rows_like(v, X, name):
@@ -572,10 +627,31 @@ def lazy_prediction(estimator, X, method):
     maths), so the results equal the in-memory ones. ``X`` must be chunked by
     rows only.
     """
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if _is_frame(X):
+        names = feature_names(X) if X.ndim == 2 else None
+        if fitted is not None and (names is None or list(names) != list(fitted)):
+            raise ValueError(
+                "The dask DataFrame's columns are not the feature names seen in fit "
+                f"({list(fitted)}); select them in that order: X[{list(fitted)}]."
+            )
+        X = as_dask_arrays(X)[0]
+    elif fitted is not None:
+        # What scikit-learn says of a NumPy array, said once here rather than by
+        # every chunk's prediction on the workers.
+        warnings.warn(
+            f"X does not have valid feature names, but {type(estimator).__name__} was "
+            "fitted with feature names",
+            UserWarning,
+            stacklevel=4,  # the caller of predict, predict_proba, ...
+        )
     X = check_rows_chunked(X)
     # The model as it is now: a later fit of the same estimator must not change
-    # what this lazy array computes.
+    # what this lazy array computes. Its chunks are NumPy or SciPy, without
+    # names (checked above).
     estimator = copy.deepcopy(estimator)
+    if fitted is not None:
+        del estimator.feature_names_in_
     expected = getattr(estimator, "n_features_in_", X.shape[1])
     if X.shape[1] != expected:
         raise ValueError(

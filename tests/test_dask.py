@@ -15,6 +15,7 @@ import sys
 import dask
 import dask.array as da
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from distributed import Client, LocalCluster, wait
@@ -637,3 +638,41 @@ def test_score_and_the_cross_entropy_scorer_on_dask_arrays(scheduler):
     assert cross_entropy_score(model, Xd, yd) == pytest.approx(
         cross_entropy_score(model, X, y), rel=1e-12
     )
+
+
+# -- dask DataFrames ------------------------------------------------------------------
+def test_dask_dataframe_fit_is_the_pandas_fit_with_feature_names(scheduler):
+    dd = pytest.importorskip("dask.dataframe")
+    X, y = multiclass_data()
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    labels = pd.Series(y, name="label")
+    weights = pd.Series(np.linspace(0.5, 2.0, len(y)), name="w")
+    ddf, dy, dw = (dd.from_pandas(v, npartitions=3) for v in (frame, labels, weights))
+    model = SoftmaxCE(alpha=1e-2, tol=1e-10).fit(ddf, dy, sample_weight=dw)
+    reference = SoftmaxCE(alpha=1e-2, tol=1e-10).fit(frame, labels, sample_weight=weights)
+    assert list(model.feature_names_in_) == list(frame.columns)
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-7, atol=1e-9)
+    proba = model.predict_proba(ddf)
+    assert isinstance(proba, da.Array)
+    np.testing.assert_allclose(proba.compute(), reference.predict_proba(frame), atol=1e-8)
+    np.testing.assert_array_equal(model.predict(ddf).compute(), reference.predict(frame))
+
+
+def test_dask_dataframe_column_problems_get_clear_errors(scheduler):
+    dd = pytest.importorskip("dask.dataframe")
+    X, y = binary_data()
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
+    ddf, dy = dd.from_pandas(frame, npartitions=2), dd.from_pandas(pd.Series(y), npartitions=2)
+    model = WeightedLogisticCE().fit(ddf, dy)
+    with pytest.raises(
+        ValueError, match=r"not the feature names seen in fit \(\['a', 'b', 'c'\]\)"
+    ):
+        model.predict(ddf[["b", "a", "c"]])
+    with pytest.warns(UserWarning, match="does not have valid feature names") as caught:
+        model.predict(ddf.to_dask_array(lengths=True)).compute()
+    assert len(caught) == 1 and caught[0].filename == __file__
+    mixed = dd.from_pandas(pd.DataFrame(X[:, :2], columns=["a", 1]), npartitions=2)
+    with pytest.raises(TypeError, match="only supported if every column name"):
+        WeightedLogisticCE().fit(mixed, dy)
+    with pytest.raises(ValueError, match="X is a dask Series"):
+        WeightedLogisticCE().fit(ddf["a"], dy)
