@@ -256,7 +256,13 @@ def run_scenario(kind, client, args, log):
     }
 
     def make(**kw):
-        return WeightedLogisticCE(alpha=alpha, tol=args.tol, max_iter=10_000, **kw)
+        return WeightedLogisticCE(
+            alpha=alpha,
+            tol=args.tol,
+            max_iter=10_000,
+            fit_intercept=not args.no_intercept,
+            **kw,
+        )
 
     # 1. Whole fit on the cluster: time with RSS sampling, then a fit under tracemalloc.
     model = make()
@@ -381,7 +387,11 @@ def run_dask_ml(X, y, alpha, n_rows, objective, model, args, log):
     rows = []
     for solver in args.dask_ml_solvers.split(","):
         est = LogisticRegression(
-            penalty="l2", C=1.0 / (alpha * n_rows), solver=solver, max_iter=args.dask_ml_max_iter
+            penalty="l2",
+            C=1.0 / (alpha * n_rows),
+            solver=solver,
+            max_iter=args.dask_ml_max_iter,
+            fit_intercept=not args.no_intercept,
         )
         try:
             seconds = _fit(est, X, y)
@@ -486,6 +496,12 @@ def main(argv=None):
     )
     parser.add_argument("--only", choices=["dense", "sparse"], default=None)
     parser.add_argument("--dask-ml", action="store_true", help="also fit dask-ml's solvers")
+    parser.add_argument(
+        "--no-intercept",
+        action="store_true",
+        help="fit_intercept=False for skce and dask-ml (dask-ml 2025.1 cannot add its "
+        "intercept column to CSR chunks)",
+    )
     parser.add_argument("--dask-ml-max-iter", type=int, default=1000)
     parser.add_argument(
         "--dask-ml-solvers",
