@@ -208,7 +208,11 @@ def cross_validate(pipeline, grid, X, y, *, scoring, folds, seed, jobs, out):
     )
     records, warned = [], {}
     start = time.perf_counter()
-    generator = Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks)
+    # verbose=0 whatever a caller's joblib.parallel_config says: the progress
+    # lines are ours, and joblib's sequential generator (n_jobs=1), closed
+    # early after a failed fit with verbose > 0, fails in its own progress
+    # report ("'Parallel' object has no attribute '_pre_dispatch_amount'").
+    generator = Parallel(n_jobs=jobs, verbose=0, return_as="generator_unordered")(tasks)
     try:
         for record in generator:
             if "error" in record:

@@ -1,0 +1,159 @@
+"""The command line as a careful colleague (issue 16): files kept safe, columns typed
+out loud, errors that say what went wrong.
+
+In-process through ``main(argv)`` like ``tests/test_cli.py`` (whose helpers are
+reused); one test runs ``skce predict`` as a subprocess into a closed pipe.
+"""
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from joblib import parallel_config
+
+from skce.cli import main
+from tests.test_cli import FAST, make_frame, run
+
+
+@pytest.fixture
+def train(tmp_path):
+    """tmp_path with train.csv (x1, x2, colour, label) and new.csv (no label)."""
+    make_frame().to_csv(tmp_path / "train.csv", index=False)
+    make_frame(n=25, seed=1).drop(columns="label").to_csv(tmp_path / "new.csv", index=False)
+    return tmp_path
+
+
+def fit(path, *args):
+    result = run("fit", "train.csv", "--target", "label", *FAST, *args, cwd=path)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def assert_error_after_progress(result, code, *fragments):
+    """Exit status ``code``; stderr is progress lines, then one error line naming the fragments."""
+    assert result.returncode == code, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("skce: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[-1], (fragment, lines[-1])
+    for line in lines[:-1]:
+        assert line.startswith("skce: cross-validation: "), result.stderr
+
+
+def warnings_of(result):
+    return [line for line in result.stderr.splitlines() if line.startswith("skce: warning:")]
+
+
+def test_failed_fold_under_a_verbose_joblib_config_is_one_line(tmp_path, monkeypatch):
+    """joblib's sequential generator, closed early with verbose > 0, reads an attribute
+    that only its parallel path sets ('_pre_dispatch_amount'): the failure must still be
+    the fold's one line."""
+    from skce.cli import _crossval
+
+    def failing(pipeline, params, X, y, train, test, scoring, candidate, fold):
+        return {"candidate": candidate, "fold": fold, "error": "ValueError: boom", "warnings": []}
+
+    monkeypatch.setattr(_crossval, "_fit_and_score", failing)
+    make_frame().to_csv(tmp_path / "train.csv", index=False)
+    with parallel_config(verbose=10):
+        result = run("fit", "train.csv", "--target", "label", *FAST, cwd=tmp_path)
+    assert_error_after_progress(result, 1, "fitting failed (fold 1 of 3): ValueError: boom")
+
+
+# -- item 6: a closed pipe ----------------------------------------------------------------------
+def test_closed_pipe_ends_quietly_with_status_0(train):
+    frame = make_frame(n=4000, seed=2).drop(columns="label")
+    frame.to_csv(train / "many.csv", index=False)
+    fit(train)
+    env = {k: v for k, v in os.environ.items() if k != "SCIPY_ARRAY_API"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skce", "predict", "train.skce.json", "many.csv", "--proba"],
+        cwd=train,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    first = process.stdout.readline()  # like `| head -1`
+    process.stdout.close()
+    stderr = process.stderr.read()
+    code = process.wait(timeout=60)
+    assert first.startswith(b"label,proba_no,proba_yes")
+    assert code == 0, stderr
+    assert stderr == b""
+
+
+def test_broken_pipe_in_process_is_status_0(train, monkeypatch, capsys):
+    fit(train)
+
+    class Closed(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(os, "dup2", lambda *a: None)  # keep the test runner's stdout
+    monkeypatch.chdir(train)
+    monkeypatch.setattr(sys, "stdout", Closed())
+    code = main(["predict", "train.skce.json", "new.csv"])
+    monkeypatch.undo()
+    assert code == 0
+    assert capsys.readouterr().err == ""
+
+
+# -- item 7: model files that were changed ---------------------------------------------------
+def _edits():
+    def labels(d):
+        d["target"]["classes"] = ["nope", "yes"]
+
+    def intercept_times_10(d):
+        d["model"]["intercept"] = [10 * v for v in d["model"]["intercept"]]
+
+    def intercept_sign(d):
+        d["model"]["intercept"] = [-v for v in d["model"]["intercept"]]
+
+    def coef_zero(d):
+        d["model"]["coef"][0][1] = 0.0
+
+    def scale_tenth(d):
+        d["preprocess"]["numeric"]["scale"][0] *= 0.1
+
+    def mean_twice(d):
+        d["preprocess"]["numeric"]["mean"][1] *= 2
+
+    def swap_columns(d):
+        for key in ("order", "numeric"):
+            names = d["columns"][key]
+            i, j = names.index("x1"), names.index("x2")
+            names[i], names[j] = names[j], names[i]
+
+    return {
+        f.__name__: f
+        for f in (
+            labels,
+            intercept_times_10,
+            intercept_sign,
+            coef_zero,
+            scale_tenth,
+            mean_twice,
+            swap_columns,
+        )
+    }
+
+
+def _canonical_checksum(document):
+    content = {k: v for k, v in document.items() if k != "checksum"}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# -- item 8: default number of processes --------------------------------------------------
+def test_default_jobs_is_one_and_the_help_says_so(capsys):
+    from skce.cli import build_parser
+
+    for command in (["fit", "d.csv", "--target", "y"], ["demo"]):
+        assert build_parser().parse_args(command).jobs == 1
+    assert main(["fit", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "parallel processes for cross-validation (default: 1;" in help_text
