@@ -366,7 +366,7 @@ def test_python_m_skce_smoke(tmp_path):
 def test_repeated_in_process_calls_leave_no_state(work):
     path, _ = work
     filters, show = list(warnings.filters), warnings.showwarning
-    args = ["fit", "train.csv", "--target", "label", "--model", "again.json", *FAST]
+    args = ["fit", "train.csv", "--target", "label", "--model", "again.json", "--force", *FAST]
     first = run(*args, cwd=path)
     failed = run("fit", "train.csv", "--target", "nothing", cwd=path)
     second = run(*args, cwd=path)
@@ -416,8 +416,14 @@ def test_saved_model_with_prior_correction_predicts_as_the_fitted_pipeline(tmp_p
     "args, fragments",
     [
         (["fit", "nowhere.csv", "--target", "label"], ["not found", "nowhere.csv"]),
-        (["fit", "train.csv", "--target", "colour_"], ["no column 'colour_'", "'label'"]),
-        (["fit", "three.csv", "--target", "label"], ["3 classes", "--softmax"]),
+        (
+            ["fit", "train.csv", "--target", "colour_", "--model", "unused.json"],
+            ["no column 'colour_'", "'label'"],
+        ),
+        (
+            ["fit", "three.csv", "--target", "label", "--model", "unused.json"],
+            ["3 classes", "--softmax"],
+        ),
         (["fit", "train.csv", "--target", "label", "--beta", "-2"], ["--beta", "'balanced'"]),
     ],
     ids=["missing-file", "missing-column", "three-classes-without-softmax", "bad-beta"],

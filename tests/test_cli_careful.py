@@ -12,11 +12,12 @@ import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 from joblib import parallel_config
 
-from skce.cli import main
-from tests.test_cli import FAST, make_frame, run
+from skce.cli import load_model, main
+from tests.test_cli import FAST, assert_one_line_error, make_frame, run
 
 
 @pytest.fixture
@@ -46,6 +47,81 @@ def assert_error_after_progress(result, code, *fragments):
 
 def warnings_of(result):
     return [line for line in result.stderr.splitlines() if line.startswith("skce: warning:")]
+
+
+# -- item 1: never overwrite, never write over an input ----------------------------------
+def test_fit_does_not_replace_an_existing_model_without_force(train):
+    (train / "train.skce.json").write_text("keep me")
+    result = run("fit", "train.csv", "--target", "label", *FAST, cwd=train)
+    assert_one_line_error(result, 2, "train.skce.json", "exists", "--force")
+    assert (train / "train.skce.json").read_text() == "keep me"
+    assert "fits done" not in result.stderr  # refused before the cross-validation
+    fit(train, "--force")
+    assert load_model(train / "train.skce.json").classes == ["no", "yes"]
+
+
+def test_predict_does_not_replace_an_existing_file_without_force(train):
+    fit(train)
+    (train / "pred.csv").write_text("keep me")
+    args = ["predict", "train.skce.json", "new.csv", "--out", "pred.csv"]
+    assert_one_line_error(run(*args, cwd=train), 2, "pred.csv", "exists", "--force")
+    assert (train / "pred.csv").read_text() == "keep me"
+    assert run(*args, "--force", cwd=train).returncode == 0
+    assert len(pd.read_csv(train / "pred.csv")) == 25
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]], ids=["plain", "force"])
+def test_outputs_never_replace_an_input(train, force):
+    fit(train)
+    model = (train / "train.skce.json").read_bytes()
+    data = (train / "new.csv").read_bytes()
+    os.link(train / "new.csv", train / "hardlink.csv")
+    os.symlink(train / "train.skce.json", train / "symlink.json")
+    cases = [
+        (["predict", "train.skce.json", "new.csv", "--out", "new.csv"], "input data"),
+        (["predict", "train.skce.json", "new.csv", "--out", "./sub/../new.csv"], "input data"),
+        (["predict", "train.skce.json", "new.csv", "--out", "hardlink.csv"], "input data"),
+        (["predict", "train.skce.json", "new.csv", "--out", "train.skce.json"], "model"),
+        (["predict", "train.skce.json", "new.csv", "--out", "symlink.json"], "model"),
+        (["fit", "new.csv", "--target", "x1", "--model", "new.csv", *FAST], "training data"),
+    ]
+    (train / "sub").mkdir()
+    for args, what in cases:
+        assert_one_line_error(run(*args, *force, cwd=train), 2, "would overwrite", what)
+    assert (train / "train.skce.json").read_bytes() == model
+    assert (train / "new.csv").read_bytes() == data
+
+
+def test_unwritable_model_path_is_refused_before_cross_validation(train):
+    (train / "dir.json").mkdir()
+    cases = {
+        "nowhere/model.json": "nowhere",
+        "dir.json": "is a directory",
+    }
+    if os.geteuid() != 0:  # root writes into read-only directories
+        (train / "ro").mkdir(mode=0o555)
+        cases["ro/model.json"] = "not writable"
+    for model, fragment in cases.items():
+        result = run("fit", "train.csv", "--target", "label", "--model", model, *FAST, cwd=train)
+        assert_one_line_error(result, 2, fragment)
+        assert "fits done" not in result.stderr
+
+
+def test_model_is_written_atomically(train, monkeypatch):
+    """A write that fails half-way leaves the previous file and no temporary file."""
+    from skce.cli import _output
+
+    fit(train)
+    before = (train / "train.skce.json").read_bytes()
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_output.os, "replace", fail)
+    result = run("fit", "train.csv", "--target", "label", "--force", *FAST, cwd=train)
+    assert_error_after_progress(result, 1, "No space left on device")
+    assert (train / "train.skce.json").read_bytes() == before
+    assert sorted(p.name for p in train.iterdir()) == ["new.csv", "train.csv", "train.skce.json"]
 
 
 def test_failed_fold_under_a_verbose_joblib_config_is_one_line(tmp_path, monkeypatch):

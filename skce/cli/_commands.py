@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ._crossval import cross_validate, fit_scorers, refit
 from ._data import (
+    check_input_file,
     check_missing,
     counts_text,
     features,
@@ -24,6 +25,8 @@ from ._output import (
     EXIT_OK,
     CLIError,
     UsageError,
+    atomic_writer,
+    check_output_path,
     first_line,
     import_pandas,
     one_line,
@@ -241,11 +244,15 @@ def _estimator(args):
 def cmd_fit(args, out):
     """``skce fit``: cross-validate, fit on all rows, save the model file."""
     import_pandas("'skce fit'")
+    data_path = check_input_file(args.data, "data file")
+    model_path = check_output_path(
+        args.model or default_model_path(data_path),
+        option="--model",
+        inputs={"training data": data_path},
+        force=args.force,
+    )
     path, frame, columns, y, classes, counts = _fit_data(args)
     _check_fit_request(args, classes, counts)
-    model_path = Path(args.model) if args.model else default_model_path(path)
-    if model_path.exists() and model_path.resolve() == path.resolve():
-        raise UsageError(f"--model {model_path} would overwrite the training data")
     X, numeric, categorical = _fit_features(args, frame, columns, path)
     estimator, grid, described = _estimator(args)
     pipeline = make_pipeline(numeric, categorical, estimator, impute=args.impute)
@@ -341,9 +348,17 @@ def cmd_predict(args, out):
     import sys
 
     pd = import_pandas("'skce predict'")
-    saved = load_model(args.model)
-    frame = read_csv(args.data)
-    path = Path(args.data)
+    model_path = check_input_file(args.model, "model file")
+    path = check_input_file(args.data, "data file")
+    if args.out:
+        check_output_path(
+            args.out,
+            option="--out",
+            inputs={"input data": path, "model": model_path},
+            force=args.force,
+        )
+    saved = load_model(model_path)
+    frame = read_csv(path)
     X = saved.features(frame, path)
     _warn_unseen_categories(saved, X, out)
     with warnings.catch_warnings():
@@ -361,10 +376,8 @@ def cmd_predict(args, out):
             result[f"proba_{label}"] = proba[:, k]
     if args.out:
         destination = Path(args.out)
-        try:
-            result.to_csv(destination, index=False)
-        except OSError as exc:
-            raise CLIError(f"cannot write {destination}: {exc.strerror or exc}") from None
+        with atomic_writer(destination, "the predictions") as handle:
+            result.to_csv(handle, index=False)
         out.progress(f"wrote {len(result)} predictions to {destination}")
     else:
         result.to_csv(sys.stdout, index=False)

@@ -122,7 +122,8 @@ training are encoded as all zeros at prediction). A binary target gets
 WeightedLogisticCE (β weights the positive class, the larger label in sort
 order); --softmax fits SoftmaxCE, which is required for more than two classes.
 Prints stratified K-fold cross-validated cross-entropy and classification
-metrics, then fits on all rows and saves the model as JSON."""
+metrics, then fits on all rows and saves the model as JSON (an existing file
+only with --force)."""
 
 _FIT_EPILOG = """\
 examples:
@@ -135,7 +136,8 @@ examples:
 _PREDICT_DESCRIPTION = """\
 Predict with a model saved by 'skce fit'. The CSV must have the model's feature
 columns (other columns, such as the target, are ignored). Writes a CSV with one
-column named after the target; --proba adds a column proba_<class> per class."""
+column named after the target; --proba adds a column proba_<class> per class.
+An existing --out file is replaced only with --force, an input file never."""
 
 _PREDICT_EPILOG = """\
 examples:
@@ -154,6 +156,13 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=_versions())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    def files(sub):
+        sub.add_argument(
+            "--force",
+            action="store_true",
+            help="replace an existing output file (an input file is never replaced)",
+        )
 
     def common(sub, *, cv=True):
         if cv:
@@ -239,8 +248,10 @@ def build_parser():
         "--model",
         metavar="OUT",
         default=None,
-        help=f"where to save the model (default: DATA with suffix {MODEL_SUFFIX})",
+        help=f"where to save the model (default: DATA with suffix {MODEL_SUFFIX}); an "
+        "existing file is replaced only with --force",
     )
+    files(fit)
     common(fit)
     fit.set_defaults(handler=cmd_fit)
 
@@ -256,7 +267,12 @@ def build_parser():
     predict.add_argument(
         "--proba", action="store_true", help="add the class probabilities, proba_<class>"
     )
-    predict.add_argument("--out", metavar="FILE", help="write the CSV here (default: stdout)")
+    predict.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the CSV here (default: stdout); an existing file is replaced only with --force",
+    )
+    files(predict)
     common(predict, cv=False)
     predict.set_defaults(handler=cmd_predict)
     return parser

@@ -10,14 +10,19 @@ either refused or, at worst, predicts nonsense. docs/cli.md explains why this
 is not a pickle.
 """
 
-import contextlib
 import json
-import os
 import warnings
 
 from .. import __version__
 from ._data import check_input_file, check_missing, features
-from ._output import CLIError, ModelFileError, UsageError, first_line, one_line
+from ._output import (
+    CLIError,
+    ModelFileError,
+    UsageError,
+    atomic_writer,
+    first_line,
+    one_line,
+)
 from ._rebuild import (
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
@@ -115,15 +120,8 @@ def default_model_path(data_path):
 
 def write_model(document, path):
     """Write ``document`` to ``path`` through a temporary file (never half a model)."""
-    text = _dumps(document) + "\n"
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise CLIError(f"cannot write the model to {path}: {exc.strerror or exc}") from None
+    with atomic_writer(path, "the model") as handle:
+        handle.write(_dumps(document) + "\n")
 
 
 class SavedModel:
