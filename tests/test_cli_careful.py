@@ -124,6 +124,73 @@ def test_model_is_written_atomically(train, monkeypatch):
     assert sorted(p.name for p in train.iterdir()) == ["new.csv", "train.csv", "train.skce.json"]
 
 
+# -- item 4: delimiters and encodings ---------------------------------------------------------
+@pytest.mark.parametrize("sep", [";", "\t", "|"], ids=["semicolon", "tab", "pipe"])
+def test_delimiter_is_sniffed(train, sep):
+    frame = make_frame()
+    text = frame.to_csv(index=False, sep=sep)
+    if sep == ";":  # decimal commas, as such files often have
+        text = text.replace(".", ",")
+    (train / "other.csv").write_text(text)
+    decimal = []
+    if sep == ";":  # said out loud, not guessed
+        result = run("fit", "other.csv", "--target", "label", *FAST, cwd=train)
+        assert_one_line_error(result, 2, "column 'x1'", "decimal comma", "--decimal ,")
+        decimal = ["--decimal", ","]
+    result = run("fit", "other.csv", "--target", "label", *decimal, *FAST, cwd=train)
+    assert result.returncode == 0, result.stderr
+    assert "2 numeric, 1 categorical" in result.stdout
+    assert f"separated by {sep!r}" in result.stdout
+    # The model is the one fitted on the comma-separated file.
+    frame.to_csv(train / "comma.csv", index=False)
+    run("fit", "comma.csv", "--target", "label", *FAST, cwd=train)
+    check = [
+        json.loads((train / f).read_text())["check"] for f in ("other.skce.json", "comma.skce.json")
+    ]
+    assert check[0] == check[1]
+
+
+def test_sep_overrides_the_sniffer(train):
+    (train / "odd.csv").write_text(
+        "a;b,label\n" + "\n".join(f"{k % 3};x,{'yes' if k % 2 else 'no'}" for k in range(20)) + "\n"
+    )
+    result = run("fit", "odd.csv", "--target", "label", "--sep", ",", *FAST, cwd=train)
+    assert result.returncode == 0, result.stderr
+    assert "'a;b'" not in result.stderr
+    document = json.loads((train / "odd.skce.json").read_text())
+    assert document["columns"]["order"] == ["a;b"]
+
+
+def test_one_column_file_suggests_sep(train):
+    (train / "weird.csv").write_text("a:b:label\n" + "\n".join(f"{k}:1:x" for k in range(5)) + "\n")
+    result = run("fit", "weird.csv", "--target", "label", *FAST, cwd=train)
+    assert_one_line_error(result, 2, "no column 'label'", "--sep")
+
+
+def test_encoding_option_reads_latin1(train):
+    frame = make_frame()
+    frame["colour"] = frame["colour"].map({"red": "rouge", "green": "vert", "blue": "bleu clair é"})
+    (train / "latin.csv").write_bytes(frame.to_csv(index=False).encode("latin-1"))
+    result = run("fit", "latin.csv", "--target", "label", *FAST, cwd=train)
+    assert_one_line_error(result, 2, "latin.csv", "UTF-8", "--encoding")
+    result = run("fit", "latin.csv", "--target", "label", "--encoding", "latin-1", *FAST, cwd=train)
+    assert result.returncode == 0, result.stderr
+    document = json.loads((train / "latin.skce.json").read_text(encoding="utf-8"))
+    assert "bleu clair é" in document["preprocess"]["categorical"]["categories"][0]
+
+
+def test_unknown_encoding_is_a_usage_error(train):
+    result = run("fit", "train.csv", "--target", "label", "--encoding", "klingon", cwd=train)
+    assert_one_line_error(result, 2, "--encoding", "klingon")
+
+
+def test_utf8_byte_order_mark_is_not_part_of_the_first_column(train):
+    (train / "bom.csv").write_bytes(b"\xef\xbb\xbf" + make_frame().to_csv(index=False).encode())
+    result = run("fit", "bom.csv", "--target", "label", *FAST, cwd=train)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((train / "bom.skce.json").read_text())["columns"]["order"][0] == "x1"
+
+
 def test_failed_fold_under_a_verbose_joblib_config_is_one_line(tmp_path, monkeypatch):
     """joblib's sequential generator, closed early with verbose > 0, reads an attribute
     that only its parallel path sets ('_pre_dispatch_amount'): the failure must still be
@@ -233,3 +300,12 @@ def test_default_jobs_is_one_and_the_help_says_so(capsys):
     assert main(["fit", "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())
     assert "parallel processes for cross-validation (default: 1;" in help_text
+
+
+def test_duplicate_column_names_are_an_error(train):
+    text = "x1,x2,x1,label\n" + "\n".join(
+        f"{k},{k % 3},{k % 5},{'yes' if k % 2 else 'no'}" for k in range(30)
+    )
+    (train / "dup.csv").write_text(text + "\n")
+    result = run("fit", "dup.csv", "--target", "label", *FAST, cwd=train)
+    assert_one_line_error(result, 2, "dup.csv", "'x1'", "columns 1 and 3")

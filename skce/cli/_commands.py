@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ._crossval import cross_validate, fit_scorers, refit
 from ._data import (
+    check_feature_columns,
     check_input_file,
     check_missing,
     counts_text,
@@ -167,12 +168,19 @@ def _fit_data(args):
     """Read the training file: (path, frame, columns, y, classes, counts)."""
     import numpy as np
 
-    frame = read_csv(args.data)
+    frame = read_csv(args.data, sep=args.sep, encoding=args.encoding, decimal=args.decimal)
     path = Path(args.data)
     if args.target not in frame.columns:
+        hint = ""
+        if frame.shape[1] == 1:
+            hint = (
+                f"; the file has a single column when read as separated by "
+                f"{frame.attrs['sep']!r}: if another character separates its fields, "
+                "pass --sep"
+            )
         raise UsageError(
             f"{path} has no column {args.target!r}; its columns are "
-            f"{', '.join(repr(c) for c in frame.columns)}"
+            f"{', '.join(repr(c) for c in frame.columns)}{hint}"
         )
     columns = [c for c in frame.columns if c != args.target]
     if not columns:
@@ -209,6 +217,7 @@ def _check_fit_request(args, classes, counts):
 def _fit_features(args, frame, columns, path):
     """The feature frame and its numeric and categorical columns."""
     numeric, categorical = split_columns(frame, columns)
+    check_feature_columns(frame, categorical, path)
     X = features(frame, numeric, categorical, path)
     if args.impute:
         empty = [c for c in X.columns if X[c].isna().all()]
@@ -259,9 +268,11 @@ def cmd_fit(args, out):
     metrics = fit_scorers(classes)
     binary = len(classes) == 2
 
+    separator = frame.attrs.get("sep", ",")
     out.info(
-        f"data:   {path}: {len(frame)} rows, {len(columns)} feature "
-        f"column{'s' if len(columns) > 1 else ''} "
+        f"data:   {path}: {len(frame)} rows"
+        + (f", separated by {separator!r}" if separator != "," else "")
+        + f", {len(columns)} feature column{'s' if len(columns) > 1 else ''} "
         f"({len(numeric)} numeric, {len(categorical)} categorical)"
         + (", missing values imputed" if args.impute else "")
     )
@@ -358,7 +369,7 @@ def cmd_predict(args, out):
             force=args.force,
         )
     saved = load_model(model_path)
-    frame = read_csv(path)
+    frame = read_csv(path, sep=args.sep, encoding=args.encoding, decimal=args.decimal)
     X = saved.features(frame, path)
     _warn_unseen_categories(saved, X, out)
     with warnings.catch_warnings():

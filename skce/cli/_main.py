@@ -60,6 +60,27 @@ def _seed(text):
     return value
 
 
+def _separator(text):
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
+    value = named.get(text.lower(), text)
+    if len(value) != 1 or value in '"\r\n':
+        raise argparse.ArgumentTypeError(
+            f"must be one character (or tab, comma, semicolon, pipe, space), got {text!r}"
+        )
+    return value
+
+
+def _encoding(text):
+    import codecs
+
+    try:
+        return codecs.lookup(text).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(
+            f"unknown encoding {text!r} (e.g. utf-8, latin-1, cp1252, utf-16)"
+        ) from None
+
+
 #: The default of -j: measured in docs/cli.md ("How many processes"): on every file
 #: tried, starting worker processes cost more than the fits gained.
 DEFAULT_JOBS = 1
@@ -116,9 +137,10 @@ examples:
   skce demo --quiet"""
 
 _FIT_DESCRIPTION = """\
-Fit a classifier on a CSV file (with a header row) and save it. Numeric
-columns are standardised, other columns one-hot encoded (categories unseen in
-training are encoded as all zeros at prediction). A binary target gets
+Fit a classifier on a CSV file (with a header row; its delimiter is sniffed)
+and save it. Numeric columns are standardised, other columns one-hot encoded
+(categories unseen in training are encoded as all zeros at prediction). A
+binary target gets
 WeightedLogisticCE (β weights the positive class, the larger label in sort
 order); --softmax fits SoftmaxCE, which is required for more than two classes.
 Prints stratified K-fold cross-validated cross-entropy and classification
@@ -131,6 +153,7 @@ examples:
   skce fit train.csv --target label --beta 4 --model model.skce.json
   skce fit train.csv --target label --tune-beta --cv 10
   skce fit train.csv --target label --impute      fill missing values
+  skce fit export.csv --target label --sep ';' --decimal , --encoding cp1252
   skce fit iris.csv --target species --softmax"""
 
 _PREDICT_DESCRIPTION = """\
@@ -158,6 +181,28 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
     def files(sub):
+        sub.add_argument(
+            "--sep",
+            type=_separator,
+            default=None,
+            metavar="CHAR",
+            help="the CSV file's delimiter: a character, or tab (default: sniffed from "
+            "the file among , ; tab |)",
+        )
+        sub.add_argument(
+            "--encoding",
+            type=_encoding,
+            default=None,
+            metavar="NAME",
+            help="the CSV file's text encoding, e.g. latin-1 or cp1252 (default: UTF-8)",
+        )
+        sub.add_argument(
+            "--decimal",
+            choices=[".", ","],
+            default=".",
+            metavar="MARK",
+            help="the decimal mark of the numbers in the CSV file: . or , (default: .)",
+        )
         sub.add_argument(
             "--force",
             action="store_true",
