@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from joblib import parallel_config
@@ -124,6 +125,65 @@ def test_model_is_written_atomically(train, monkeypatch):
     assert sorted(p.name for p in train.iterdir()) == ["new.csv", "train.csv", "train.skce.json"]
 
 
+# -- item 2: column types said out loud, --drop ------------------------------------------
+def test_stray_text_in_a_numeric_column_is_an_error_naming_values_and_rows(train):
+    frame = make_frame()
+    frame["x2"] = frame["x2"].astype(object)
+    frame.loc[6, "x2"] = "n/a?"  # data row 7
+    frame.loc[40, "x2"] = "?"  # data row 41
+    frame.to_csv(train / "stray.csv", index=False)
+    result = run("fit", "stray.csv", "--target", "label", *FAST, cwd=train)
+    assert_one_line_error(result, 2, "'x2'", "'n/a?'", "row 7", "'?'", "row 41", "--drop")
+
+
+def test_text_column_unique_per_row_is_refused_at_fit(train):
+    frame = make_frame()
+    frame.insert(0, "customer", [f"C{k:05d}" for k in range(len(frame))])
+    frame.to_csv(train / "ids.csv", index=False)
+    result = run("fit", "ids.csv", "--target", "label", *FAST, cwd=train)
+    assert_one_line_error(result, 2, "'customer'", "120 distinct values in 120 rows", "--drop")
+
+
+def test_drop_excludes_columns_and_predict_ignores_them(train):
+    frame = make_frame()
+    frame.insert(0, "customer", [f"C{k:05d}" for k in range(len(frame))])
+    frame.to_csv(train / "ids.csv", index=False)
+    args = ["fit", "ids.csv", "--target", "label", "--drop", "customer", "colour", *FAST]
+    result = run(*args, cwd=train)
+    assert result.returncode == 0, result.stderr
+    assert "dropped 2 columns: 'customer', 'colour'" in result.stdout
+    document = json.loads((train / "ids.skce.json").read_text())
+    assert document["columns"]["order"] == ["x1", "x2"]
+    assert document["columns"]["dropped"] == ["customer", "colour"]
+    # The new file has no customer column; predict does not ask for it.
+    result = run("predict", "ids.skce.json", "new.csv", cwd=train)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "drop, fragments",
+    [
+        (["nothing"], ["--drop", "no column 'nothing'", "'x1'"]),
+        (["label"], ["--drop", "'label'", "target"]),
+        (["x1", "x2", "colour"], ["--drop", "no feature columns"]),
+    ],
+    ids=["unknown", "target", "everything"],
+)
+def test_drop_errors(train, drop, fragments):
+    result = run("fit", "train.csv", "--target", "label", "--drop", *drop, *FAST, cwd=train)
+    assert_one_line_error(result, 2, *fragments)
+
+
+def test_few_distinct_codes_stay_categorical(train):
+    """A text column is not refused for being text: only when (nearly) unique per row."""
+    frame = make_frame()
+    frame["code"] = np.where(frame["x1"] > 0, "A1", "B2")
+    frame.to_csv(train / "codes.csv", index=False)
+    result = run("fit", "codes.csv", "--target", "label", *FAST, cwd=train)
+    assert result.returncode == 0, result.stderr
+    assert "2 categorical" in result.stdout
+
+
 # -- item 4: delimiters and encodings ---------------------------------------------------------
 @pytest.mark.parametrize("sep", [";", "\t", "|"], ids=["semicolon", "tab", "pipe"])
 def test_delimiter_is_sniffed(train, sep):
@@ -189,6 +249,26 @@ def test_utf8_byte_order_mark_is_not_part_of_the_first_column(train):
     result = run("fit", "bom.csv", "--target", "label", *FAST, cwd=train)
     assert result.returncode == 0, result.stderr
     assert json.loads((train / "bom.skce.json").read_text())["columns"]["order"][0] == "x1"
+
+
+# -- item 5: values that overflow --------------------------------------------------------
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_overflowing_value_names_column_and_row(tmp_path, jobs):
+    frame = make_frame()
+    frame.loc[5, "x1"] = 1e305  # data row 6
+    frame.to_csv(tmp_path / "big.csv", index=False)
+    result = run("fit", "big.csv", "--target", "label", "--cv", "3", "-j", jobs, cwd=tmp_path)
+    assert_one_line_error(result, 2, "column 'x1'", "data row 6", "1e+305")
+    assert "Warning" not in result.stderr and "warning" not in result.stderr
+
+
+def test_overflowing_value_at_predict(train):
+    fit(train)
+    frame = make_frame(n=25, seed=1).drop(columns="label")
+    frame.loc[2, "x2"] = -1e300
+    frame.to_csv(train / "huge.csv", index=False)
+    result = run("predict", "train.skce.json", "huge.csv", cwd=train)
+    assert_one_line_error(result, 2, "column 'x2'", "data row 3")
 
 
 def test_failed_fold_under_a_verbose_joblib_config_is_one_line(tmp_path, monkeypatch):

@@ -182,12 +182,27 @@ def _fit_data(args):
             f"{path} has no column {args.target!r}; its columns are "
             f"{', '.join(repr(c) for c in frame.columns)}{hint}"
         )
-    columns = [c for c in frame.columns if c != args.target]
+    _check_drop(args, frame, path)
+    columns = [c for c in frame.columns if c != args.target and c not in args.drop]
     if not columns:
+        if args.drop:
+            raise UsageError(f"--drop leaves {path} with no feature columns besides the target")
         raise UsageError(f"{path} has no feature columns besides the target {args.target!r}")
     y = target(frame, args.target, path)
     classes, counts = np.unique(y, return_counts=True)
     return path, frame, columns, y, classes.tolist(), counts.tolist()
+
+
+def _check_drop(args, frame, path):
+    """Usage errors of ``--drop``: a column the file lacks, or the target."""
+    for column in args.drop:
+        if column == args.target:
+            raise UsageError(f"--drop {column!r} names the target column; it cannot be dropped")
+        if column not in frame.columns:
+            raise UsageError(
+                f"--drop: {path} has no column {column!r}; its columns are "
+                f"{', '.join(repr(c) for c in frame.columns)}"
+            )
 
 
 def _check_fit_request(args, classes, counts):
@@ -276,6 +291,11 @@ def cmd_fit(args, out):
         f"({len(numeric)} numeric, {len(categorical)} categorical)"
         + (", missing values imputed" if args.impute else "")
     )
+    if args.drop:
+        out.info(
+            f"        dropped {len(args.drop)} column{'s' if len(args.drop) > 1 else ''}: "
+            + ", ".join(repr(c) for c in args.drop)
+        )
     positive = f"; positive class {classes[1]!r}" if binary and not args.softmax else ""
     out.info(
         f"target: {args.target!r}, {len(classes)} classes: {counts_text(classes, counts)}{positive}"
@@ -326,6 +346,7 @@ def cmd_fit(args, out):
         categorical=categorical,
         order=columns,
         impute=args.impute,
+        dropped=args.drop,
         training={
             "data": path.name,
             "n_rows": len(frame),

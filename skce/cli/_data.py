@@ -198,6 +198,70 @@ def split_columns(frame, columns):
     return numeric, categorical
 
 
+#: A column with at least this share of numbers among its present values is
+#: numeric data with a few stray values, not a categorical column.
+MOSTLY_NUMERIC = 0.9
+#: A text column with at least this many distinct values per present value, and
+#: at least ``IDENTIFIER_MIN_ROWS`` present values, is an identifier or free text.
+IDENTIFIER_SHARE = 0.9
+IDENTIFIER_MIN_ROWS = 20
+
+
+def _values_and_rows(series, mask, limit=3):
+    """``'n/a?' (data row 7), '?' (data rows 41, 52)``: the first ``limit`` distinct values."""
+    rows = {}
+    for row, value in zip(mask.to_numpy().nonzero()[0], series[mask], strict=True):
+        rows.setdefault(value, []).append(int(row) + 1)
+    parts = []
+    for value, where in list(rows.items())[:limit]:
+        shown = ", ".join(str(r) for r in where[:3]) + (", ..." if len(where) > 3 else "")
+        parts.append(f"{value!r} (data row{'s' if len(where) > 1 else ''} {shown})")
+    if len(rows) > limit:
+        parts.append(f"and {len(rows) - limit} other values")
+    return ", ".join(parts)
+
+
+def check_mostly_numeric(series, column, path):
+    """:class:`UsageError` if a column is numbers except for a few values.
+
+    Such a column would otherwise be one-hot encoded as text (one feature per
+    distinct number), which is almost never what the file means: the few
+    values are typos or codes for "unknown". The message names them and their
+    data rows (1-based, the first row after the header is row 1).
+    """
+    present = series.notna()
+    n_present = int(present.sum())
+    stray = present & _numeric(series).isna()
+    n_stray = int(stray.sum())
+    if n_stray == 0 or n_stray > (1 - MOSTLY_NUMERIC) * n_present:
+        return
+    raise UsageError(
+        f"column {column!r} of {path} holds numbers except for {n_stray} "
+        f"value{'s' if n_stray > 1 else ''}: {_values_and_rows(series, stray)}; as it is, "
+        "the column would be treated as text (one feature per distinct value): correct "
+        "those values, or empty them and pass --impute, or pass --drop "
+        f"{_shell_word(column)} to leave the column out"
+    )
+
+
+def check_not_identifier(series, column, path):
+    """:class:`UsageError` if a text column has (nearly) one distinct value per row.
+
+    An identifier or free text, one-hot encoded, gives one feature per row
+    that no new row matches: the model learns the rows by heart.
+    """
+    present = series.dropna()
+    n_present = len(present)
+    distinct = int(present.nunique())
+    if n_present < IDENTIFIER_MIN_ROWS or distinct < IDENTIFIER_SHARE * n_present:
+        return
+    raise UsageError(
+        f"column {column!r} of {path} has {distinct} distinct values in {n_present} rows: "
+        "an identifier or free text, which one-hot encoding would turn into a feature per "
+        f"row that new rows do not match; pass --drop {_shell_word(column)} to leave it out"
+    )
+
+
 def check_decimal_comma(series, column, path):
     """:class:`UsageError` if a text column holds numbers written with a decimal comma."""
     present = series.dropna()
@@ -212,9 +276,17 @@ def check_decimal_comma(series, column, path):
 
 
 def check_feature_columns(frame, categorical, path):
-    """The checks of a training file's text columns (see the function above)."""
+    """The checks of a training file's text columns (see the functions above)."""
     for column in categorical:
         check_decimal_comma(frame[column], column, path)
+        check_mostly_numeric(frame[column], column, path)
+        check_not_identifier(frame[column], column, path)
+
+
+def _shell_word(text):
+    import shlex
+
+    return shlex.quote(text)
 
 
 def _missing(value):
@@ -249,10 +321,37 @@ def features(frame, numeric, categorical, path):
                 f"column {column!r} has an infinite value in data row {row + 1} of {path}; "
                 "replace it with a finite number"
             )
+        check_magnitude(values, column, path)
         data[column] = values.to_numpy()
     for column in categorical:
         data[column] = as_text(frame[column])
     return pd.DataFrame(data, columns=list(numeric) + list(categorical))
+
+
+#: The largest magnitude of a number in a numeric column: squared (as
+#: standardisation does) and summed over rows it stays within float64.
+MAX_MAGNITUDE = 1e150
+
+
+def check_magnitude(values, column, path):
+    """:class:`UsageError` for a number whose square would overflow in standardisation.
+
+    ``StandardScaler`` sums squared deviations from the mean; beyond about
+    1e154 they overflow to infinity, the scale becomes meaningless and the fit
+    fails (or, with values of both signs, never ends). The message names the
+    column, the largest value and its data row.
+    """
+    import numpy as np
+
+    magnitude = np.abs(values.to_numpy(dtype=float))
+    if np.nanmax(magnitude, initial=0.0) <= MAX_MAGNITUDE:
+        return
+    row = int(np.nanargmax(magnitude))
+    raise UsageError(
+        f"column {column!r} has {values.iloc[row]:g} in data row {row + 1} of {path}: numbers "
+        f"beyond ±{MAX_MAGNITUDE:g} overflow when the column is standardised (their squares "
+        "exceed the range of floating-point numbers); rescale the column, e.g. use other units"
+    )
 
 
 def check_missing(X, path, hint):

@@ -140,7 +140,9 @@ _FIT_DESCRIPTION = """\
 Fit a classifier on a CSV file (with a header row; its delimiter is sniffed)
 and save it. Numeric columns are standardised, other columns one-hot encoded
 (categories unseen in training are encoded as all zeros at prediction). A
-binary target gets
+column of numbers with a few other values, or a text column with a distinct
+value in (nearly) every row, is an error that names it; --drop leaves columns
+out. A binary target gets
 WeightedLogisticCE (β weights the positive class, the larger label in sort
 order); --softmax fits SoftmaxCE, which is required for more than two classes.
 Prints stratified K-fold cross-validated cross-entropy and classification
@@ -153,6 +155,7 @@ examples:
   skce fit train.csv --target label --beta 4 --model model.skce.json
   skce fit train.csv --target label --tune-beta --cv 10
   skce fit train.csv --target label --impute      fill missing values
+  skce fit train.csv --target churned --drop customer_id
   skce fit export.csv --target label --sep ';' --decimal , --encoding cp1252
   skce fit iris.csv --target species --softmax"""
 
@@ -288,6 +291,14 @@ def build_parser():
         "--impute",
         action="store_true",
         help="fill missing values: median (numeric), most frequent value (other columns)",
+    )
+    fit.add_argument(
+        "--drop",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="COLUMN",
+        help="columns that are not features (IDs, free text, leaks of the target)",
     )
     fit.add_argument(
         "--model",

@@ -35,9 +35,14 @@ MODEL_SUFFIX = ".skce.json"
 _MAX_MODEL_BYTES = 256 * 2**20
 
 
-def model_document(pipeline, *, target, classes, numeric, categorical, order, impute, training):
+def model_document(
+    pipeline, *, target, classes, numeric, categorical, order, impute, training, dropped=()
+):
     """The JSON-ready description of a fitted pipeline built by ``make_pipeline``.
 
+    ``dropped`` names the columns of the training file left out with
+    ``--drop`` (informative: ``skce predict`` ignores every column that is
+    not a feature).
     ``model.params`` holds every plain-valued parameter of the estimator, so
     ``prior_correction``, which changes the predictions of the saved
     coefficients, is restored with them.
@@ -58,6 +63,7 @@ def model_document(pipeline, *, target, classes, numeric, categorical, order, im
             "order": list(order),
             "numeric": list(numeric),
             "categorical": list(categorical),
+            "dropped": list(dropped),
         },
         "impute": bool(impute),
         "preprocess": {"sparse_output": bool(preprocess.sparse_output_)},

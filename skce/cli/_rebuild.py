@@ -134,6 +134,9 @@ def rebuild(document):
     categorical = _strings(_get(columns, "categorical", "columns"), "columns.categorical")
     if sorted(numeric + categorical) != sorted(order):
         _bad("columns.numeric and columns.categorical must split columns.order")
+    dropped = _strings(columns.get("dropped", []), "columns.dropped")  # since --drop
+    if set(dropped) & set(order):
+        _bad("columns.dropped must not hold feature columns")
     impute = _get(document, "impute", "model")
     if not isinstance(impute, bool):
         _bad("impute must be true or false")
