@@ -394,6 +394,7 @@ def test_saved_model_with_prior_correction_predicts_as_the_fitted_pipeline(tmp_p
             order=FEATURES,
             impute=False,
             training={},
+            positive="yes" if isinstance(estimator, WeightedLogisticCE) else None,
         )
         model_path = tmp_path / "prior.skce.json"
         write_model(document, model_path)

@@ -184,6 +184,76 @@ def test_few_distinct_codes_stay_categorical(train):
     assert "2 categorical" in result.stdout
 
 
+# -- item 3: --positive ----------------------------------------------------------------------
+def test_positive_label_chooses_the_positive_class(train):
+    result = fit(train, "--positive", "no", "--beta", "3", "--model", "pos.json")
+    assert "positive class 'no'" in result.stdout
+    assert "recall ('no')" in result.stdout
+    saved = load_model(train / "pos.json")
+    assert saved.classes == ["yes", "no"]  # proba columns: negative, then positive
+    result = run("predict", "pos.json", "new.csv", "--proba", cwd=train)
+    assert result.returncode == 0, result.stderr
+    predicted = pd.read_csv(io.StringIO(result.stdout))
+    assert list(predicted.columns) == ["label", "proba_yes", "proba_no"]
+    # β = 3 weights 'no': the independent reference is the 0/1 fit with 'no' as 1.
+    from sklearn.linear_model import LogisticRegression
+
+    from tests.test_cli import FEATURES, reference_pipeline
+
+    frame = make_frame()
+    X = frame[FEATURES].astype({"colour": object})
+    y01 = (frame["label"] == "no").to_numpy().astype(int)
+    n = len(y01)
+    ref = reference_pipeline(
+        LogisticRegression(C=1 / (1e-4 * n), class_weight={0: 1, 1: 3.0}, tol=1e-10, max_iter=10000)
+    ).fit(X, y01)
+    X_new = make_frame(n=25, seed=1)[FEATURES].astype({"colour": object})
+    expected = ref.predict_proba(X_new)[:, 1]
+    np.testing.assert_allclose(predicted["proba_no"], expected, rtol=1e-4, atol=1e-6)
+    labels = np.where(expected > 0.5, "no", "yes")
+    assert predicted["label"].tolist() == labels.tolist()
+
+
+def test_positive_integer_labels_given_as_text(train):
+    frame = make_frame()
+    frame["label"] = np.where(frame["label"] == "yes", 1, 0)
+    frame.to_csv(train / "ints.csv", index=False)
+    args = ["fit", "ints.csv", "--target", "label", "--positive", "0", *FAST]
+    result = run(*args, cwd=train)
+    assert result.returncode == 0, result.stderr
+    assert load_model(train / "ints.skce.json").classes == [1, 0]
+
+
+@pytest.mark.parametrize(
+    "extra, fragments",
+    [
+        (["--positive", "maybe"], ["--positive 'maybe'", "'no'", "'yes'"]),
+        (["--positive", "yes", "--softmax"], ["--positive", "--softmax"]),
+    ],
+    ids=["unknown-label", "softmax"],
+)
+def test_positive_errors(train, extra, fragments):
+    result = run("fit", "train.csv", "--target", "label", *extra, *FAST, cwd=train)
+    assert_one_line_error(result, 2, *fragments)
+
+
+@pytest.mark.parametrize("positive", [[], ["--positive", "1"]], ids=["default", "given"])
+def test_majority_positive_class_is_warned_about(tmp_path, positive):
+    frame = make_frame()
+    frame["label"] = np.where(frame["x1"] > -0.8, 1, 0)  # about 79% ones
+    frame.to_csv(tmp_path / "major.csv", index=False)
+    result = run("fit", "major.csv", "--target", "label", *positive, *FAST, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [w for w in warnings_of(result) if "majority" in w]
+    assert len(lines) == 1, result.stderr
+    assert "positive class 1" in lines[0] and "--positive 0" in lines[0]
+
+
+def test_minority_positive_class_is_not_warned_about(train):
+    result = fit(train, "--positive", "yes")
+    assert not [w for w in warnings_of(result) if "majority" in w], result.stderr
+
+
 # -- item 4: delimiters and encodings ---------------------------------------------------------
 @pytest.mark.parametrize("sep", [";", "\t", "|"], ids=["semicolon", "tab", "pipe"])
 def test_delimiter_is_sniffed(train, sep):

@@ -5,6 +5,7 @@ returns the exit status. numpy, pandas, scikit-learn and the estimators are
 imported inside them, so that parsing the command line stays light.
 """
 
+import shlex
 import time
 import warnings
 from pathlib import Path
@@ -217,8 +218,10 @@ def _check_fit_request(args, classes, counts):
             f"target column {args.target!r} has {len(classes)} classes; WeightedLogisticCE "
             "is binary: pass --softmax to fit the multinomial SoftmaxCE"
         )
-    if args.softmax and (args.beta is not None or args.tune_beta):
-        option = "--tune-beta" if args.tune_beta else "--beta"
+    if args.softmax and (args.beta is not None or args.tune_beta or args.positive is not None):
+        option = (
+            "--tune-beta" if args.tune_beta else "--beta" if args.beta is not None else "--positive"
+        )
         raise UsageError(f"{option} applies to the binary WeightedLogisticCE, not to --softmax")
     smallest = min(counts)
     if smallest < args.cv:
@@ -226,6 +229,49 @@ def _check_fit_request(args, classes, counts):
         raise UsageError(
             f"--cv {args.cv} needs at least {args.cv} rows of every class, but class {rare!r} "
             f"has {smallest}; use a smaller --cv"
+        )
+
+
+def positive_class(classes, text, target_name):
+    """The label of ``classes`` written as ``text`` (``--positive``), or the larger label.
+
+    Labels are compared as the text in the file: ``"1"`` names the integer
+    label 1 (also written ``"01"`` or ``"1.0"``).
+    """
+    if text is None:
+        return classes[1]
+    for label in classes:
+        if str(label) == text:
+            return label
+    if all(isinstance(c, int) for c in classes):
+        try:
+            number = float(text)
+        except ValueError:
+            number = None
+        if number is not None and number in classes:
+            return classes[classes.index(number)]
+    raise UsageError(
+        f"--positive {text!r} is not a class of the target column {target_name!r}; its "
+        f"classes are {', '.join(repr(c) for c in classes)}"
+    )
+
+
+#: The share of the rows above which a positive class is warned about as the majority
+#: (near a 50/50 split, which class is "rare" hardly matters).
+MAJORITY_WARNING_SHARE = 0.55
+
+
+def warn_majority_positive(positive, classes, counts, out):
+    """A warning when the positive class (the one β weights) is clearly the more frequent one."""
+    k = classes.index(positive)
+    share = counts[k] / sum(counts)
+    if share > MAJORITY_WARNING_SHARE:
+        negative = classes[1 - k]
+        out.warning(
+            f"the positive class {positive!r} is the majority ({share:.1%} of the rows): β "
+            "weights the positive class, so β > 1 (and --tune-beta) would weight the common "
+            f"class up; if the rarer class {negative!r} is the one to find, pass --positive "
+            f"{shlex.quote(str(negative))}"
         )
 
 
@@ -267,6 +313,8 @@ def _estimator(args):
 
 def cmd_fit(args, out):
     """``skce fit``: cross-validate, fit on all rows, save the model file."""
+    import numpy as np
+
     import_pandas("'skce fit'")
     data_path = check_input_file(args.data, "data file")
     model_path = check_output_path(
@@ -280,8 +328,17 @@ def cmd_fit(args, out):
     X, numeric, categorical = _fit_features(args, frame, columns, path)
     estimator, grid, described = _estimator(args)
     pipeline = make_pipeline(numeric, categorical, estimator, impute=args.impute)
-    metrics = fit_scorers(classes)
-    binary = len(classes) == 2
+    binary = len(classes) == 2 and not args.softmax
+    positive = None
+    if binary:
+        # WeightedLogisticCE weights classes_[1]: fit on 1 for the positive class
+        # and 0 for the other, and name the labels again after the fit.
+        positive = positive_class(classes, args.positive, args.target)
+        negative = classes[1 - classes.index(positive)]
+        y = (y == positive).astype(np.int64)
+        counts = [counts[classes.index(negative)], counts[classes.index(positive)]]
+        classes = [negative, positive]
+    metrics = fit_scorers(classes, pos_label=1 if binary else None)
 
     separator = frame.attrs.get("sep", ",")
     out.info(
@@ -296,10 +353,12 @@ def cmd_fit(args, out):
             f"        dropped {len(args.drop)} column{'s' if len(args.drop) > 1 else ''}: "
             + ", ".join(repr(c) for c in args.drop)
         )
-    positive = f"; positive class {classes[1]!r}" if binary and not args.softmax else ""
+    shown = f"; positive class {positive!r}" if binary else ""
     out.info(
-        f"target: {args.target!r}, {len(classes)} classes: {counts_text(classes, counts)}{positive}"
+        f"target: {args.target!r}, {len(classes)} classes: {counts_text(classes, counts)}{shown}"
     )
+    if binary:
+        warn_majority_positive(positive, classes, counts, out)
     steps = [
         f"{name} columns {how}"
         for name, how, cols in (
@@ -319,6 +378,9 @@ def cmd_fit(args, out):
         best = results.best("balanced_accuracy") if args.tune_beta else 0
         final = refit(pipeline, results.candidates[best], X, y)
         report_fit_status(final[-1], out)
+    if binary:
+        dtype = object if isinstance(positive, str) else np.int64
+        final[-1].classes_ = np.array(classes, dtype=dtype)
 
     if args.tune_beta:
         # β = "balanced" on all rows: negatives over positives.
@@ -347,6 +409,7 @@ def cmd_fit(args, out):
         order=columns,
         impute=args.impute,
         dropped=args.drop,
+        positive=positive,
         training={
             "data": path.name,
             "n_rows": len(frame),

@@ -26,11 +26,13 @@ _SILENCED = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, Resou
 _SILENCED_MESSAGES = ("Found unknown categories",)
 
 
-def fit_scorers(classes):
+def fit_scorers(classes, *, pos_label=None):
     """The metrics of ``skce fit``: name -> (scorer, label, lower_is_better).
 
     Scorers follow scikit-learn's "greater is better" convention, so the
-    cross-entropy scorer returns minus the loss.
+    cross-entropy scorer returns minus the loss. With two classes, recall and
+    precision are those of ``classes[1]``, which is ``pos_label`` in the
+    target the fits see (by default the label itself).
     """
     from sklearn.metrics import make_scorer, precision_score, recall_score
 
@@ -43,13 +45,14 @@ def fit_scorers(classes):
     }
     if len(classes) == 2:
         positive = classes[1]
+        pos_label = positive if pos_label is None else pos_label
         metrics["recall"] = (
-            make_scorer(recall_score, pos_label=positive, zero_division=0),
+            make_scorer(recall_score, pos_label=pos_label, zero_division=0),
             f"recall ({positive!r})",
             False,
         )
         metrics["precision"] = (
-            make_scorer(precision_score, pos_label=positive, zero_division=0),
+            make_scorer(precision_score, pos_label=pos_label, zero_division=0),
             f"precision ({positive!r})",
             False,
         )

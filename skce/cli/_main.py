@@ -142,12 +142,11 @@ and save it. Numeric columns are standardised, other columns one-hot encoded
 (categories unseen in training are encoded as all zeros at prediction). A
 column of numbers with a few other values, or a text column with a distinct
 value in (nearly) every row, is an error that names it; --drop leaves columns
-out. A binary target gets
-WeightedLogisticCE (β weights the positive class, the larger label in sort
-order); --softmax fits SoftmaxCE, which is required for more than two classes.
-Prints stratified K-fold cross-validated cross-entropy and classification
-metrics, then fits on all rows and saves the model as JSON (an existing file
-only with --force)."""
+out. A binary target gets WeightedLogisticCE (β weights the positive class:
+the larger label in sort order, or --positive); --softmax fits SoftmaxCE,
+which is required for more than two classes. Prints stratified K-fold
+cross-validated cross-entropy and classification metrics, then fits on all
+rows and saves the model as JSON (an existing file only with --force)."""
 
 _FIT_EPILOG = """\
 examples:
@@ -155,7 +154,7 @@ examples:
   skce fit train.csv --target label --beta 4 --model model.skce.json
   skce fit train.csv --target label --tune-beta --cv 10
   skce fit train.csv --target label --impute      fill missing values
-  skce fit train.csv --target churned --drop customer_id
+  skce fit train.csv --target churned --positive yes --drop customer_id
   skce fit export.csv --target label --sep ';' --decimal , --encoding cp1252
   skce fit iris.csv --target species --softmax"""
 
@@ -291,6 +290,13 @@ def build_parser():
         "--impute",
         action="store_true",
         help="fill missing values: median (numeric), most frequent value (other columns)",
+    )
+    fit.add_argument(
+        "--positive",
+        metavar="LABEL",
+        default=None,
+        help="the positive class of a binary target, as written in the file (default: the "
+        "larger label in sort order)",
     )
     fit.add_argument(
         "--drop",

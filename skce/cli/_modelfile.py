@@ -36,13 +36,24 @@ _MAX_MODEL_BYTES = 256 * 2**20
 
 
 def model_document(
-    pipeline, *, target, classes, numeric, categorical, order, impute, training, dropped=()
+    pipeline,
+    *,
+    target,
+    classes,
+    numeric,
+    categorical,
+    order,
+    impute,
+    training,
+    dropped=(),
+    positive=None,
 ):
     """The JSON-ready description of a fitted pipeline built by ``make_pipeline``.
 
-    ``dropped`` names the columns of the training file left out with
-    ``--drop`` (informative: ``skce predict`` ignores every column that is
-    not a feature).
+    ``classes`` are in the order of ``predict_proba``'s columns; for a binary
+    model the second is ``positive``, the class β weights. ``dropped`` names
+    the columns of the training file left out with ``--drop`` (informative:
+    ``skce predict`` ignores every column that is not a feature).
     ``model.params`` holds every plain-valued parameter of the estimator, so
     ``prior_correction``, which changes the predictions of the saved
     coefficients, is restored with them.
@@ -58,7 +69,7 @@ def model_document(
             "skce": __version__,
             "scikit-learn": metadata.version("scikit-learn"),
         },
-        "target": {"name": target, "classes": list(classes)},
+        "target": {"name": target, "classes": list(classes), "positive": positive},
         "columns": {
             "order": list(order),
             "numeric": list(numeric),

@@ -125,8 +125,10 @@ def rebuild(document):
         or all(isinstance(c, int) and not isinstance(c, bool) for c in classes)
     ):
         _bad("target.classes must be all strings or all integers")
-    if classes != sorted(set(classes)):
-        _bad("target.classes must be sorted and unique")
+    if len(set(classes)) != len(classes):
+        _bad("target.classes must be unique")
+    # Files written before --positive have sorted classes and no target.positive.
+    positive = target.get("positive", classes[1] if classes == sorted(classes) else None)
 
     columns = _get(document, "columns", "model")
     order = _strings(_get(columns, "order", "columns"), "columns.order", allow_empty=False)
@@ -203,8 +205,12 @@ def rebuild(document):
     _check_params(params)
     estimator = kinds[kind](**params)
     n_outputs = 1 if kind == "WeightedLogisticCE" else len(classes)
-    if kind == "WeightedLogisticCE" and len(classes) != 2:
-        _bad("a WeightedLogisticCE model needs exactly two classes")
+    if kind == "WeightedLogisticCE":
+        # The positive class is the second (fits see it as 1), whatever its sort order.
+        if len(classes) != 2 or positive != classes[1]:
+            _bad("a WeightedLogisticCE model needs two classes, the second one target.positive")
+    elif positive is not None or classes != sorted(classes):
+        _bad("a SoftmaxCE model needs sorted classes and no target.positive")
     coef = _array(_get(model, "coef", "model"), 2, "model.coef")
     intercept = _array(_get(model, "intercept", "model"), 1, "model.intercept")
     if coef.shape != (n_outputs, n_features) or intercept.shape != (n_outputs,):
