@@ -6,6 +6,7 @@ test (``test_python_m_skce_smoke``) runs ``python -m skce`` as a subprocess.
 """
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -407,7 +408,7 @@ def test_saved_model_with_prior_correction_predicts_as_the_fitted_pipeline(tmp_p
 
         # A file that does not say whether the correction applies is refused.
         del document["model"]["params"]["prior_correction"]
-        write_model(document, model_path)
+        write_model(with_checksum(document), model_path)
         with pytest.raises(ModelFileError, match="prior_correction"):
             load_model(model_path)
 
@@ -552,15 +553,26 @@ def test_json_model_file_naming_os_system_is_refused(work):
     path, _ = work
     document = json.loads((path / "train.skce.json").read_text())
     document["model"]["class"] = "os.system"
-    (path / "evil.json").write_text(json.dumps(document))
+    (path / "evil.json").write_text(json.dumps(with_checksum(document)))
     result = run("predict", "evil.json", "new.csv", cwd=path)
     assert_one_line_error(result, 1, "os.system", "not a valid skce model file")
+
+
+def with_checksum(document):
+    """``document`` with its checksum recomputed, as a deliberate tamperer would.
+
+    Written out here (sha256 of the canonical JSON without the field), so that
+    the loader's own validation, not the checksum, is what refuses the file.
+    """
+    content = {k: v for k, v in document.items() if k != "checksum"}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return {**document, "checksum": "sha256:" + hashlib.sha256(text.encode()).hexdigest()}
 
 
 def _tampered(document, edit):
     document = json.loads(json.dumps(document))
     edit(document)
-    return json.dumps(document).encode()
+    return json.dumps(with_checksum(document)).encode()
 
 
 def test_load_model_refuses_tampered_files(work, tmp_path):

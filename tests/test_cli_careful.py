@@ -5,7 +5,6 @@ In-process through ``main(argv)`` like ``tests/test_cli.py`` (whose helpers are
 reused); one test runs ``skce predict`` as a subprocess into a closed pipe.
 """
 
-import hashlib
 import io
 import json
 import os
@@ -17,8 +16,8 @@ import pandas as pd
 import pytest
 from joblib import parallel_config
 
-from skce.cli import load_model, main
-from tests.test_cli import FAST, assert_one_line_error, make_frame, run
+from skce.cli import ModelFileError, load_model, main
+from tests.test_cli import FAST, assert_one_line_error, make_frame, run, with_checksum
 
 
 @pytest.fixture
@@ -435,10 +434,57 @@ def _edits():
     }
 
 
-def _canonical_checksum(document):
-    content = {k: v for k, v in document.items() if k != "checksum"}
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+@pytest.mark.parametrize("edit", list(_edits()))
+def test_every_accidental_edit_is_refused(train, edit):
+    fit(train)
+    document = json.loads((train / "train.skce.json").read_text())
+    _edits()[edit](document)
+    (train / "edited.json").write_text(json.dumps(document, indent=1))
+    result = run("predict", "edited.json", "new.csv", cwd=train)
+    assert_one_line_error(result, 1, "edited.json", "was changed")
+    # Even with the checksum recomputed (a deliberate edit, or a file from a skce
+    # whose estimators differ), the check rows catch the change.
+    document = with_checksum(document)
+    (train / "edited.json").write_text(json.dumps(document, indent=1))
+    with pytest.raises(ModelFileError, match="does not reproduce"):
+        load_model(train / "edited.json")
+
+
+def test_reformatted_model_file_still_loads(train):
+    fit(train)
+    document = json.loads((train / "train.skce.json").read_text())
+    assert document["checksum"] == with_checksum(document)["checksum"]
+    (train / "flat.json").write_text(json.dumps(document, indent=None))
+    assert load_model(train / "flat.json").classes == ["no", "yes"]
+
+
+def test_check_rows_are_not_saturated(tmp_path):
+    """Even with a tiny-scale column and a large intercept, the check rows' logits are moderate."""
+    rng = np.random.default_rng(4)
+    n = 300
+    x = rng.normal(size=n) * 1e-6
+    frame = pd.DataFrame(
+        {"x": x, "z": rng.normal(size=n) * 1e4, "k": rng.choice(list("abc"), size=n)}
+    )
+    frame["y"] = np.where(x + 3e-7 * rng.normal(size=n) > -1.5e-6, "a", "b")  # ~93% a
+    frame.to_csv(tmp_path / "tiny.csv", index=False)
+    result = run("fit", "tiny.csv", "--target", "y", *FAST, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    proba = np.array(
+        json.loads((tmp_path / "tiny.skce.json").read_text())["check"]["predict_proba"]
+    )
+    assert proba.shape[0] >= 8
+    assert np.all((proba > 1e-3) & (proba < 1 - 1e-3)), proba
+
+
+def test_format_version_1_is_refused_with_a_clear_message(train):
+    fit(train)
+    document = json.loads((train / "train.skce.json").read_text())
+    document["format_version"] = 1
+    del document["checksum"]
+    (train / "old.json").write_text(json.dumps(document))
+    result = run("predict", "old.json", "new.csv", cwd=train)
+    assert_one_line_error(result, 1, "format_version 1", "refit", "skce fit")
 
 
 # -- item 8: default number of processes --------------------------------------------------

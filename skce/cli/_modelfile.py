@@ -11,7 +11,6 @@ is not a pickle.
 """
 
 import json
-import warnings
 
 from .. import __version__
 from ._data import check_input_file, check_missing, features
@@ -26,8 +25,9 @@ from ._output import (
 from ._rebuild import (
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
+    check_document,
+    checksum,
     json_scalar,
-    probe_frame,
     rebuild,
 )
 
@@ -56,7 +56,9 @@ def model_document(
     ``skce predict`` ignores every column that is not a feature).
     ``model.params`` holds every plain-valued parameter of the estimator, so
     ``prior_correction``, which changes the predictions of the saved
-    coefficients, is restored with them.
+    coefficients, is restored with them. The document ends with ``check``
+    (rows and their predictions, see :func:`~skce.cli._rebuild.check_frame`)
+    and ``checksum`` (:func:`~skce.cli._rebuild.checksum`).
     """
     from importlib import metadata
 
@@ -109,10 +111,8 @@ def model_document(
         model["class_weight_"] = estimator.class_weight_.tolist()
     document["model"] = model
     categories = document["preprocess"].get("categorical", {}).get("categories", [])
-    probe = probe_frame(numeric, categorical, categories, impute)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        document["check"] = {"predict_proba": pipeline.predict_proba(probe).tolist()}
+    document["check"] = check_document(pipeline, numeric, categorical, categories, impute)
+    document["checksum"] = checksum(document)
     return document
 
 
