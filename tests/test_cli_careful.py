@@ -498,6 +498,26 @@ def test_default_jobs_is_one_and_the_help_says_so(capsys):
     assert "parallel processes for cross-validation (default: 1;" in help_text
 
 
+# -- item 9: typos, duplicate columns ---------------------------------------------------------
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (
+            ["fit", "train.csv", "--target", "label", "--tune_beta"],
+            ["--tune_beta", "--tune-beta", "'skce fit --help'"],
+        ),
+        (
+            ["predict", "m.json", "d.csv", "--probas"],
+            ["--probas", "--proba", "'skce predict --help'"],
+        ),
+        (["demo", "--sed", "3"], ["--sed", "--seed", "'skce demo --help'"]),
+    ],
+    ids=["tune_beta", "prob", "sed"],
+)
+def test_typo_points_to_the_command_help(train, argv, fragments):
+    assert_one_line_error(run(*argv, cwd=train), 2, "did you mean", *fragments)
+
+
 def test_duplicate_column_names_are_an_error(train):
     text = "x1,x2,x1,label\n" + "\n".join(
         f"{k},{k % 3},{k % 5},{'yes' if k % 2 else 'no'}" for k in range(30)

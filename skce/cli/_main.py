@@ -93,6 +93,30 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+def _unrecognized(parser, args, extras):
+    """:class:`UsageError` for options the command does not know, with a suggestion.
+
+    argparse reports them from the top-level parser (``see 'skce --help'``);
+    the help that lists the right spelling is the command's. The spellings
+    come from the command's usage line.
+    """
+    import difflib
+    import re
+
+    command = parser.commands.get(getattr(args, "command", None), parser)
+    first = extras[0]
+    text = first.split("=", 1)[0]
+    if text.startswith("--"):
+        known = set(re.findall(r"--[A-Za-z][\w-]*", command.format_usage()))
+        close = difflib.get_close_matches(text.replace("_", "-"), sorted(known), n=1, cutoff=0.75)
+        if close:
+            raise UsageError(
+                f"unrecognized argument {first}; did you mean {close[0]}? "
+                f"(see '{command.prog} --help')"
+            )
+    raise UsageError(f"unrecognized arguments: {' '.join(extras)} (see '{command.prog} --help')")
+
+
 def _versions():
     from importlib import metadata
 
@@ -337,6 +361,7 @@ def build_parser():
     files(predict)
     common(predict, cv=False)
     predict.set_defaults(handler=cmd_predict)
+    parser.commands = {"demo": demo, "fit": fit, "predict": predict}
     return parser
 
 
@@ -355,7 +380,9 @@ def main(argv=None):
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            _unrecognized(parser, args, extras)
         if args.command is None:
             raise UsageError(
                 "missing command: choose one of demo, fit, predict (see 'skce --help')"
