@@ -256,6 +256,30 @@ def positive_class(classes, text, target_name):
     )
 
 
+def encode_positive(y, classes, counts, positive):
+    """The binary target as the fits see it: ``(y01, [negative, positive], counts)``.
+
+    WeightedLogisticCE weights ``classes_[1]``, the larger label; fitting on 1
+    for ``positive`` and 0 for the other class makes any label the weighted
+    one. :func:`name_classes` gives the fitted model its labels back.
+    """
+    import numpy as np
+
+    negative = classes[1 - classes.index(positive)]
+    y01 = (np.asarray(y) == positive).astype(np.int64)
+    order = [classes.index(negative), classes.index(positive)]
+    return y01, [negative, positive], [counts[k] for k in order]
+
+
+def name_classes(estimator, classes):
+    """Set a binary model fitted by :func:`encode_positive` to predict ``classes``
+    (``[negative, positive]``): its ``classes_`` become the labels, in that order."""
+    import numpy as np
+
+    dtype = object if isinstance(classes[0], str) else np.int64
+    estimator.classes_ = np.array(classes, dtype=dtype)
+
+
 #: The share of the rows above which a positive class is warned about as the majority
 #: (near a 50/50 split, which class is "rare" hardly matters).
 MAJORITY_WARNING_SHARE = 0.55
@@ -313,8 +337,6 @@ def _estimator(args):
 
 def cmd_fit(args, out):
     """``skce fit``: cross-validate, fit on all rows, save the model file."""
-    import numpy as np
-
     import_pandas("'skce fit'")
     data_path = check_input_file(args.data, "data file")
     model_path = check_output_path(
@@ -331,13 +353,8 @@ def cmd_fit(args, out):
     binary = len(classes) == 2 and not args.softmax
     positive = None
     if binary:
-        # WeightedLogisticCE weights classes_[1]: fit on 1 for the positive class
-        # and 0 for the other, and name the labels again after the fit.
         positive = positive_class(classes, args.positive, args.target)
-        negative = classes[1 - classes.index(positive)]
-        y = (y == positive).astype(np.int64)
-        counts = [counts[classes.index(negative)], counts[classes.index(positive)]]
-        classes = [negative, positive]
+        y, classes, counts = encode_positive(y, classes, counts, positive)
     metrics = fit_scorers(classes, pos_label=1 if binary else None)
 
     separator = frame.attrs.get("sep", ",")
@@ -379,8 +396,7 @@ def cmd_fit(args, out):
         final = refit(pipeline, results.candidates[best], X, y)
         report_fit_status(final[-1], out)
     if binary:
-        dtype = object if isinstance(positive, str) else np.int64
-        final[-1].classes_ = np.array(classes, dtype=dtype)
+        name_classes(final[-1], classes)
 
     if args.tune_beta:
         # β = "balanced" on all rows: negatives over positives.
