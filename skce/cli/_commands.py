@@ -342,7 +342,7 @@ def cmd_fit(args, out):
     model_path = check_output_path(
         args.model or default_model_path(data_path),
         option="--model",
-        inputs={"training data": data_path},
+        inputs={"the training data": data_path},
         force=args.force,
     )
     path, frame, columns, y, classes, counts = _fit_data(args)
@@ -465,7 +465,7 @@ def cmd_predict(args, out):
         check_output_path(
             args.out,
             option="--out",
-            inputs={"input data": path, "model": model_path},
+            inputs={"the input data": path, "the model": model_path},
             force=args.force,
         )
     saved = load_model(model_path)

@@ -135,16 +135,18 @@ def check_output_path(path, *, option, inputs, force):
     """Check before any work that ``path`` can be written; return it as a Path.
 
     Raises :class:`UsageError` if ``path`` names one of the ``inputs`` (a
-    mapping of description -> path: never overwritten, even with ``force``; the
-    comparison follows symbolic and hard links), if it exists and ``force`` is
+    mapping of description -> path, or an iterable of such pairs, e.g.
+    ``{"the training data": path}``: never overwritten, even with ``force``;
+    the comparison follows symbolic and hard links), if it exists and ``force`` is
     false, if it is a directory, or if its directory is missing or not
     writable. ``option`` (e.g. ``"--model"``) names the path in the messages.
     """
     path = Path(path)
-    for what, source in inputs.items():
+    pairs = inputs.items() if hasattr(inputs, "items") else inputs
+    for what, source in pairs:
         if _same_file(path, source):
             raise UsageError(
-                f"{option} {path} would overwrite the {what} ({source}); choose another file"
+                f"{option} {path} would overwrite {what} ({source}); choose another file"
             )
     if path.is_dir():
         raise UsageError(f"{option} {path} is a directory; give a file name")
