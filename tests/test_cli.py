@@ -6,6 +6,7 @@ test (``test_python_m_skce_smoke``) runs ``python -m skce`` as a subprocess.
 """
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -366,7 +367,7 @@ def test_python_m_skce_smoke(tmp_path):
 def test_repeated_in_process_calls_leave_no_state(work):
     path, _ = work
     filters, show = list(warnings.filters), warnings.showwarning
-    args = ["fit", "train.csv", "--target", "label", "--model", "again.json", *FAST]
+    args = ["fit", "train.csv", "--target", "label", "--model", "again.json", "--force", *FAST]
     first = run(*args, cwd=path)
     failed = run("fit", "train.csv", "--target", "nothing", cwd=path)
     second = run(*args, cwd=path)
@@ -394,6 +395,7 @@ def test_saved_model_with_prior_correction_predicts_as_the_fitted_pipeline(tmp_p
             order=FEATURES,
             impute=False,
             training={},
+            positive="yes" if isinstance(estimator, WeightedLogisticCE) else None,
         )
         model_path = tmp_path / "prior.skce.json"
         write_model(document, model_path)
@@ -406,7 +408,7 @@ def test_saved_model_with_prior_correction_predicts_as_the_fitted_pipeline(tmp_p
 
         # A file that does not say whether the correction applies is refused.
         del document["model"]["params"]["prior_correction"]
-        write_model(document, model_path)
+        write_model(with_checksum(document), model_path)
         with pytest.raises(ModelFileError, match="prior_correction"):
             load_model(model_path)
 
@@ -416,8 +418,14 @@ def test_saved_model_with_prior_correction_predicts_as_the_fitted_pipeline(tmp_p
     "args, fragments",
     [
         (["fit", "nowhere.csv", "--target", "label"], ["not found", "nowhere.csv"]),
-        (["fit", "train.csv", "--target", "colour_"], ["no column 'colour_'", "'label'"]),
-        (["fit", "three.csv", "--target", "label"], ["3 classes", "--softmax"]),
+        (
+            ["fit", "train.csv", "--target", "colour_", "--model", "unused.json"],
+            ["no column 'colour_'", "'label'"],
+        ),
+        (
+            ["fit", "three.csv", "--target", "label", "--model", "unused.json"],
+            ["3 classes", "--softmax"],
+        ),
         (["fit", "train.csv", "--target", "label", "--beta", "-2"], ["--beta", "'balanced'"]),
     ],
     ids=["missing-file", "missing-column", "three-classes-without-softmax", "bad-beta"],
@@ -443,23 +451,30 @@ def test_missing_value_without_impute_names_column_and_row(tmp_path):
     assert_one_line_error(result, 2, "column 'x2'", "data row 7", "--impute")
 
 
+class FailingCE(WeightedLogisticCE):
+    """A classifier whose every fit fails (importable, so joblib's workers can load it)."""
+
+    def fit(self, X, y, sample_weight=None):
+        raise ValueError("deliberate failure")
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_failed_fit_is_a_run_time_error(tmp_path, jobs):
-    # Values near the float64 limit overflow when standardised: the fit fails,
-    # in this process (-j 1) as in joblib's worker processes (-j 2).
-    values = [1e308, -1e308, 1.5e308, -1.7e308, 1e308, -1e308]
-    frame = pd.DataFrame({"x": values, "y": ["a", "b"] * 3})
-    frame.to_csv(tmp_path / "huge.csv", index=False)
-    args = ["fit", "huge.csv", "--target", "y", "--cv", "2", "-j", jobs]
-    result = run(*args, cwd=tmp_path)
+def test_failed_fit_is_a_run_time_error(work, tmp_path, jobs, monkeypatch):
+    # The fit fails in this process (-j 1) as in joblib's worker processes (-j 2).
+    from skce.cli import _commands
+
+    monkeypatch.setattr(_commands, "_estimator", lambda args: (FailingCE(), [{}], "FailingCE"))
+    path, _ = work
+    args = ["fit", path / "train.csv", "--target", "label", "--model", "failed.json"]
+    result = run(*args, "--cv", "2", "-j", jobs, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     # Progress lines, then the error; no warnings (not even joblib's note that
     # it cancelled the other fit) and no traceback.
     assert "warning" not in result.stderr and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("skce: error:")]
     assert errors == [result.stderr.splitlines()[-1]]
-    assert "fitting failed (fold " in errors[0] and "ValueError: Input X contains" in errors[0]
-    assert not (tmp_path / "huge.skce.json").exists()
+    assert "fitting failed (fold " in errors[0] and "ValueError: deliberate failure" in errors[0]
+    assert not (tmp_path / "failed.json").exists()
 
 
 def test_demo_without_pandas_says_what_to_install(tmp_path, monkeypatch):
@@ -538,15 +553,26 @@ def test_json_model_file_naming_os_system_is_refused(work):
     path, _ = work
     document = json.loads((path / "train.skce.json").read_text())
     document["model"]["class"] = "os.system"
-    (path / "evil.json").write_text(json.dumps(document))
+    (path / "evil.json").write_text(json.dumps(with_checksum(document)))
     result = run("predict", "evil.json", "new.csv", cwd=path)
     assert_one_line_error(result, 1, "os.system", "not a valid skce model file")
+
+
+def with_checksum(document):
+    """``document`` with its checksum recomputed, as a deliberate tamperer would.
+
+    Written out here (sha256 of the canonical JSON without the field), so that
+    the loader's own validation, not the checksum, is what refuses the file.
+    """
+    content = {k: v for k, v in document.items() if k != "checksum"}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return {**document, "checksum": "sha256:" + hashlib.sha256(text.encode()).hexdigest()}
 
 
 def _tampered(document, edit):
     document = json.loads(json.dumps(document))
     edit(document)
-    return json.dumps(document).encode()
+    return json.dumps(with_checksum(document)).encode()
 
 
 def test_load_model_refuses_tampered_files(work, tmp_path):

@@ -5,12 +5,15 @@ returns the exit status. numpy, pandas, scikit-learn and the estimators are
 imported inside them, so that parsing the command line stays light.
 """
 
+import shlex
 import time
 import warnings
 from pathlib import Path
 
 from ._crossval import cross_validate, fit_scorers, refit
 from ._data import (
+    check_feature_columns,
+    check_input_file,
     check_missing,
     counts_text,
     features,
@@ -25,6 +28,8 @@ from ._output import (
     EXIT_OK,
     CLIError,
     UsageError,
+    atomic_writer,
+    check_output_path,
     first_line,
     import_pandas,
     one_line,
@@ -165,19 +170,41 @@ def _fit_data(args):
     """Read the training file: (path, frame, columns, y, classes, counts)."""
     import numpy as np
 
-    frame = read_csv(args.data)
+    frame = read_csv(args.data, sep=args.sep, encoding=args.encoding, decimal=args.decimal)
     path = Path(args.data)
     if args.target not in frame.columns:
+        hint = ""
+        if frame.shape[1] == 1:
+            hint = (
+                f"; the file has a single column when read as separated by "
+                f"{frame.attrs['sep']!r}: if another character separates its fields, "
+                "pass --sep"
+            )
         raise UsageError(
             f"{path} has no column {args.target!r}; its columns are "
-            f"{', '.join(repr(c) for c in frame.columns)}"
+            f"{', '.join(repr(c) for c in frame.columns)}{hint}"
         )
-    columns = [c for c in frame.columns if c != args.target]
+    _check_drop(args, frame, path)
+    columns = [c for c in frame.columns if c != args.target and c not in args.drop]
     if not columns:
+        if args.drop:
+            raise UsageError(f"--drop leaves {path} with no feature columns besides the target")
         raise UsageError(f"{path} has no feature columns besides the target {args.target!r}")
     y = target(frame, args.target, path)
     classes, counts = np.unique(y, return_counts=True)
     return path, frame, columns, y, classes.tolist(), counts.tolist()
+
+
+def _check_drop(args, frame, path):
+    """Usage errors of ``--drop``: a column the file lacks, or the target."""
+    for column in args.drop:
+        if column == args.target:
+            raise UsageError(f"--drop {column!r} names the target column; it cannot be dropped")
+        if column not in frame.columns:
+            raise UsageError(
+                f"--drop: {path} has no column {column!r}; its columns are "
+                f"{', '.join(repr(c) for c in frame.columns)}"
+            )
 
 
 def _check_fit_request(args, classes, counts):
@@ -192,8 +219,10 @@ def _check_fit_request(args, classes, counts):
             f"target column {args.target!r} has {len(classes)} classes; WeightedLogisticCE "
             "is binary: pass --softmax to fit the multinomial SoftmaxCE"
         )
-    if args.softmax and (args.beta is not None or args.tune_beta):
-        option = "--tune-beta" if args.tune_beta else "--beta"
+    if args.softmax and (args.beta is not None or args.tune_beta or args.positive is not None):
+        option = (
+            "--tune-beta" if args.tune_beta else "--beta" if args.beta is not None else "--positive"
+        )
         raise UsageError(f"{option} applies to the binary WeightedLogisticCE, not to --softmax")
     smallest = min(counts)
     if smallest < args.cv:
@@ -204,9 +233,77 @@ def _check_fit_request(args, classes, counts):
         )
 
 
+def positive_class(classes, text, target_name):
+    """The label of ``classes`` written as ``text`` (``--positive``), or the larger label.
+
+    Labels are compared as the text in the file: ``"1"`` names the integer
+    label 1 (also written ``"01"`` or ``"1.0"``).
+    """
+    if text is None:
+        return classes[1]
+    for label in classes:
+        if str(label) == text:
+            return label
+    if all(isinstance(c, int) for c in classes):
+        try:
+            number = float(text)
+        except ValueError:
+            number = None
+        if number is not None and number in classes:
+            return classes[classes.index(number)]
+    raise UsageError(
+        f"--positive {text!r} is not a class of the target column {target_name!r}; its "
+        f"classes are {', '.join(repr(c) for c in classes)}"
+    )
+
+
+def encode_positive(y, classes, counts, positive):
+    """The binary target as the fits see it: ``(y01, [negative, positive], counts)``.
+
+    WeightedLogisticCE weights ``classes_[1]``, the larger label; fitting on 1
+    for ``positive`` and 0 for the other class makes any label the weighted
+    one. :func:`name_classes` gives the fitted model its labels back.
+    """
+    import numpy as np
+
+    negative = classes[1 - classes.index(positive)]
+    y01 = (np.asarray(y) == positive).astype(np.int64)
+    order = [classes.index(negative), classes.index(positive)]
+    return y01, [negative, positive], [counts[k] for k in order]
+
+
+def name_classes(estimator, classes):
+    """Set a binary model fitted by :func:`encode_positive` to predict ``classes``
+    (``[negative, positive]``): its ``classes_`` become the labels, in that order."""
+    import numpy as np
+
+    dtype = object if isinstance(classes[0], str) else np.int64
+    estimator.classes_ = np.array(classes, dtype=dtype)
+
+
+#: The share of the rows above which a positive class is warned about as the majority
+#: (near a 50/50 split, which class is "rare" hardly matters).
+MAJORITY_WARNING_SHARE = 0.55
+
+
+def warn_majority_positive(positive, classes, counts, out):
+    """A warning when the positive class (the one β weights) is clearly the more frequent one."""
+    k = classes.index(positive)
+    share = counts[k] / sum(counts)
+    if share > MAJORITY_WARNING_SHARE:
+        negative = classes[1 - k]
+        out.warning(
+            f"the positive class {positive!r} is the majority ({share:.1%} of the rows): β "
+            "weights the positive class, so β > 1 (and --tune-beta) would weight the common "
+            f"class up; if the rarer class {negative!r} is the one to find, pass --positive "
+            f"{shlex.quote(str(negative))}"
+        )
+
+
 def _fit_features(args, frame, columns, path):
     """The feature frame and its numeric and categorical columns."""
     numeric, categorical = split_columns(frame, columns)
+    check_feature_columns(frame, categorical, path)
     X = features(frame, numeric, categorical, path)
     if args.impute:
         empty = [c for c in X.columns if X[c].isna().all()]
@@ -244,27 +341,44 @@ def cmd_fit(args, out):
     import_pandas("'skce fit'")
     if args.scheduler or is_several_files(args.data):
         return fit_files(args, out)
+    data_path = check_input_file(args.data, "data file")
+    model_path = check_output_path(
+        args.model or default_model_path(data_path),
+        option="--model",
+        inputs={"the training data": data_path},
+        force=args.force,
+    )
     path, frame, columns, y, classes, counts = _fit_data(args)
     _check_fit_request(args, classes, counts)
-    model_path = Path(args.model) if args.model else default_model_path(path)
-    if model_path.exists() and model_path.resolve() == path.resolve():
-        raise UsageError(f"--model {model_path} would overwrite the training data")
     X, numeric, categorical = _fit_features(args, frame, columns, path)
     estimator, grid, described = _estimator(args)
     pipeline = make_pipeline(numeric, categorical, estimator, impute=args.impute)
-    metrics = fit_scorers(classes)
-    binary = len(classes) == 2
+    binary = len(classes) == 2 and not args.softmax
+    positive = None
+    if binary:
+        positive = positive_class(classes, args.positive, args.target)
+        y, classes, counts = encode_positive(y, classes, counts, positive)
+    metrics = fit_scorers(classes, pos_label=1 if binary else None)
 
+    separator = frame.attrs.get("sep", ",")
     out.info(
-        f"data:   {path}: {len(frame)} rows, {len(columns)} feature "
-        f"column{'s' if len(columns) > 1 else ''} "
+        f"data:   {path}: {len(frame)} rows"
+        + (f", separated by {separator!r}" if separator != "," else "")
+        + f", {len(columns)} feature column{'s' if len(columns) > 1 else ''} "
         f"({len(numeric)} numeric, {len(categorical)} categorical)"
         + (", missing values imputed" if args.impute else "")
     )
-    positive = f"; positive class {classes[1]!r}" if binary and not args.softmax else ""
+    if args.drop:
+        out.info(
+            f"        dropped {len(args.drop)} column{'s' if len(args.drop) > 1 else ''}: "
+            + ", ".join(repr(c) for c in args.drop)
+        )
+    shown = f"; positive class {positive!r}" if binary else ""
     out.info(
-        f"target: {args.target!r}, {len(classes)} classes: {counts_text(classes, counts)}{positive}"
+        f"target: {args.target!r}, {len(classes)} classes: {counts_text(classes, counts)}{shown}"
     )
+    if binary:
+        warn_majority_positive(positive, classes, counts, out)
     steps = [
         f"{name} columns {how}"
         for name, how, cols in (
@@ -284,6 +398,8 @@ def cmd_fit(args, out):
         best = results.best("balanced_accuracy") if args.tune_beta else 0
         final = refit(pipeline, results.candidates[best], X, y)
         report_fit_status(final[-1], out)
+    if binary:
+        name_classes(final[-1], classes)
 
     if args.tune_beta:
         # β = "balanced" on all rows: negatives over positives.
@@ -311,6 +427,8 @@ def cmd_fit(args, out):
         categorical=categorical,
         order=columns,
         impute=args.impute,
+        dropped=args.drop,
+        positive=positive,
         training={
             "data": path.name,
             "n_rows": len(frame),
@@ -344,9 +462,17 @@ def cmd_predict(args, out):
     import sys
 
     pd = import_pandas("'skce predict'")
-    saved = load_model(args.model)
-    frame = read_csv(args.data)
-    path = Path(args.data)
+    model_path = check_input_file(args.model, "model file")
+    path = check_input_file(args.data, "data file")
+    if args.out:
+        check_output_path(
+            args.out,
+            option="--out",
+            inputs={"the input data": path, "the model": model_path},
+            force=args.force,
+        )
+    saved = load_model(model_path)
+    frame = read_csv(path, sep=args.sep, encoding=args.encoding, decimal=args.decimal)
     X = saved.features(frame, path)
     _warn_unseen_categories(saved, X, out)
     with warnings.catch_warnings():
@@ -364,10 +490,8 @@ def cmd_predict(args, out):
             result[f"proba_{label}"] = proba[:, k]
     if args.out:
         destination = Path(args.out)
-        try:
-            result.to_csv(destination, index=False)
-        except OSError as exc:
-            raise CLIError(f"cannot write {destination}: {exc.strerror or exc}") from None
+        with atomic_writer(destination, "the predictions") as handle:
+            result.to_csv(handle, index=False)
         out.progress(f"wrote {len(result)} predictions to {destination}")
     else:
         result.to_csv(sys.stdout, index=False)

@@ -26,11 +26,13 @@ _SILENCED = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, Resou
 _SILENCED_MESSAGES = ("Found unknown categories",)
 
 
-def fit_scorers(classes):
+def fit_scorers(classes, *, pos_label=None):
     """The metrics of ``skce fit``: name -> (scorer, label, lower_is_better).
 
     Scorers follow scikit-learn's "greater is better" convention, so the
-    cross-entropy scorer returns minus the loss.
+    cross-entropy scorer returns minus the loss. With two classes, recall and
+    precision are those of ``classes[1]``, which is ``pos_label`` in the
+    target the fits see (by default the label itself).
     """
     from sklearn.metrics import make_scorer, precision_score, recall_score
 
@@ -43,13 +45,14 @@ def fit_scorers(classes):
     }
     if len(classes) == 2:
         positive = classes[1]
+        pos_label = positive if pos_label is None else pos_label
         metrics["recall"] = (
-            make_scorer(recall_score, pos_label=positive, zero_division=0),
+            make_scorer(recall_score, pos_label=pos_label, zero_division=0),
             f"recall ({positive!r})",
             False,
         )
         metrics["precision"] = (
-            make_scorer(precision_score, pos_label=positive, zero_division=0),
+            make_scorer(precision_score, pos_label=pos_label, zero_division=0),
             f"precision ({positive!r})",
             False,
         )
@@ -208,7 +211,11 @@ def cross_validate(pipeline, grid, X, y, *, scoring, folds, seed, jobs, out):
     )
     records, warned = [], {}
     start = time.perf_counter()
-    generator = Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks)
+    # verbose=0 whatever a caller's joblib.parallel_config says: the progress
+    # lines are ours, and joblib's sequential generator (n_jobs=1), closed
+    # early after a failed fit with verbose > 0, fails in its own progress
+    # report ("'Parallel' object has no attribute '_pre_dispatch_amount'").
+    generator = Parallel(n_jobs=jobs, verbose=0, return_as="generator_unordered")(tasks)
     try:
         for record in generator:
             if "error" in record:

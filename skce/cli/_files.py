@@ -41,7 +41,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._data import _numeric, as_text, features, read_csv, split_columns, target
-from ._output import CLIError, MissingDependencyError, UsageError, first_line, one_line
+from ._output import (
+    CLIError,
+    MissingDependencyError,
+    UsageError,
+    check_output_path,
+    first_line,
+    one_line,
+)
 
 #: File kinds by suffix.
 _KINDS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -657,10 +664,29 @@ def fit_files(args, out):
             "--impute is not available with several files or --scheduler (it needs every "
             "file's values at once); fill missing values first"
         )
+    unsupported = [
+        option
+        for option, given in (
+            ("--positive", args.positive is not None),
+            ("--drop", bool(args.drop)),
+            ("--sep", args.sep is not None),
+            ("--encoding", args.encoding is not None),
+            ("--decimal ,", args.decimal != "."),
+        )
+        if given
+    ]
+    if unsupported:
+        raise UsageError(
+            f"{', '.join(unsupported)} {'is' if len(unsupported) == 1 else 'are'} not available "
+            "with several files or --scheduler yet"
+        )
     files, kind = find_files(args.data)
-    model_path = Path(args.model) if args.model else _default_model_path(args.data, files)
-    if any(model_path.exists() and model_path.resolve() == p.resolve() for p in files):
-        raise UsageError(f"--model {model_path} would overwrite a training file")
+    model_path = check_output_path(
+        args.model or _default_model_path(args.data, files),
+        option="--model",
+        inputs=[("a training file", p) for p in files],
+        force=args.force,
+    )
     _import_cluster()
     start = time.perf_counter()
     with cluster(args.scheduler, args.jobs, out) as client, warnings_as_lines(out):
@@ -723,6 +749,7 @@ def fit_files(args, out):
         categorical=layout.categorical,
         order=layout.columns,
         impute=False,
+        positive=layout.classes[1] if binary and not args.softmax else None,
         training={
             "data": str(args.data),
             "n_rows": layout.n_rows,

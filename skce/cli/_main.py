@@ -60,8 +60,30 @@ def _seed(text):
     return value
 
 
-def _default_jobs():
-    return max(1, min(2, os.cpu_count() or 1))
+def _separator(text):
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
+    value = named.get(text.lower(), text)
+    if len(value) != 1 or value in '"\r\n':
+        raise argparse.ArgumentTypeError(
+            f"must be one character (or tab, comma, semicolon, pipe, space), got {text!r}"
+        )
+    return value
+
+
+def _encoding(text):
+    import codecs
+
+    try:
+        return codecs.lookup(text).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(
+            f"unknown encoding {text!r} (e.g. utf-8, latin-1, cp1252, utf-16)"
+        ) from None
+
+
+#: The default of -j: measured in docs/cli.md ("How many processes"): on every file
+#: tried, starting worker processes cost more than the fits gained.
+DEFAULT_JOBS = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,6 +91,30 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _unrecognized(parser, args, extras):
+    """:class:`UsageError` for options the command does not know, with a suggestion.
+
+    argparse reports them from the top-level parser (``see 'skce --help'``);
+    the help that lists the right spelling is the command's. The spellings
+    come from the command's usage line.
+    """
+    import difflib
+    import re
+
+    command = parser.commands.get(getattr(args, "command", None), parser)
+    first = extras[0]
+    text = first.split("=", 1)[0]
+    if text.startswith("--"):
+        known = set(re.findall(r"--[A-Za-z][\w-]*", command.format_usage()))
+        close = difflib.get_close_matches(text.replace("_", "-"), sorted(known), n=1, cutoff=0.75)
+        if close:
+            raise UsageError(
+                f"unrecognized argument {first}; did you mean {close[0]}? "
+                f"(see '{command.prog} --help')"
+            )
+    raise UsageError(f"unrecognized arguments: {' '.join(extras)} (see '{command.prog} --help')")
 
 
 def _versions():
@@ -115,13 +161,16 @@ examples:
   skce demo --quiet"""
 
 _FIT_DESCRIPTION = """\
-Fit a classifier on a CSV file (with a header row) and save it. Numeric
-columns are standardised, other columns one-hot encoded (categories unseen in
-training are encoded as all zeros at prediction). A binary target gets
-WeightedLogisticCE (β weights the positive class, the larger label in sort
-order); --softmax fits SoftmaxCE, which is required for more than two classes.
-Prints stratified K-fold cross-validated cross-entropy and classification
-metrics, then fits on all rows and saves the model as JSON."""
+Fit a classifier on a CSV file (with a header row; its delimiter is sniffed)
+and save it. Numeric columns are standardised, other columns one-hot encoded
+(categories unseen in training are encoded as all zeros at prediction). A
+column of numbers with a few other values, or a text column with a distinct
+value in (nearly) every row, is an error that names it; --drop leaves columns
+out. A binary target gets WeightedLogisticCE (β weights the positive class:
+the larger label in sort order, or --positive); --softmax fits SoftmaxCE,
+which is required for more than two classes. Prints stratified K-fold
+cross-validated cross-entropy and classification metrics, then fits on all
+rows and saves the model as JSON (an existing file only with --force)."""
 
 _FIT_EPILOG = """\
 examples:
@@ -129,12 +178,15 @@ examples:
   skce fit train.csv --target label --beta 4 --model model.skce.json
   skce fit train.csv --target label --tune-beta --cv 10
   skce fit train.csv --target label --impute      fill missing values
+  skce fit train.csv --target churned --positive yes --drop customer_id
+  skce fit export.csv --target label --sep ';' --decimal , --encoding cp1252
   skce fit iris.csv --target species --softmax"""
 
 _PREDICT_DESCRIPTION = """\
 Predict with a model saved by 'skce fit'. The CSV must have the model's feature
 columns (other columns, such as the target, are ignored). Writes a CSV with one
-column named after the target; --proba adds a column proba_<class> per class."""
+column named after the target; --proba adds a column proba_<class> per class.
+An existing --out file is replaced only with --force, an input file never."""
 
 _PREDICT_EPILOG = """\
 examples:
@@ -153,6 +205,35 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=_versions())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    def files(sub):
+        sub.add_argument(
+            "--sep",
+            type=_separator,
+            default=None,
+            metavar="CHAR",
+            help="the CSV file's delimiter: a character, or tab (default: sniffed from "
+            "the file among , ; tab |)",
+        )
+        sub.add_argument(
+            "--encoding",
+            type=_encoding,
+            default=None,
+            metavar="NAME",
+            help="the CSV file's text encoding, e.g. latin-1 or cp1252 (default: UTF-8)",
+        )
+        sub.add_argument(
+            "--decimal",
+            choices=[".", ","],
+            default=".",
+            metavar="MARK",
+            help="the decimal mark of the numbers in the CSV file: . or , (default: .)",
+        )
+        sub.add_argument(
+            "--force",
+            action="store_true",
+            help="replace an existing output file (an input file is never replaced)",
+        )
 
     def common(sub, *, cv=True):
         if cv:
@@ -173,9 +254,10 @@ def build_parser():
                 "-j",
                 "--jobs",
                 type=_int_at_least(1),
-                default=_default_jobs(),
+                default=DEFAULT_JOBS,
                 metavar="N",
-                help="parallel processes for cross-validation (default: %(default)s)",
+                help="parallel processes for cross-validation (default: %(default)s; more pay off "
+                "only when each fit takes seconds)",
             )
         sub.add_argument(
             "-q",
@@ -239,10 +321,26 @@ def build_parser():
         help="fill missing values: median (numeric), most frequent value (other columns)",
     )
     fit.add_argument(
+        "--positive",
+        metavar="LABEL",
+        default=None,
+        help="the positive class of a binary target, as written in the file (default: the "
+        "larger label in sort order)",
+    )
+    fit.add_argument(
+        "--drop",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="COLUMN",
+        help="columns that are not features (IDs, free text, leaks of the target)",
+    )
+    fit.add_argument(
         "--model",
         metavar="OUT",
         default=None,
-        help=f"where to save the model (default: DATA with suffix {MODEL_SUFFIX})",
+        help=f"where to save the model (default: DATA with suffix {MODEL_SUFFIX}); an "
+        "existing file is replaced only with --force",
     )
     fit.add_argument(
         "--scheduler",
@@ -251,6 +349,7 @@ def build_parser():
         help="fit on the dask cluster of this scheduler (e.g. tcp://10.0.0.5:8786); without "
         "it, several files are fitted on a local cluster of --jobs worker processes",
     )
+    files(fit)
     common(fit)
     fit.set_defaults(handler=cmd_fit)
 
@@ -266,9 +365,15 @@ def build_parser():
     predict.add_argument(
         "--proba", action="store_true", help="add the class probabilities, proba_<class>"
     )
-    predict.add_argument("--out", metavar="FILE", help="write the CSV here (default: stdout)")
+    predict.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the CSV here (default: stdout); an existing file is replaced only with --force",
+    )
+    files(predict)
     common(predict, cv=False)
     predict.set_defaults(handler=cmd_predict)
+    parser.commands = {"demo": demo, "fit": fit, "predict": predict}
     return parser
 
 
@@ -287,7 +392,9 @@ def main(argv=None):
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            _unrecognized(parser, args, extras)
         if args.command is None:
             raise UsageError(
                 "missing command: choose one of demo, fit, predict (see 'skce --help')"
@@ -302,11 +409,13 @@ def main(argv=None):
         print("skce: error: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader of stdout went away (e.g. "| head"); stop quietly.
-        with contextlib.suppress(OSError):
+        # The reader of stdout went away (e.g. "| head -1"): it has what it
+        # wanted, so stop quietly and successfully, as cat and grep do. Pointing
+        # stdout at /dev/null keeps the interpreter's final flush from failing.
+        with contextlib.suppress(OSError, ValueError):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_FAILURE
+        return EXIT_OK
     except Exception as exc:  # an unforeseen failure: still one line, unless asked
         if os.environ.get("SKCE_TRACEBACK"):
             raise

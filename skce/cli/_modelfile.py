@@ -10,19 +10,24 @@ either refused or, at worst, predicts nonsense. docs/cli.md explains why this
 is not a pickle.
 """
 
-import contextlib
 import json
-import os
-import warnings
 
 from .. import __version__
 from ._data import check_input_file, check_missing, features
-from ._output import CLIError, ModelFileError, UsageError, first_line, one_line
+from ._output import (
+    CLIError,
+    ModelFileError,
+    UsageError,
+    atomic_writer,
+    first_line,
+    one_line,
+)
 from ._rebuild import (
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
+    check_document,
+    checksum,
     json_scalar,
-    probe_frame,
     rebuild,
 )
 
@@ -30,12 +35,30 @@ MODEL_SUFFIX = ".skce.json"
 _MAX_MODEL_BYTES = 256 * 2**20
 
 
-def model_document(pipeline, *, target, classes, numeric, categorical, order, impute, training):
+def model_document(
+    pipeline,
+    *,
+    target,
+    classes,
+    numeric,
+    categorical,
+    order,
+    impute,
+    training,
+    dropped=(),
+    positive=None,
+):
     """The JSON-ready description of a fitted pipeline built by ``make_pipeline``.
 
+    ``classes`` are in the order of ``predict_proba``'s columns; for a binary
+    model the second is ``positive``, the class β weights. ``dropped`` names
+    the columns of the training file left out with ``--drop`` (informative:
+    ``skce predict`` ignores every column that is not a feature).
     ``model.params`` holds every plain-valued parameter of the estimator, so
     ``prior_correction``, which changes the predictions of the saved
-    coefficients, is restored with them.
+    coefficients, is restored with them. The document ends with ``check``
+    (rows and their predictions, see :func:`~skce.cli._rebuild.check_frame`)
+    and ``checksum`` (:func:`~skce.cli._rebuild.checksum`).
     """
     from importlib import metadata
 
@@ -48,11 +71,12 @@ def model_document(pipeline, *, target, classes, numeric, categorical, order, im
             "skce": __version__,
             "scikit-learn": metadata.version("scikit-learn"),
         },
-        "target": {"name": target, "classes": list(classes)},
+        "target": {"name": target, "classes": list(classes), "positive": positive},
         "columns": {
             "order": list(order),
             "numeric": list(numeric),
             "categorical": list(categorical),
+            "dropped": list(dropped),
         },
         "impute": bool(impute),
         "preprocess": {"sparse_output": bool(preprocess.sparse_output_)},
@@ -87,10 +111,8 @@ def model_document(pipeline, *, target, classes, numeric, categorical, order, im
         model["class_weight_"] = estimator.class_weight_.tolist()
     document["model"] = model
     categories = document["preprocess"].get("categorical", {}).get("categories", [])
-    probe = probe_frame(numeric, categorical, categories, impute)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        document["check"] = {"predict_proba": pipeline.predict_proba(probe).tolist()}
+    document["check"] = check_document(pipeline, numeric, categorical, categories, impute)
+    document["checksum"] = checksum(document)
     return document
 
 
@@ -115,15 +137,8 @@ def default_model_path(data_path):
 
 def write_model(document, path):
     """Write ``document`` to ``path`` through a temporary file (never half a model)."""
-    text = _dumps(document) + "\n"
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise CLIError(f"cannot write the model to {path}: {exc.strerror or exc}") from None
+    with atomic_writer(path, "the model") as handle:
+        handle.write(_dumps(document) + "\n")
 
 
 class SavedModel:

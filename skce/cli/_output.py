@@ -5,9 +5,12 @@ exit status; :func:`skce.cli.main` prints it as one ``skce: error:`` line.
 """
 
 import contextlib
+import os
 import sys
+import tempfile
 import textwrap
 import warnings
+from pathlib import Path
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -117,3 +120,74 @@ def warnings_as_lines(out):
             warnings.simplefilter("ignore")
         warnings.showwarning = show
         yield
+
+
+# -- output files ------------------------------------------------------------------------
+def _same_file(a, b):
+    """Whether ``a`` and ``b`` name one file (also through links); False if either is absent."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_path(path, *, option, inputs, force):
+    """Check before any work that ``path`` can be written; return it as a Path.
+
+    Raises :class:`UsageError` if ``path`` names one of the ``inputs`` (a
+    mapping of description -> path, or an iterable of such pairs, e.g.
+    ``{"the training data": path}``: never overwritten, even with ``force``;
+    the comparison follows symbolic and hard links), if it exists and ``force`` is
+    false, if it is a directory, or if its directory is missing or not
+    writable. ``option`` (e.g. ``"--model"``) names the path in the messages.
+    """
+    path = Path(path)
+    pairs = inputs.items() if hasattr(inputs, "items") else inputs
+    for what, source in pairs:
+        if _same_file(path, source):
+            raise UsageError(
+                f"{option} {path} would overwrite {what} ({source}); choose another file"
+            )
+    if path.is_dir():
+        raise UsageError(f"{option} {path} is a directory; give a file name")
+    if path.exists() and not force:
+        raise UsageError(f"{option} {path} exists; pass --force to replace it")
+    directory = path.parent
+    if not directory.is_dir():
+        raise UsageError(f"{option} {path}: the directory {directory} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: the directory {directory} is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_writer(path, what):
+    """A text file (UTF-8) that replaces ``path`` only once it is completely written.
+
+    It is written as a temporary file in the same directory and renamed over
+    ``path`` at the end (``os.replace``, atomic on POSIX and Windows), so an
+    interrupted or failed write leaves the previous file, not half of a new one.
+    A failure is a :class:`CLIError` naming ``what`` was being written.
+    """
+    path = Path(path)
+    temporary = None
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )
+        # mkstemp creates the file readable by its owner only; give it the
+        # permissions a new file gets (the umask's).
+        umask = os.umask(0)
+        os.umask(umask)
+        if os.chmod in os.supports_fd:
+            os.chmod(descriptor, 0o666 & ~umask)
+        with open(descriptor, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        os.replace(temporary, path)
+        temporary = None
+    except OSError as exc:
+        raise CLIError(f"cannot write {what} to {path}: {exc.strerror or exc}") from None
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)

@@ -13,13 +13,18 @@ import math
 import warnings
 
 from .. import __version__
-from ._data import make_pipeline
+from ._data import _missing, make_pipeline
 from ._output import ModelFileError, import_pandas
 
 MODEL_FORMAT = "skce-model"
-MODEL_FORMAT_VERSION = 1
-_N_PROBE_ROWS = 12
-_PROBE_RTOL = 1e-6
+MODEL_FORMAT_VERSION = 2
+_MIN_CHECK_ROWS = 8
+_MAX_CHECK_ROWS = 24
+_MAX_CHECK_Z = 10.0
+_CHECK_LOGITS = (-3.0, 2.0, -1.0, 0.5, -2.0, 3.0, -0.5, 1.0)
+# The rebuilt model computes the same numbers as the saved one; the tolerance
+# only allows for another BLAS summing in another order.
+_CHECK_RTOL = 1e-9
 
 
 def layout_frame(numeric, categorical, categories):
@@ -34,16 +39,94 @@ def layout_frame(numeric, categorical, categories):
     return pd.DataFrame(data, columns=list(numeric) + list(categorical))
 
 
-def probe_frame(numeric, categorical, categories, impute):
-    """Rows whose probabilities the model file records, to check the rebuilt model."""
+def check_frame(pipeline, numeric, categorical, categories, impute):
+    """Rows whose predictions a model file records, chosen so that they are not saturated.
+
+    Every category appears (up to ``_MAX_CHECK_ROWS`` rows); the numeric values
+    are set, through the fitted scaler, so that each row's logits hit a moderate
+    target (between -3 and 3): there, a probability moves with any change of
+    the model, where at a logit of 50 it is 1 to the last digit whatever the
+    coefficients. The logits are affine in the standardised numeric values
+    ``z`` (the ColumnTransformer puts them first), so the targets are reached
+    by the least-squares ``z``, limited to ±``_MAX_CHECK_Z``. With imputation,
+    one more row of missing values checks the imputed values.
+    """
     import numpy as np
 
-    frame = layout_frame(numeric, categorical, categories).head(_N_PROBE_ROWS).copy()
-    if impute:  # one row of missing values checks the imputation too
+    n_rows = min(_MAX_CHECK_ROWS, max([_MIN_CHECK_ROWS] + [len(c) for c in categories]))
+    data = {}
+    for column, values in zip(categorical, categories, strict=True):
+        data[column] = np.array([values[i % len(values)] for i in range(n_rows)], dtype=object)
+    frame = _frame(numeric, categorical, data, n_rows, np.zeros((n_rows, len(numeric))), pipeline)
+    estimator = pipeline.named_steps["model"]
+    if numeric:
+        base = np.asarray(pipeline.decision_function(frame), dtype=np.float64).reshape(n_rows, -1)
+        rng = np.random.default_rng(0)
+        if base.shape[1] == 1:
+            targets = np.resize(_CHECK_LOGITS, n_rows)[:, None]
+        else:
+            targets = rng.uniform(-2.0, 2.0, size=base.shape)
+        W = np.asarray(estimator.coef_, dtype=np.float64)[:, : len(numeric)]
+        if W.shape[0] == 2 and base.shape[1] == 1:  # two-class SoftmaxCE: the margin z_1 - z_0
+            W = W[1:] - W[:1]
+        z, *_ = np.linalg.lstsq(W, (targets - base).T, rcond=None)
+        z = np.clip(z.T, -_MAX_CHECK_Z, _MAX_CHECK_Z)
+        frame = _frame(numeric, categorical, data, n_rows, z, pipeline)
+    if impute:
         frame.loc[len(frame)] = [np.nan] * (len(numeric) + len(categorical))
         if numeric:
             frame[list(numeric)] = frame[list(numeric)].astype(np.float64)
     return frame
+
+
+def _frame(numeric, categorical, data, n_rows, z, pipeline):
+    """The check rows for standardised numeric values ``z`` (raw = mean + scale * z)."""
+    pd = import_pandas()
+    data = dict(data)
+    if numeric:
+        steps = pipeline.named_steps["preprocess"].named_transformers_["num"].named_steps
+        scaler = steps["scale"]
+        raw = scaler.mean_ + scaler.scale_ * z
+        for k, column in enumerate(numeric):
+            data[column] = raw[:, k]
+    return pd.DataFrame(data, columns=list(numeric) + list(categorical), index=range(n_rows))
+
+
+def check_document(pipeline, numeric, categorical, categories, impute):
+    """The ``check`` field of a model file: rows, their labels and probabilities."""
+    import numpy as np
+
+    frame = check_frame(pipeline, numeric, categorical, categories, impute)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        proba = pipeline.predict_proba(frame)
+        labels = pipeline.predict(frame)
+    data = {}
+    for column in frame.columns:
+        values = frame[column].tolist()
+        data[column] = [None if _missing(v) else v for v in values]
+    return {
+        "data": data,
+        "predict": np.asarray(labels).tolist(),
+        "predict_proba": proba.tolist(),
+    }
+
+
+def checksum(document):
+    """``sha256:<hex>`` of the document's content without its ``checksum`` field.
+
+    The content is serialised canonically (keys sorted, no spaces, UTF-8), so
+    the checksum does not depend on the file's layout: reindenting the file
+    keeps it valid, changing any value does not.
+    """
+    import hashlib
+    import json
+
+    content = {k: v for k, v in document.items() if k != "checksum"}
+    text = json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def json_scalar(value):
@@ -108,10 +191,22 @@ def rebuild(document):
     if _get(document, "format", "model") != MODEL_FORMAT:
         _bad(f"format is not {MODEL_FORMAT!r}")
     version = _get(document, "format_version", "model")
+    if version == 1:
+        _bad(
+            "it has format_version 1, written by an earlier skce without a checksum, which "
+            f"this skce {__version__} no longer reads (it could not tell an edited file); refit "
+            "the model with 'skce fit'"
+        )
     if version != MODEL_FORMAT_VERSION:
         _bad(
             f"format_version {version!r} is not supported (this skce {__version__} reads "
             f"version {MODEL_FORMAT_VERSION})"
+        )
+    stored = _get(document, "checksum", "model")
+    if stored != checksum(document):
+        _bad(
+            "the file was changed after skce wrote it: its content does not match its "
+            "checksum (restore the file or refit the model with 'skce fit')"
         )
 
     target = _get(document, "target", "model")
@@ -125,8 +220,9 @@ def rebuild(document):
         or all(isinstance(c, int) and not isinstance(c, bool) for c in classes)
     ):
         _bad("target.classes must be all strings or all integers")
-    if classes != sorted(set(classes)):
-        _bad("target.classes must be sorted and unique")
+    if len(set(classes)) != len(classes):
+        _bad("target.classes must be unique")
+    positive = _get(target, "positive", "target")
 
     columns = _get(document, "columns", "model")
     order = _strings(_get(columns, "order", "columns"), "columns.order", allow_empty=False)
@@ -134,6 +230,9 @@ def rebuild(document):
     categorical = _strings(_get(columns, "categorical", "columns"), "columns.categorical")
     if sorted(numeric + categorical) != sorted(order):
         _bad("columns.numeric and columns.categorical must split columns.order")
+    dropped = _strings(_get(columns, "dropped", "columns"), "columns.dropped")
+    if set(dropped) & set(order):
+        _bad("columns.dropped must not hold feature columns")
     impute = _get(document, "impute", "model")
     if not isinstance(impute, bool):
         _bad("impute must be true or false")
@@ -200,8 +299,12 @@ def rebuild(document):
     _check_params(params)
     estimator = kinds[kind](**params)
     n_outputs = 1 if kind == "WeightedLogisticCE" else len(classes)
-    if kind == "WeightedLogisticCE" and len(classes) != 2:
-        _bad("a WeightedLogisticCE model needs exactly two classes")
+    if kind == "WeightedLogisticCE":
+        # The positive class is the second (fits see it as 1), whatever its sort order.
+        if len(classes) != 2 or positive != classes[1]:
+            _bad("a WeightedLogisticCE model needs two classes, the second one target.positive")
+    elif positive is not None or classes != sorted(classes):
+        _bad("a SoftmaxCE model needs sorted classes and no target.positive")
     coef = _array(_get(model, "coef", "model"), 2, "model.coef")
     intercept = _array(_get(model, "intercept", "model"), 1, "model.intercept")
     if coef.shape != (n_outputs, n_features) or intercept.shape != (n_outputs,):
@@ -262,20 +365,56 @@ def rebuild(document):
             _bad("model.class_weight_ must be > 0 with prior_correction (it takes their log)")
         estimator.class_weight_ = weights
 
-    # The file records the probabilities of a few synthetic rows: the rebuilt
-    # pipeline must reproduce them, or it is not the model that was saved (say,
-    # written by a version of skce whose estimators keep more fitted state).
-    expected = _array(_get(_get(document, "check", "model"), "predict_proba", "check"), 2, "check")
-    probe = probe_frame(numeric, categorical, categories, impute)
+    _check_predictions(pipeline, _get(document, "check", "model"), numeric, categorical, impute)
+    return pipeline
+
+
+def _check_predictions(pipeline, check, numeric, categorical, impute):
+    """The rebuilt pipeline must reproduce the predictions the file records.
+
+    The checksum catches edits of the file; this catches a file whose numbers
+    mean something else to this version of skce (say, one whose estimators
+    keep more fitted state), and edits made with the checksum recomputed. The
+    rows are stored in the file, not derived from its (perhaps edited)
+    scaler, and their logits are moderate, so any change of a coefficient, an
+    intercept, a scaler or a column name moves their probabilities.
+    """
+    import numpy as np
+
+    pd = import_pandas()
+    data = _get(check, "data", "check")
+    if not isinstance(data, dict) or sorted(data) != sorted(numeric + categorical):
+        _bad("check.data must have one list per feature column")
+    lengths = {len(v) if isinstance(v, list) else -1 for v in data.values()}
+    if len(lengths) != 1 or min(lengths) < 1:
+        _bad("check.data must hold lists of one common length")
+    frame = {}
+    for column in numeric:
+        values = data[column]
+        if not all(_is_number(v) or (impute and v is None) for v in values):
+            _bad(f"check.data[{column!r}] must hold numbers")
+        frame[column] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    for column in categorical:
+        values = data[column]
+        if not all(isinstance(v, str) or (impute and v is None) for v in values):
+            _bad(f"check.data[{column!r}] must hold strings")
+        frame[column] = np.array([np.nan if v is None else v for v in values], dtype=object)
+    frame = pd.DataFrame(frame, columns=list(numeric) + list(categorical))
+    expected = _array(_get(check, "predict_proba", "check"), 2, "check.predict_proba")
+    labels = _get(check, "predict", "check")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        got = pipeline.predict_proba(probe)
-    if got.shape != expected.shape or not np.allclose(got, expected, rtol=_PROBE_RTOL, atol=1e-12):
+        got = pipeline.predict_proba(frame)
+        got_labels = np.asarray(pipeline.predict(frame)).tolist()
+    if (
+        got.shape != expected.shape
+        or not np.allclose(got, expected, rtol=_CHECK_RTOL, atol=1e-12)
+        or got_labels != labels
+    ):
         _bad(
-            "the rebuilt model does not reproduce the probabilities recorded in the file "
-            "(was it written by a different version of skce, or edited?)"
+            "the rebuilt model does not reproduce the predictions recorded in the file: "
+            "the file was changed, or written by a version of skce whose models differ"
         )
-    return pipeline
 
 
 def _check_params(params):
