@@ -247,7 +247,11 @@ def _bad_parts(tmp_path, edit):
             lambda f: f[1].__setitem__(
                 "x1", f[1]["x1"].astype(object).where(f[1].index != 4, "n/a?")
             ),
-            ["column 'x1'", "part0.csv", "part1.csv", "data row 5", "'n/a?'"],
+            ["column 'x1' of parts/part1.csv", "except for 1 value", "'n/a?' (data row 5)"],
+        ),
+        (
+            lambda f: f[1].__setitem__("x1", np.where(f[1].index % 2, "low", "high")),
+            ["column 'x1'", "numbers in parts/part0.csv", "text in parts/part1.csv", "'high'"],
         ),
         (
             lambda f: f[1].__setitem__("x2", f[1]["x2"].where(f[1].index != 6)),
@@ -258,7 +262,7 @@ def _bad_parts(tmp_path, edit):
             ["target column 'label'", "numbers in", "part0.csv", "text in", "part1.csv"],
         ),
     ],
-    ids=["column-missing", "numbers-and-text", "missing-value", "label-kinds"],
+    ids=["column-missing", "stray-value", "numbers-and-text", "missing-value", "label-kinds"],
 )
 def test_a_problem_in_one_file_is_one_error_naming_the_file(tmp_path, scheduler, edit, fragments):
     _bad_parts(tmp_path, edit)
@@ -283,6 +287,11 @@ def test_usage_errors_of_several_files(tmp_path, scheduler):
     )
     assert_one_line_error(
         run("fit", "parts/*.csv", "--target", "label", "--impute", cwd=tmp_path), 2, "--impute"
+    )
+    assert_one_line_error(
+        run("fit", "parts/*.csv", "--target", "label", "--drop", "label", cwd=tmp_path),
+        2,
+        "names the target column",
     )
     assert_one_line_error(
         run(
@@ -318,3 +327,27 @@ def test_softmax_over_files_equals_a_direct_fit(tmp_path, scheduler):
     )
     reference = SoftmaxCE().fit(prep.fit_transform(joined), joined["label"])
     np.testing.assert_allclose(document["model"]["coef"], reference.coef_, rtol=1e-6, atol=1e-8)
+
+
+def test_reading_options_drop_and_positive_as_for_one_file(tmp_path, scheduler):
+    # Semicolon-separated files with an identifier column: --sep, --drop and --positive
+    # give the model that the same options give on the files joined.
+    frames = [_frame(n, 20 + k) for k, n in enumerate([70, 90])]
+    (tmp_path / "parts").mkdir()
+    for k, frame in enumerate(frames):
+        frame.insert(0, "id", [f"row-{k}-{i}" for i in range(len(frame))])
+        frame.to_csv(tmp_path / "parts" / f"part{k}.csv", sep=";", index=False)
+    pd.concat(frames).to_csv(tmp_path / "joined.csv", sep=";", index=False)
+    options = ["--target", "label", "--sep", ";", "--drop", "id", "--positive", "no", *FAST]
+    files = run("fit", "parts", "--model", "f.skce.json", "--scheduler", scheduler, *options,
+                cwd=tmp_path)  # fmt: skip
+    one = run("fit", "joined.csv", "--model", "o.skce.json", *options, cwd=tmp_path)
+    assert files.returncode == 0 and one.returncode == 0, (files.stderr, one.stderr)
+    assert "positive class 'no'" in files.stdout
+    a, b = _model(tmp_path / "f.skce.json"), _model(tmp_path / "o.skce.json")
+    _assert_same_model(a, b)
+    assert a["target"]["classes"] == ["yes", "no"]  # [negative, positive]
+    # Without --drop, the identifier column is refused by name, as for one file.
+    result = run("fit", "parts", "--target", "label", "--sep", ";", "--scheduler", scheduler,
+                 *FAST, "-q", cwd=tmp_path)  # fmt: skip
+    assert_one_line_error(result, 2, "column 'id'", "--drop id")

@@ -40,7 +40,15 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._data import _numeric, as_text, features, read_csv, split_columns, target
+from ._data import (
+    _numeric,
+    as_text,
+    check_feature_columns,
+    features,
+    read_csv,
+    split_columns,
+    target,
+)
 from ._output import (
     CLIError,
     MissingDependencyError,
@@ -113,15 +121,16 @@ def _import_cluster():
         ) from None
 
 
-def read_part(path, kind):
+def read_part(path, kind, options=None):
     """One file as a frame of text values (numbers as they are in Parquet).
 
-    A CSV file is read as :func:`~skce.cli._data.read_csv` reads one; a
-    Parquet file keeps its numeric columns' numbers, and the other columns
-    become text, so that the column typing of the one-file path applies.
+    A CSV file is read as :func:`~skce.cli._data.read_csv` reads one, with
+    ``options`` (``sep``, ``encoding``, ``decimal``); a Parquet file keeps its
+    numeric columns' numbers, and the other columns become text, so that the
+    column typing of the one-file path applies.
     """
     if kind == "csv":
-        return read_csv(path)
+        return read_csv(path, **(options or {}))
     import pandas as pd
 
     try:
@@ -143,20 +152,28 @@ def read_part(path, kind):
 
 
 # -- 1. per-file summaries ------------------------------------------------------------
-def _summarise(path, kind, target_column):
+def _summarise(path, kind, target_column, options, drop):
     """What the client needs of one file; a problem comes back as ``{"error": ...}``."""
     import numpy as np
 
     try:
-        frame = read_part(path, kind)
+        frame = read_part(path, kind, options)
         columns = list(frame.columns)
         if target_column not in columns:
             raise UsageError(
                 f"{path} has no column {target_column!r}; its columns are "
                 f"{', '.join(repr(c) for c in columns)}"
             )
+        for column in drop:
+            if column not in columns:
+                raise UsageError(
+                    f"--drop: {path} has no column {column!r}; its columns are "
+                    f"{', '.join(repr(c) for c in columns)}"
+                )
+        columns = [c for c in columns if c not in drop]
         features_ = [c for c in columns if c != target_column]
         numeric, categorical = split_columns(frame, features_)
+        check_feature_columns(frame, categorical, path)
         X = features(frame, numeric, categorical, path)
         missing = {}
         for column in X.columns:
@@ -210,6 +227,13 @@ class _Layout:
     classes: list
     class_counts: list  # per file, per class
     target_numeric: bool
+    options: dict  # how CSV files are read (sep, encoding, decimal)
+    positive: object = None  # binary fits: the label fitted as 1, the other as 0
+
+    @property
+    def fit_classes(self):
+        """The labels the estimator is fitted on: 0 and 1 for a binary fit, else the classes."""
+        return [0, 1] if self.positive is not None else self.classes
 
     @property
     def n_rows(self):
@@ -234,7 +258,7 @@ def _raise_from(summary):
     raise UsageError(summary["error"])
 
 
-def merge_summaries(files, kind, summaries, target_column):
+def merge_summaries(files, kind, summaries, target_column, options):
     """The :class:`_Layout` of the files, or the first problem as a :class:`UsageError`."""
     import numpy as np
 
@@ -329,6 +353,7 @@ def merge_summaries(files, kind, summaries, target_column):
         classes=classes,
         class_counts=class_counts,
         target_numeric=target_numeric,
+        options=options,
     )
 
 
@@ -405,11 +430,15 @@ def deal_folds(codes, offsets, folds, seed, part):
 
 
 def _block(path, kind, layout, preprocess, target_column, offsets, folds, seed, part):
-    """(X block, labels, folds) of one file, built where it is read."""
+    """(X block, labels, folds) of one file, built where it is read.
+
+    A binary target is 1 for ``layout.positive`` and 0 for the other label, as
+    the one-file fit encodes it.
+    """
     import numpy as np
     import scipy.sparse as sp
 
-    frame = read_part(path, kind)
+    frame = read_part(path, kind, layout.options)
     X = features(frame, layout.numeric, layout.categorical, path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -420,6 +449,8 @@ def _block(path, kind, layout, preprocess, target_column, offsets, folds, seed, 
         block = np.require(np.asarray(block, dtype=np.float64), requirements=["A", "C"])
     labels = target(frame, target_column, path)
     codes = np.searchsorted(np.asarray(layout.classes, dtype=labels.dtype), labels)
+    if layout.positive is not None:
+        labels = (labels == layout.positive).astype(np.int64)
     return block, labels, deal_folds(codes, offsets, folds, seed, part)
 
 
@@ -436,7 +467,7 @@ def chunked_arrays(client, layout, preprocess, target_column, folds, seed):
 
     offsets = fold_offsets(layout.class_counts, folds, seed)
     d = preprocess.transform(_layout_rows(layout)).shape[1]
-    label_dtype = np.int64 if layout.target_numeric else object
+    label_dtype = np.int64 if layout.target_numeric or layout.positive is not None else object
     xs, ys, fs = [], [], []
     for part, (path, n) in enumerate(zip(layout.files, layout.rows, strict=True)):
         triple = dask.delayed(_block, pure=True)(
@@ -562,7 +593,7 @@ def cross_validate_files(client, estimator, grid, arrays, layout, *, folds, out)
                 model = _fit(candidate, X, y, sample_weight=(fold != k).astype("float64"))
                 record["fit_time"] = time.perf_counter() - start
                 start = time.perf_counter()
-                scores = _score_fold(client, arrays, model, k, layout.classes)
+                scores = _score_fold(client, arrays, model, k, layout.fit_classes)
                 record["score_time"] = time.perf_counter() - start
             except (CLIError, KeyboardInterrupt):
                 raise
@@ -637,13 +668,16 @@ def cluster(address, workers, out):
         yield client
 
 
-def summarise_files(client, files, kind, target_column):
+def summarise_files(client, files, kind, target_column, options, drop):
     """Every file's summary, computed on the workers, in file order."""
+    n = len(files)
     futures = client.map(
         _summarise,
         [str(p) for p in files],
-        [kind] * len(files),
-        [target_column] * len(files),
+        [kind] * n,
+        [target_column] * n,
+        [options] * n,
+        [list(drop)] * n,
         pure=False,
     )
     return client.gather(futures)
@@ -652,7 +686,14 @@ def summarise_files(client, files, kind, target_column):
 # -- the command ------------------------------------------------------------------------
 def fit_files(args, out):
     """``skce fit DIR|GLOB`` (or ``--scheduler``): the one-file steps, blockwise on a cluster."""
-    from ._commands import _check_fit_request, _estimator, report_fit_status
+    from ._commands import (
+        _check_fit_request,
+        _estimator,
+        name_classes,
+        positive_class,
+        report_fit_status,
+        warn_majority_positive,
+    )
     from ._crossval import fit_scorers
     from ._data import counts_text
     from ._modelfile import model_document, write_model
@@ -664,23 +705,15 @@ def fit_files(args, out):
             "--impute is not available with several files or --scheduler (it needs every "
             "file's values at once); fill missing values first"
         )
-    unsupported = [
-        option
-        for option, given in (
-            ("--positive", args.positive is not None),
-            ("--drop", bool(args.drop)),
-            ("--sep", args.sep is not None),
-            ("--encoding", args.encoding is not None),
-            ("--decimal ,", args.decimal != "."),
-        )
-        if given
-    ]
-    if unsupported:
-        raise UsageError(
-            f"{', '.join(unsupported)} {'is' if len(unsupported) == 1 else 'are'} not available "
-            "with several files or --scheduler yet"
-        )
+    if args.target in args.drop:
+        raise UsageError(f"--drop {args.target!r} names the target column; it cannot be dropped")
     files, kind = find_files(args.data)
+    options = {"sep": args.sep, "encoding": args.encoding, "decimal": args.decimal}
+    if kind == "parquet":
+        given = [f"--{k}" for k, v in options.items() if v is not None and v != "."]
+        if given:
+            raise UsageError(f"{', '.join(given)} apply to CSV files, not to Parquet files")
+        options = {}
     model_path = check_output_path(
         args.model or _default_model_path(args.data, files),
         option="--model",
@@ -691,25 +724,40 @@ def fit_files(args, out):
     start = time.perf_counter()
     with cluster(args.scheduler, args.jobs, out) as client, warnings_as_lines(out):
         out.progress(f"reading {len(files)} {kind.upper()} file{'s' if len(files) > 1 else ''}")
-        summaries = summarise_files(client, files, kind, args.target)
-        layout = merge_summaries(files, kind, summaries, args.target)
-        counts = [int(sum(c[k] for c in layout.class_counts)) for k in range(len(layout.classes))]
-        _check_fit_request(args, layout.classes, counts)
+        summaries = summarise_files(client, files, kind, args.target, options, args.drop)
+        layout = merge_summaries(files, kind, summaries, args.target, options)
+        classes = layout.classes
+        counts = [int(sum(c[k] for c in layout.class_counts)) for k in range(len(classes))]
+        _check_fit_request(args, classes, counts)
+        binary = len(classes) == 2 and not args.softmax
+        positive = None
+        if binary:
+            # As the one-file fit: fitted on 1 for the positive label, 0 for the other.
+            positive = positive_class(classes, args.positive, args.target)
+            layout.positive = positive
+            k = classes.index(positive)
+            classes, counts = [classes[1 - k], positive], [counts[1 - k], counts[k]]
         estimator, grid, described = _estimator(args)
         pipeline = fitted_preprocessing(layout, estimator)
-        metrics = fit_scorers(layout.classes)
-        binary = len(layout.classes) == 2
+        metrics = fit_scorers(classes, pos_label=1 if binary else None)
         out.info(
             f"data:   {args.data}: {len(files)} {kind.upper()} file"
             f"{'s' if len(files) > 1 else ''}, {layout.n_rows} rows, {len(layout.columns)} "
             f"feature column{'s' if len(layout.columns) > 1 else ''} ({len(layout.numeric)} "
             f"numeric, {len(layout.categorical)} categorical)"
         )
-        positive = f"; positive class {layout.classes[1]!r}" if binary and not args.softmax else ""
+        if args.drop:
+            out.info(
+                f"        dropped {len(args.drop)} column{'s' if len(args.drop) > 1 else ''}: "
+                + ", ".join(repr(c) for c in args.drop)
+            )
+        shown = f"; positive class {positive!r}" if binary else ""
         out.info(
-            f"target: {args.target!r}, {len(layout.classes)} classes: "
-            f"{counts_text(layout.classes, counts)}{positive}"
+            f"target: {args.target!r}, {len(classes)} classes: "
+            f"{counts_text(classes, counts)}{shown}"
         )
+        if binary:
+            warn_majority_positive(positive, classes, counts, out)
         out.info(wrap_model_line(described, layout))
         out.info()
         arrays = chunked_arrays(
@@ -721,6 +769,8 @@ def fit_files(args, out):
         best = results.best("balanced_accuracy") if args.tune_beta else 0
         final = refit_files(pipeline, results.candidates[best], arrays)
         report_fit_status(final[-1], out)
+    if binary:
+        name_classes(final[-1], classes)
 
     if args.tune_beta:
         print_beta_report(
@@ -744,12 +794,13 @@ def fit_files(args, out):
     document = model_document(
         final,
         target=args.target,
-        classes=layout.classes,
+        classes=classes,
         numeric=layout.numeric,
         categorical=layout.categorical,
         order=layout.columns,
         impute=False,
-        positive=layout.classes[1] if binary and not args.softmax else None,
+        dropped=args.drop,
+        positive=positive,
         training={
             "data": str(args.data),
             "n_rows": layout.n_rows,
