@@ -545,7 +545,16 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
     def _learning_rate(self, objective):
         if self.learning_rate == "auto":
             # The descent lemma: 1/L makes every step of gd decrease the objective.
-            return 1.0 / objective.lipschitz()
+            with np.errstate(over="ignore", invalid="ignore"):
+                lipschitz = objective.lipschitz()
+            if not np.isfinite(lipschitz):
+                raise ValueError(
+                    "The Lipschitz constant of the gradient (which sets the step of "
+                    "solver='gd') overflows float64: X holds values too large for their "
+                    "squares (about 1e154 and beyond). Rescale X before fitting, e.g. with "
+                    "sklearn.preprocessing.MaxAbsScaler or StandardScaler."
+                )
+            return 1.0 / lipschitz
         return float(self.learning_rate)
 
     def _warn_if_not_converged(self, result, separable=False):

@@ -163,8 +163,10 @@ def top_eigenvalue(matvec, m):
     """
     if m == 1:
         return float(matvec(np.ones(1))[0])
-    op = LinearOperator((m, m), matvec=matvec, dtype=np.float64)
     v0 = np.ones(m) / np.sqrt(m)
+    if not np.all(np.isfinite(matvec(v0))):
+        return np.inf  # the operator's entries overflow: no finite bound
+    op = LinearOperator((m, m), matvec=matvec, dtype=np.float64)
     lam = float(eigsh(op, k=1, which="LA", tol=1e-6, v0=v0, return_eigenvectors=False)[0])
     return lam * (1.0 + 1e-5)
 
@@ -544,6 +546,8 @@ class LinearObjective(LinearParameters):
                     G[:d, d] += col
                     G[d, :d] += col
                     G[d, d] += w.sum()
+            if not np.all(np.isfinite(G)):
+                return np.inf  # the Gram matrix overflows: no finite bound
             lam = float(np.linalg.eigvalsh(G)[-1])
         else:
             lam = top_eigenvalue(self._weighted_gram_matvec, m)
@@ -905,6 +909,19 @@ class _ChangeOfVariables:
         return f_noise, float(np.max(ratio, initial=0.0))
 
 
+def _check_representable(mean, spread2):
+    """ValueError naming the columns whose mean or spread is not a finite float64."""
+    bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(spread2)))
+    if bad.size:
+        shown = bad[:10].tolist()
+        raise ValueError(
+            f"X's column(s) {shown}{' (and more)' if bad.size > 10 else ''} hold values too "
+            "large for float64 arithmetic: their squared deviations overflow (values of "
+            "about 1e154 and beyond). Rescale those columns before fitting, e.g. with "
+            "sklearn.preprocessing.MaxAbsScaler or StandardScaler."
+        )
+
+
 class StandardizedCoordinates(_ChangeOfVariables):
     """An exact change of variables that standardises the problem implicitly.
 
@@ -932,7 +949,11 @@ class StandardizedCoordinates(_ChangeOfVariables):
 
     def __init__(self, objective):
         self.objective = objective
-        mean, spread2, wsum = objective.column_moments()
+        # Squares of values beyond about 1e154 overflow: say so once (below), not
+        # in numpy's warnings and then in a fit on infinite scales.
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, spread2, wsum = objective.column_moments()
+        _check_representable(mean, spread2)
         kappa = objective.loss.curvature_bound
         sigma2 = kappa * spread2 + objective.alpha
         self.mean = mean

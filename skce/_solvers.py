@@ -222,6 +222,19 @@ _PATIENCE = 200
 _RESOLVABLE = 10.0
 
 
+def _check_finite(f, g, where):
+    """FloatingPointError if ``f`` or an entry of ``g`` is NaN or infinite.
+
+    A step rule cannot descend along a non-finite gradient (its line search
+    would shrink the step for ever): the run stops here instead.
+    """
+    if not (np.isfinite(f) and np.all(np.isfinite(g))):
+        raise FloatingPointError(
+            f"The objective or its gradient is not finite {where} (f = {f!r}, "
+            f"{int(np.sum(~np.isfinite(g)))} non-finite gradient entries)."
+        )
+
+
 def _minimise(
     rule,
     fun,
@@ -283,6 +296,7 @@ def _minimise(
     evals = _Evaluations(fun, value)
     x = np.array(x0, dtype=np.float64)
     f, g = evals.value_and_grad(x)
+    _check_finite(f, g, "at the starting point")
     history = [f]
     rule.start(x, f, g)
     gn = grad_norm(g)
@@ -323,6 +337,7 @@ def _minimise(
             history.append(f)
             continue
         x, f, g = moved.x, moved.f, moved.g
+        _check_finite(f, g, f"after iteration {k + 1}")
         gn = grad_norm(g)
         tracker.update(x, f, gn)
         history.append(moved.f_history)

@@ -52,6 +52,24 @@ def _assert_finite(model):
 # ------------------------------------------------------------- extreme but valid input
 
 
+@pytest.mark.timeout(15)  # it used to loop for ever in bb's line search
+@pytest.mark.parametrize("magnitude", [1e160, 1e305])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("solver", ["bb", "agd", "lbfgs", "gd"])
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE, SoftmaxCE])
+def test_values_whose_squares_overflow_get_one_clear_error(estimator, solver, sparse, magnitude):
+    # Finite float64 values beyond ~1e154 square to infinity: the column scales and
+    # curvature bounds the solvers need do not exist in float64. One ValueError that
+    # says what to do, no numpy warnings (the suite turns RuntimeWarnings into errors).
+    X, y = binary_data()
+    X = X.copy()
+    X[3, 1] = magnitude
+    X = sp.csr_matrix(X) if sparse else X
+    with pytest.raises(ValueError, match="too large") as caught:
+        estimator(solver=solver).fit(X, y)
+    assert "Rescale" in str(caught.value)
+
+
 @pytest.mark.parametrize("solver", GUARDED_SOLVERS)
 @pytest.mark.parametrize("estimator", [WeightedLogisticCE, SoftmaxCE])
 def test_features_of_magnitude_1e6_and_1e_minus6_together(solver, estimator):

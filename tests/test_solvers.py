@@ -479,3 +479,22 @@ def test_a_tracker_continues_the_best_point_and_the_stall_count():
     # Three iterations without progress counted on top of the first run's
     # (the continued run's starting point is not counted again).
     assert tracker.since == since + 3
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize("name", SOLVER_NAMES)
+@pytest.mark.parametrize("where", ["start", "later"])
+def test_a_non_finite_gradient_stops_the_run_with_floating_point_error(name, where):
+    # A line search along a NaN gradient would shrink its step for ever.
+    def fun(x):
+        f = 0.5 * float(x @ x)
+        g = x.copy()
+        if where == "start" or abs(x[0] - 1.0) > 1e-12:
+            g[0] = np.nan
+        return f, g
+
+    options = {"learning_rate": 0.5} if name == "gd" else {}
+    # gd's own check (a non-finite step means its learning rate diverged) comes first.
+    expected = LearningRateError if (name == "gd" and where == "later") else FloatingPointError
+    with pytest.raises(expected):
+        SOLVERS[name](fun, np.ones(3), tol=1e-10, max_iter=50, **options)
