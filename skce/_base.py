@@ -260,7 +260,19 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 self.feature_names_in_ = names
             self.n_features_in_ = data.n_features
             return self._fit_objective(self._chunked_objective(data), data.X)
-        X, y = validate_data(self, X, y, accept_sparse=_SPARSE_FORMATS, dtype=_DTYPES, order=None)
+        return self._fit_objective(*self._objective(X, y, sample_weight))
+
+    def _objective(self, X, y, sample_weight, reset=True):
+        """Validate in-memory data and build the objective of a fit: ``(objective, X)``.
+
+        Sets ``classes_``, the fitted class weights and (with ``reset``) the
+        feature attributes, as a fit does; ``X`` is the validated array (its
+        dtype is that of the fitted attributes). Everything here is done once
+        per data set: :meth:`_fit_path` solves the objective at many ``alpha``.
+        """
+        X, y = validate_data(
+            self, X, y, accept_sparse=_SPARSE_FORMATS, dtype=_DTYPES, order=None, reset=reset
+        )
         check_classification_targets(y)
         classes, y_codes = np.unique(y, return_inverse=True)
         sample_weight = _check_sample_weight(
@@ -274,7 +286,32 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         objective = LinearObjective(
             self._loss, X, A, alpha=self.alpha, fit_intercept=self.fit_intercept
         )
-        return self._fit_objective(objective, X)
+        return objective, X
+
+    def _fit_path(self, objective, X, alphas):
+        """Fit at every alpha of ``alphas`` in turn, each fit warm-started from the last.
+
+        ``objective`` and ``X`` come from :meth:`_objective`; the column
+        moments and curvature bound are computed once and shared by all the
+        fits (:meth:`LinearObjective.with_alpha`). Each fit is the one that
+        ``set_params(alpha=a, warm_start=True).fit(...)`` would run after the
+        previous one: the same solver, coordinates and stopping rule
+        (``max |grad J| <= tol``), so the optimum reached does not depend on
+        the path, only the iterations to reach it do. Yields after each fit,
+        with the fitted attributes of that ``alpha`` set on ``self``; the
+        parameters ``alpha`` and ``warm_start`` are left as they were.
+        """
+        alpha, warm_start = self.alpha, self.warm_start
+        coords = None
+        try:
+            for k, a in enumerate(alphas):
+                self.alpha = float(a)
+                self.warm_start = warm_start or k > 0
+                at_alpha = objective.with_alpha(a)
+                result, coords = self._minimise(at_alpha, X, coords)
+                yield self._store_fit(at_alpha, result, X)
+        finally:
+            self.alpha, self.warm_start = alpha, warm_start
 
     def _chunked_objective(self, data):
         """The objective of a fit on chunked ``data`` (a ``skce._dask.ChunkedData``).
@@ -322,8 +359,20 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_objective(self, objective, X):
         """Minimise ``objective`` and store the fitted attributes (``X`` gives the dtype)."""
-        theta0 = self._initial_theta(objective)
-        result = self._run_solver(objective, theta0, X)
+        result, _ = self._minimise(objective, X)
+        return self._store_fit(objective, result, X)
+
+    def _minimise(self, objective, X, previous=None):
+        """Minimise ``objective`` from the initial point: ``(result, coordinates)``.
+
+        ``previous`` are the coordinates a fit of the same data at another
+        ``alpha`` ended in (:meth:`_fit_path`): a full-matrix metric is then
+        carried over instead of rebuilt.
+        """
+        return self._run_solver(objective, self._initial_theta(objective), X, previous)
+
+    def _store_fit(self, objective, result, X):
+        """Store the fitted attributes of a solver ``result`` (``X`` gives the dtype)."""
         W, b = objective.unpack(result.x)
         self.coef_ = np.array(W, dtype=X.dtype)
         self.intercept_ = np.array(b, dtype=X.dtype)
@@ -398,8 +447,12 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
 
         return report
 
-    def _run_solver(self, objective, theta0, X):
-        """Minimise ``objective`` from ``theta0`` with the solver named by ``solver``.
+    def _run_solver(self, objective, theta0, X, previous=None):
+        """Minimise ``objective`` from ``theta0``: ``(result, coordinates)``.
+
+        The solver is the one named by ``solver``; ``coordinates`` are the
+        change of variables it ended in, and ``previous`` those of an earlier
+        fit of the same data (see :meth:`_coordinates`).
 
         The registry entry says which coordinates the solver runs in and which
         options it takes; nothing here depends on the solver's name.
@@ -424,8 +477,9 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             sample = objective.row_sample()
         printer = self._progress_printer()
         if sample is None:
-            coords = self._coordinates(solver, objective, theta0)
-            return self._solve(solver, coords, theta0, X, self.tol, self.max_iter, printer)
+            coords = self._coordinates(solver, objective, theta0, previous)
+            result = self._solve(solver, coords, theta0, X, self.tol, self.max_iter, printer)
+            return result, coords
         on_sample = self._coordinates(solver, sample, theta0)
         g0 = sample.value_and_grad(theta0)[1]
         tol = max(self.tol, _SAMPLE_RTOL * float(np.max(np.abs(g0), initial=0.0)))
@@ -435,9 +489,10 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             # from the curvature at its optimum (over the sample's rows).
             on_sample.refresh(start)
         coords = on_sample.on(objective)
-        return self._solve(
+        result = self._solve(
             solver, coords, start, X, self.tol, self.max_iter, printer, 2 * _MIN_ROUND
         )
+        return result, coords
 
     def _solve(self, solver, coords, theta0, X, tol, max_iter, callback, first_round=_MIN_ROUND):
         """Run ``solver`` in ``coords`` from ``theta0``; ``result.x`` is ``theta``."""
@@ -501,14 +556,21 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         result.x = coords.to_theta(result.x)
         return result
 
-    def _coordinates(self, solver, objective, theta0=None):
+    def _coordinates(self, solver, objective, theta0=None, previous=None):
         """The change of variables the solver runs in (see ``preconditioner``).
 
         The full metric is built at ``theta0`` when that is not the origin (a
-        warm start), from the curvature bound otherwise.
+        warm start), from the curvature bound otherwise; or, when ``previous``
+        coordinates (of a fit of the same data at another ``alpha``, ended at
+        ``theta0``) carry a full metric, it is theirs with the new penalty
+        (:meth:`WhitenedCoordinates.on`): the curvature where the fit starts,
+        without a new Gram matrix. Every choice is an exact change of
+        variables: the optimum and the stopping rule do not depend on it.
         """
         kind = solver.coordinates
         if kind == "standardized" and self._full_metric(solver, objective):
+            if isinstance(previous, WhitenedCoordinates):
+                return previous.on(objective)
             start = theta0 if theta0 is not None and theta0.any() else None
             return WhitenedCoordinates(objective, start)
         return _COORDINATES[kind](objective)

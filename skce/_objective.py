@@ -270,6 +270,9 @@ class LinearObjective(LinearParameters):
         self.n_params = self.n_outputs * (self.n_features + self.fit_intercept)
         self._sparse = sp.issparse(X)
         self._sample_moments_cache = {}  # rows -> _dense_moments over _sample_blocks(rows)
+        # What does not depend on alpha (column moments, the top eigenvalue of the
+        # weighted Gram matrix), computed once and shared with with_alpha's copies.
+        self._alpha_free_cache = {}
         if self._sparse:
             if rows is not None:
                 raise ValueError("rows is only supported for dense X")
@@ -290,6 +293,19 @@ class LinearObjective(LinearParameters):
         self._loss_work = np.empty(2 * largest)
         narrow = X.dtype != np.float64 and not self._sparse
         self._cast_buffer = np.empty(self.n_outputs * largest, dtype=X.dtype) if narrow else None
+
+    def with_alpha(self, alpha):
+        """The same objective with the penalty ``alpha``: a copy that shares the data.
+
+        ``X``, the weighted targets, the row blocks, the work buffers and the
+        cached column moments and curvature bound (which do not depend on
+        ``alpha``) are shared, not recomputed: a regularisation path prepares
+        them once and solves at many ``alpha``. The copies share work buffers,
+        so they are evaluated one at a time.
+        """
+        other = copy.copy(self)
+        other.alpha = float(alpha)
+        return other
 
     @property
     def sparse(self):
@@ -530,10 +546,17 @@ class LinearObjective(LinearParameters):
         features (``_EXACT_EIGEN_MAX``), Lanczos (``scipy.sparse.linalg.eigsh``)
         otherwise.
         """
-        m = self.n_features + self.fit_intercept
         if not self.total_weight.any():
             # No weighted row (a chunk of a chunked fit can have none): no loss term.
             return self.alpha
+        cache = self._alpha_free_cache
+        if "gram_eigenvalue" not in cache:
+            cache["gram_eigenvalue"] = self._weighted_gram_eigenvalue()
+        return self.loss.curvature_bound * cache["gram_eigenvalue"] + self.alpha
+
+    def _weighted_gram_eigenvalue(self):
+        """``max(lambda_max(X1^T diag(w) X1), 0)``, for :meth:`lipschitz`."""
+        m = self.n_features + self.fit_intercept
         if not self._sparse and m <= _EXACT_EIGEN_MAX:
             G = np.zeros((m, m))
             d = self.n_features
@@ -551,7 +574,7 @@ class LinearObjective(LinearParameters):
             lam = float(np.linalg.eigvalsh(G)[-1])
         else:
             lam = top_eigenvalue(self._weighted_gram_matvec, m)
-        return self.loss.curvature_bound * max(lam, 0.0) + self.alpha
+        return max(lam, 0.0)
 
     def column_moments(self):
         """Weighted mean and curvature-weighted spread of every column.
@@ -560,8 +583,15 @@ class LinearObjective(LinearParameters):
         ``mean_j = sum_i w_i x_ij / sum_i w_i`` (zero without intercept) and
         ``spread2_j = sum_i w_i (x_ij - mean_j)^2``. For dense data with many
         rows they are estimated from evenly spaced sample blocks (see
-        ``_MOMENT_SAMPLE_ROWS``); they only set the solver's scaling.
+        ``_MOMENT_SAMPLE_ROWS``); they only set the solver's scaling. Computed
+        once per objective (shared with its :meth:`with_alpha` copies).
         """
+        cache = self._alpha_free_cache
+        if "column_moments" not in cache:
+            cache["column_moments"] = self._column_moments()
+        return cache["column_moments"]
+
+    def _column_moments(self):
         w = self.total_weight
         wsum = float(w.sum())
         d = self.n_features
@@ -1155,7 +1185,11 @@ class WhitenedCoordinates(_ChangeOfVariables):
 
         The sampling of later refreshes follows ``objective``'s rows; if that
         changes the metric's form (class-coupled or not), the copy starts from
-        the curvature bound.
+        the curvature bound. If ``objective`` has another penalty ``alpha``
+        (the next fit of a regularisation path, :meth:`LinearObjective.with_alpha`),
+        the metric keeps its curvature and gets the new penalty: a Cholesky
+        factorisation, no Gram matrix (the curvature at the previous fit's
+        optimum, where the next fit starts, is the metric it needs).
         """
         other = copy.copy(self)
         other.objective = objective
@@ -1164,49 +1198,67 @@ class WhitenedCoordinates(_ChangeOfVariables):
         other._coupled, other._coupled_rows = other._coupled_sample(objective)
         if other._coupled != self._coupled:
             other._factor(None)
+        elif objective.alpha != self.objective.alpha:
+            other.L = other._penalised_factor()
         return other
 
     def _factor(self, theta):
         objective, std = self.objective, self.std
         #: Where the metric's curvature was taken (None: the curvature bound).
         self.curvature_at = None if theta is None else theta.copy()
+        # The metric without the penalty, kept for a change of alpha (on()).
         if self._coupled:
-            self.L = self._coupled_factor(theta)
-            return
-        G = objective.standardized_gram(
-            theta, std.mean, std.sigma, std.tau, self.floor, rows=self._rows
-        )
+            self._curvature = self._coupled_curvature(theta)
+        else:
+            self._curvature = objective.standardized_gram(
+                theta, std.mean, std.sigma, std.tau, self.floor, rows=self._rows
+            )
+        self.L = self._penalised_factor()
+
+    def _penalised_factor(self):
+        """Cholesky factor of the stored curvature plus the objective's penalty."""
+        if self._coupled:
+            return self._coupled_factor()
         d = self._d
+        G = self._curvature.copy()
         diag = np.arange(d)
-        G[diag, diag] += objective.alpha / std.sigma**2
+        G[diag, diag] += self.objective.alpha / self.std.sigma**2
         if not self._intercept:
             G = G[:d, :d]
-        self.L = _cholesky_with_jitter(G)
+        return _cholesky_with_jitter(G)
 
-    def _coupled_factor(self, theta):
-        """Cholesky factor of the class-coupled metric (softmax, small ``K d``).
+    def _coupled_curvature(self, theta):
+        """The class-coupled curvature (softmax, small ``K d``), without the penalty.
 
         At ``theta=None`` the bound ``(I - 11^T / K) kron G`` (Böhning's, ``G``
         the bound metric of one output, which carries ``kappa``); otherwise the
-        Hessian from :meth:`LinearObjective.coupled_gram`. Both commute with the
-        projection on class-sum zero, so adding ``c (11^T / K) kron I`` (``c``
-        the mean diagonal) gives the directions the loss does not see a
-        curvature without changing a step's other components.
+        Hessian from :meth:`LinearObjective.coupled_gram`.
         """
         objective, std = self.objective, self.std
-        k, d = self._k, self._d
+        k = self._k
         if theta is None:
             G = objective.standardized_gram(
                 None, std.mean, std.sigma, std.tau, self.floor, rows=self._coupled_rows
             )
             centring = np.eye(k) - np.ones((k, k)) / k
-            M = np.kron(centring, G)
-        else:
-            M = objective.coupled_gram(
-                theta, std.mean, std.sigma, std.tau, self.floor, rows=self._coupled_rows
-            )
+            return np.kron(centring, G)
+        return objective.coupled_gram(
+            theta, std.mean, std.sigma, std.tau, self.floor, rows=self._coupled_rows
+        )
+
+    def _coupled_factor(self):
+        """Cholesky factor of the class-coupled metric.
+
+        The curvature (:meth:`_coupled_curvature`) plus the penalty. Both
+        commute with the projection on class-sum zero, so adding
+        ``c (11^T / K) kron I`` (``c`` the mean diagonal) gives the directions
+        the loss does not see a curvature without changing a step's other
+        components.
+        """
+        k, d = self._k, self._d
+        M = self._curvature.copy()
         penalty = np.zeros(d + 1)
-        penalty[:d] = objective.alpha / std.sigma**2
+        penalty[:d] = self.objective.alpha / self.std.sigma**2
         M[np.diag_indices_from(M)] += np.tile(penalty, k)
         scale = float(np.trace(M)) / M.shape[0]
         M += np.kron(np.full((k, k), scale / k), np.eye(d + 1))

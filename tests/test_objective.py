@@ -632,6 +632,53 @@ def test_coupled_softmax_metric_is_the_hessian_on_the_class_sum_zero_subspace():
     np.testing.assert_allclose(hz, z_dir, rtol=1e-5, atol=1e-6)
 
 
+def _fd_hessian_in_z(coords, z0, eps=1e-4):
+    H = np.empty((z0.size, z0.size))
+    for j in range(z0.size):
+        step = np.zeros_like(z0)
+        step[j] = eps
+        H[:, j] = (coords.value_and_grad(z0 + step)[1] - coords.value_and_grad(z0 - step)[1]) / (
+            2 * eps
+        )
+    return H
+
+
+def test_metric_carried_to_another_alpha_is_that_alphas_hessian(monkeypatch):
+    # A regularisation path carries the metric from one alpha to the next
+    # (WhitenedCoordinates.on with LinearObjective.with_alpha): the curvature is
+    # kept and the penalty replaced, so at the refresh point the metric is the
+    # Hessian of the new objective (the identity in z, by finite differences),
+    # without a new Gram matrix.
+    obj, theta, _ = _problem(BinaryCrossEntropy, k=2, n=80, d=3, alpha=0.3)
+    coords = WhitenedCoordinates(obj)
+    coords.floor = 0.0
+    coords.refresh(theta)
+    gram = LinearObjective.standardized_gram
+    calls = []
+    monkeypatch.setattr(
+        LinearObjective, "standardized_gram", lambda *a, **k: calls.append(1) or gram(*a, **k)
+    )
+    moved = coords.on(obj.with_alpha(1e-3))
+    assert not calls
+    assert moved.objective.alpha == 1e-3 and coords.objective.alpha == 0.3
+    for c in (coords, moved):  # the original keeps its own penalty
+        np.testing.assert_allclose(_fd_hessian_in_z(c, c.to_u(theta)), np.eye(4), atol=1e-6)
+
+
+def test_coupled_metric_carried_to_another_alpha_keeps_its_form():
+    obj, theta, _ = _problem(MultinomialCrossEntropy, k=3, n=80, d=3, alpha=0.3)
+    coords = WhitenedCoordinates(obj)
+    coords.floor = 0.0
+    coords.refresh(theta)
+    moved = coords.on(obj.with_alpha(1e-3))
+    assert moved._coupled
+    reference = WhitenedCoordinates(obj.with_alpha(1e-3))
+    reference.floor = 0.0
+    reference.std = moved.std  # the same scaling, so the same metric is expected
+    reference.refresh(theta)
+    np.testing.assert_allclose(moved.L, reference.L, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize(
     ("loss", "k", "sparse", "dtype"),
@@ -733,3 +780,46 @@ def test_coupled_metric_on_a_row_sample_is_the_sampled_hessian():
     np.testing.assert_allclose(
         obj.coupled_gram(*args, rows=96), restricted.coupled_gram(*args), rtol=1e-12, atol=1e-14
     )
+
+
+# -- with_alpha: one prepared objective, many penalties (the cross-validated paths) --------
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("loss", [BinaryCrossEntropy, MultinomialCrossEntropy])
+def test_with_alpha_is_the_objective_built_at_that_alpha(loss, sparse):
+    k = 2 if loss is BinaryCrossEntropy else 3
+    obj, theta, (X, y, sw, cw) = _problem(loss, k=k, sparse=sparse, alpha=0.3)
+    fresh = LinearObjective(loss, X, weighted_targets(y, k, sw, cw), alpha=1e-3)
+    other = obj.with_alpha(1e-3)
+    f, g = other.value_and_grad(theta)
+    f_ref, g_ref = fresh.value_and_grad(theta)
+    np.testing.assert_allclose(f, f_ref, rtol=1e-14)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-13, atol=1e-15)
+    assert other.lipschitz() == pytest.approx(fresh.lipschitz(), rel=1e-12)
+    for a, b in zip(other.column_moments(), fresh.column_moments(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13)
+    # The original keeps its own alpha.
+    assert obj.alpha == 0.3
+    np.testing.assert_allclose(obj.value(theta), _problem(loss, k=k, sparse=sparse)[0].value(theta))
+
+
+def test_with_alpha_copies_share_the_alpha_free_work(monkeypatch):
+    obj, _, _ = _problem(BinaryCrossEntropy)
+    calls = {"moments": 0, "eigen": 0}
+    moments, eigen = LinearObjective._column_moments, LinearObjective._weighted_gram_eigenvalue
+
+    def counted_moments(self):
+        calls["moments"] += 1
+        return moments(self)
+
+    def counted_eigen(self):
+        calls["eigen"] += 1
+        return eigen(self)
+
+    monkeypatch.setattr(LinearObjective, "_column_moments", counted_moments)
+    monkeypatch.setattr(LinearObjective, "_weighted_gram_eigenvalue", counted_eigen)
+    lipschitz = [obj.with_alpha(a).lipschitz() for a in (1.0, 0.1, 0.01)]
+    for a in (1.0, 0.1, 0.01):
+        StandardizedCoordinates(obj.with_alpha(a))
+    assert calls == {"moments": 1, "eigen": 1}
+    # L = kappa lambda_max + alpha: the alphas' constants differ by their alphas.
+    np.testing.assert_allclose(np.diff(lipschitz), [-0.9, -0.09], rtol=1e-10)
