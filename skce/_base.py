@@ -478,7 +478,14 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         printer = self._progress_printer()
         if sample is None:
             coords = self._coordinates(solver, objective, theta0, previous)
-            result = self._solve(solver, coords, theta0, X, self.tol, self.max_iter, printer)
+            # A metric carried over from the previous fit of a path was built near
+            # where this fit starts and ends: a longer first round, as after the
+            # row sample (it needs few iterations).
+            carried = previous is not None and getattr(coords, "refresh", None) is not None
+            first_round = 2 * _MIN_ROUND if carried else _MIN_ROUND
+            result = self._solve(
+                solver, coords, theta0, X, self.tol, self.max_iter, printer, first_round
+            )
             return result, coords
         on_sample = self._coordinates(solver, sample, theta0)
         g0 = sample.value_and_grad(theta0)[1]

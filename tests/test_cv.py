@@ -7,11 +7,29 @@ and the tolerances tight on both sides (``tol=1e-10``) so that both reach the
 unique optimum (alpha > 0) and their scores agree to 1e-6.
 """
 
+import warnings
+
 import numpy as np
 import pytest
+import scipy.sparse as sp
+import sklearn
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning, NotFittedError, UnsetMetadataPassedError
+from sklearn.metrics import make_scorer, recall_score, roc_auc_score
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, StratifiedKFold
 
-from skce import SoftmaxCE, WeightedLogisticCE
+from skce import (
+    SoftmaxCE,
+    SoftmaxCECV,
+    WeightedLogisticCE,
+    WeightedLogisticCECV,
+    cross_entropy_score,
+    make_cross_entropy_scorer,
+)
+from skce._compat import SKLEARN_VERSION, InvalidParameterError
 from skce._objective import LinearObjective
+from skce.linear_model import GridEdgeWarning
 
 from ._data import binary_data, multiclass_data, raw_scales
 
@@ -82,9 +100,405 @@ def test_fit_path_prepares_once_and_reuses_the_metric(monkeypatch):
     assert path_counts["moments"] == 1
     assert path_counts["gram"] <= counts["gram"] - (len(ALPHAS) - 1), (path_counts, counts)
     np.testing.assert_allclose([f for _, f in warm], [f for _, f in reference], rtol=1e-9)
-    assert sum(n for n, _ in warm[1:]) <= sum(n for n, _ in reference[1:]) + 2
 
 
 def _raw(data):
     X, y = data
     return raw_scales(X), y
+
+
+# -- the answer of GridSearchCV ---------------------------------------------------------
+BETAS = (1, 3, "balanced")
+GRID_ALPHAS = (1e-1, 1e-2, 1e-3)
+
+
+def _search(estimator, grid, cv, scoring, refit=True, **fit_params):
+    """The independent reference: GridSearchCV over the plain estimator."""
+    search = GridSearchCV(estimator, grid, cv=cv, scoring=scoring, refit=refit)
+    return search.fit(*fit_params.pop("data"), **fit_params)
+
+
+def _assert_same_search(ours, reference, metrics=("score",), atol=1e-6):
+    ref = reference.cv_results_
+    res = ours.cv_results_
+    assert set(res) == set(ref)
+    assert res["params"] == ref["params"]
+    for name in ("param_alpha", *(k for k in ref if k.startswith("param_") and k != "params")):
+        assert res[name].tolist() == ref[name].tolist(), name
+    for metric in metrics:
+        for key in ref:
+            if key.endswith(f"test_{metric}") and not key.startswith("rank"):
+                np.testing.assert_allclose(res[key], ref[key], rtol=0, atol=atol, err_msg=key)
+    if hasattr(reference, "best_params_"):
+        assert ours.best_params_ == reference.best_params_
+        assert ours.best_index_ == reference.best_index_
+
+
+def _binary(n=160, seed=0):
+    X, y = binary_data(n_samples=n, n_features=5, weights=(0.8, 0.2), seed=seed)
+    return X, y
+
+
+@pytest.mark.parametrize(
+    "scoring",
+    [
+        "neg_log_loss",
+        cross_entropy_score,
+        make_cross_entropy_scorer(beta=3.0),
+        "roc_auc",
+        "balanced_accuracy",
+        None,
+    ],
+    ids=["neg_log_loss", "cross_entropy_score", "cross_entropy_beta3", "roc_auc", "bacc", "None"],
+)
+def test_weighted_logistic_cv_is_grid_search_cv(scoring):
+    X, y = _binary()
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    ours = WeightedLogisticCECV(
+        betas=BETAS, alphas=GRID_ALPHAS, cv=cv, scoring=scoring, tol=1e-10
+    ).fit(X, y)
+    reference = _search(
+        WeightedLogisticCE(tol=1e-10),
+        {"beta": list(BETAS), "alpha": list(GRID_ALPHAS)},
+        cv,
+        scoring,
+        data=(X, y),
+    )
+    _assert_same_search(ours, reference)
+    # The refit is a direct fit at the chosen parameters.
+    direct = WeightedLogisticCE(tol=1e-10, **reference.best_params_).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, direct.coef_, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(ours.intercept_, direct.intercept_, rtol=0, atol=1e-6)
+    assert ours.beta_ == direct.beta_ and ours.alpha_ == reference.best_params_["alpha"]
+    assert ours.best_score_ == pytest.approx(reference.best_score_, abs=1e-6)
+    np.testing.assert_array_equal(ours.classes_, direct.classes_)
+    assert ours.n_iter_ == direct.n_iter_
+    for method in ("predict", "predict_proba", "predict_log_proba", "decision_function"):
+        np.testing.assert_allclose(
+            getattr(ours, method)(X), getattr(direct, method)(X), rtol=1e-6, atol=1e-9
+        )
+
+
+def test_several_metrics_with_refit_by_name_is_grid_search_cv():
+    X, y = _binary(seed=1)
+    cv = StratifiedKFold(4, shuffle=True, random_state=1)
+    scoring = {
+        "ce": cross_entropy_score,
+        "bacc": "balanced_accuracy",
+        "recall": "recall",
+        "auc": make_scorer(roc_auc_score, response_method="predict_proba"),
+    }
+    ours = WeightedLogisticCECV(
+        betas=(1, 4), alphas=(1e-2, 1e-1), cv=cv, scoring=scoring, refit="bacc", tol=1e-10
+    ).fit(X, y)
+    reference = _search(
+        WeightedLogisticCE(tol=1e-10),
+        {"beta": [1, 4], "alpha": [1e-2, 1e-1]},  # alphas given increasing: their order is kept
+        cv,
+        scoring,
+        refit="bacc",
+        data=(X, y),
+    )
+    _assert_same_search(ours, reference, metrics=list(scoring))
+    assert ours.multimetric_ and ours.best_score_ == reference.best_score_
+
+
+def test_softmax_cv_is_grid_search_cv_on_sparse_data():
+    X, y = multiclass_data(n_samples=150)
+    X[np.abs(X) < 0.5] = 0.0
+    X = sp.csr_matrix(X)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    weights = (None, "balanced", {0: 3.0})
+    ours = SoftmaxCECV(
+        class_weights=weights, alphas=GRID_ALPHAS, cv=cv, scoring="neg_log_loss", tol=1e-10
+    ).fit(X, y)
+    reference = _search(
+        SoftmaxCE(tol=1e-10),
+        {"class_weight": list(weights), "alpha": list(GRID_ALPHAS)},
+        cv,
+        "neg_log_loss",
+        data=(X, y),
+    )
+    _assert_same_search(ours, reference)
+    direct = SoftmaxCE(tol=1e-10, **reference.best_params_).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, direct.coef_, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(ours.class_weight_, direct.class_weight_)
+
+
+def test_sample_weights_are_routed_to_the_fits_and_the_scorer():
+    X, y = _binary(seed=2)
+    sw = np.random.RandomState(0).uniform(0.2, 3.0, y.shape[0])
+    cv = StratifiedKFold(3, shuffle=True, random_state=2)
+    grid = {"beta": [1, 4], "alpha": [1e-1, 1e-3]}
+    with sklearn.config_context(enable_metadata_routing=True):
+        scorer = make_cross_entropy_scorer().set_score_request(sample_weight=True)
+        ours = WeightedLogisticCECV(
+            betas=(1, 4), alphas=(1e-1, 1e-3), cv=cv, scoring=scorer, tol=1e-10
+        ).fit(X, y, sample_weight=sw)
+        reference = _search(
+            WeightedLogisticCE(tol=1e-10).set_fit_request(sample_weight=True),
+            grid,
+            cv,
+            scorer,
+            data=(X, y),
+            sample_weight=sw,
+        )
+        # A scorer that does not want the weights gets none.
+        unweighted = make_cross_entropy_scorer().set_score_request(sample_weight=False)
+        ours_unweighted = clone(ours).set_params(scoring=unweighted).fit(X, y, sample_weight=sw)
+        # A scorer that says nothing: routing refuses to guess.
+        with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
+            clone(ours).set_params(scoring=make_cross_entropy_scorer()).fit(X, y, sample_weight=sw)
+    _assert_same_search(ours, reference)
+    direct = WeightedLogisticCE(tol=1e-10, **reference.best_params_).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(ours.coef_, direct.coef_, rtol=0, atol=1e-6)
+    # The weighted and unweighted scores differ: the weights did reach the scorer.
+    gap = ours.cv_results_["mean_test_score"] - ours_unweighted.cv_results_["mean_test_score"]
+    assert np.abs(gap).max() > 1e-3
+
+
+@pytest.mark.skipif(SKLEARN_VERSION < (1, 7), reason="GridSearchCV forwards weights from 1.7")
+def test_sample_weights_without_routing_reach_a_scorer_that_takes_them():
+    X, y = _binary(seed=3)
+    sw = np.random.RandomState(1).uniform(0.2, 3.0, y.shape[0])
+    cv = StratifiedKFold(3, shuffle=True, random_state=3)
+    ours = WeightedLogisticCECV(
+        betas=(1, 4), alphas=(1e-1, 1e-3), cv=cv, scoring="neg_log_loss", tol=1e-10
+    ).fit(X, y, sample_weight=sw)
+    reference = _search(
+        WeightedLogisticCE(tol=1e-10),
+        {"beta": [1, 4], "alpha": [1e-1, 1e-3]},
+        cv,
+        "neg_log_loss",
+        data=(X, y),
+        sample_weight=sw,
+    )
+    _assert_same_search(ours, reference)
+
+
+def test_groups_reach_the_splitter_with_routing():
+    X, y = _binary(seed=4)
+    groups = np.arange(y.shape[0]) % 4
+    with sklearn.config_context(enable_metadata_routing=True):
+        ours = WeightedLogisticCECV(
+            betas=(1, 2), alphas=(1e-2,), cv=GroupKFold(4), scoring="neg_log_loss"
+        ).fit(X, y, groups=groups)
+        reference = _search(
+            WeightedLogisticCE(),
+            {"beta": [1, 2], "alpha": [1e-2]},
+            GroupKFold(4),
+            "neg_log_loss",
+            data=(X, y),
+            groups=groups,
+        )
+    _assert_same_search(ours, reference, atol=1e-5)
+    with pytest.raises(ValueError, match="metadata routing"):
+        WeightedLogisticCECV(cv=GroupKFold(4)).fit(X, y, groups=groups)
+
+
+def test_parallel_paths_give_the_serial_answer_and_their_warnings():
+    X, y = _binary(seed=5)
+    cv = StratifiedKFold(3, shuffle=True, random_state=5)
+    settings = dict(betas=(1, 4), alphas=(1e-1, 1e-4), cv=cv, scoring="neg_log_loss", max_iter=3)
+    with pytest.warns(ConvergenceWarning, match=r"of 12 cross-validation fits did not reach tol"):
+        serial = WeightedLogisticCECV(**settings).fit(X, y)
+    # The workers' warnings come back to this process (n_jobs=2: loky processes).
+    with pytest.warns(ConvergenceWarning, match=r"of 12 cross-validation fits did not reach tol"):
+        parallel = WeightedLogisticCECV(**settings, n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(
+        serial.cv_results_["mean_test_score"], parallel.cv_results_["mean_test_score"]
+    )
+
+
+def test_refit_false_chooses_without_a_model():
+    X, y = _binary()
+    search = WeightedLogisticCECV(
+        betas=(1, "balanced"), alphas=(1e-1, 1e-2), cv=3, refit=False
+    ).fit(X, y)
+    assert set(search.best_params_) == {"alpha", "beta"}
+    assert not hasattr(search, "coef_") and not hasattr(search, "best_estimator_")
+    if search.best_params_["beta"] == "balanced":
+        assert search.beta_ == pytest.approx((y == 0).sum() / (y == 1).sum())
+    with pytest.raises(NotFittedError, match="refit=False"):
+        search.predict(X)
+    several = WeightedLogisticCECV(
+        betas=(1,), alphas=(1e-2,), cv=3, scoring=["accuracy", "recall"], refit=False
+    ).fit(X, y)
+    assert not hasattr(several, "best_params_") and "mean_test_recall" in several.cv_results_
+
+
+def test_callable_refit_picks_the_index_it_returns():
+    X, y = _binary()
+    search = WeightedLogisticCECV(
+        betas=(1, 2), alphas=(1e-1, 1e-2), cv=3, refit=lambda results: 3
+    ).fit(X, y)
+    assert search.best_index_ == 3 and search.best_params_ == {"alpha": 1e-2, "beta": 2}
+    assert not hasattr(search, "best_score_")
+    direct = WeightedLogisticCE(beta=2, alpha=1e-2).fit(X, y)
+    np.testing.assert_allclose(search.coef_, direct.coef_, atol=1e-6)
+
+
+def test_feature_names_are_kept_and_checked():
+    pd = pytest.importorskip("pandas")
+    X, y = _binary()
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    search = WeightedLogisticCECV(betas=(1, 2), alphas=(1e-2,), cv=3).fit(frame, y)
+    assert search.feature_names_in_.tolist() == list(frame.columns)
+    assert search.best_estimator_.feature_names_in_.tolist() == list(frame.columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        search.predict(frame)
+    with pytest.warns(UserWarning, match="feature names"):
+        search.predict(X)
+
+
+# -- the choice, explained ---------------------------------------------------------------
+def _imbalanced(n=600, seed=0):
+    X, y = make_classification(
+        n_samples=n,
+        n_features=6,
+        n_informative=4,
+        n_redundant=0,
+        weights=[0.9],
+        flip_y=0.02,
+        class_sep=0.8,
+        random_state=seed,
+    )
+    return X, y
+
+
+def test_the_default_scorer_chooses_beta_where_cross_entropy_cannot():
+    # Why the default is balanced accuracy: on imbalanced data the unweighted
+    # cross-entropy picks beta = 1 (calibration to the observed frequencies) and a
+    # beta-weighted one picks the beta of its own weight, while balanced accuracy
+    # picks a beta > 1, which finds more of the rare class.
+    X, y = _imbalanced()
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    betas = (1, 2, 4, 8, 16)
+    settings = dict(betas=betas, alphas=(1e-3,), cv=cv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GridEdgeWarning)
+        default = WeightedLogisticCECV(**settings).fit(X, y)
+        by_ce = WeightedLogisticCECV(**settings, scoring=cross_entropy_score).fit(X, y)
+        by_weighted_ce = {
+            b: WeightedLogisticCECV(**settings, scoring=make_cross_entropy_scorer(beta=b))
+            .fit(X, y)
+            .best_params_["beta"]
+            for b in (4, 16)
+        }
+    assert default.get_params()["scoring"] == "balanced_accuracy"
+    assert by_ce.best_params_["beta"] == 1
+    assert by_weighted_ce == {4: 4, 16: 16}
+    assert default.best_params_["beta"] > 1
+    recall = recall_score(y, default.predict(X))
+    assert recall > recall_score(y, by_ce.predict(X)) + 0.1
+
+
+@pytest.mark.parametrize(
+    "signal, alphas, expected",
+    [
+        # No signal: the strongest penalty is best, and stronger ones may be better.
+        (False, (1e-3, 1e-2, 1e-1), "alpha = 0.1 is the largest in alphas"),
+        # Signal, a grid of strong penalties: the weakest is best.
+        (True, (3.0, 1.0, 0.3), "alpha = 0.3 is the smallest in alphas"),
+        (True, (1e-1, 1e-2, 1e-3, 1e-4, 1e-6), None),
+    ],
+)
+def test_an_alpha_at_the_edge_of_its_grid_is_explained(signal, alphas, expected):
+    X, y = _binary(n=200)
+    if not signal:
+        y = np.random.RandomState(0).permutation(y)
+    search = WeightedLogisticCECV(betas=(1,), alphas=alphas, cv=3, scoring="neg_log_loss")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search.fit(X, y)
+    edge = [str(w.message) for w in caught if issubclass(w.category, GridEdgeWarning)]
+    if expected is None:
+        assert min(alphas) < search.alpha_ < max(alphas) and edge == []
+    else:
+        direction = "upward" if "largest" in expected else "downward"
+        assert len(edge) == 1 and expected in edge[0], edge
+        assert f"extend alphas {direction}" in edge[0]
+
+
+def test_a_beta_at_the_edge_of_its_grid_is_explained():
+    X, y = _imbalanced()
+    with pytest.warns(GridEdgeWarning, match=r"beta = 2 is the largest in betas.*upward") as w:
+        WeightedLogisticCECV(betas=(1, 2), alphas=(1e-3,), cv=3).fit(X, y)
+    assert "(e.g. add 4)" in str(w[0].message)
+    with pytest.warns(GridEdgeWarning, match=r"beta = 1 is the smallest in betas.*downward"):
+        WeightedLogisticCECV(betas=(1, 2), alphas=(1e-3,), cv=3, scoring=cross_entropy_score).fit(
+            X, y
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GridEdgeWarning)
+        WeightedLogisticCECV(betas=(1, 4, 64), alphas=(1e-3,), cv=3).fit(X, y)
+
+
+# -- bad input: one clear error each ---------------------------------------------------------
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"alphas": ()}, "alphas is empty"),
+        ({"alphas": (1e-2, 0.0)}, r"alphas must be finite numbers > 0, got 0\.0"),
+        ({"alphas": (1e-2, -1.0)}, "alphas must be finite numbers > 0"),
+        ({"alphas": (np.nan,)}, "alphas must be finite numbers > 0"),
+        ({"alphas": (1e-2, 0.01)}, r"alphas has duplicates: \[0\.01\]"),
+        ({"betas": ()}, "betas is empty"),
+        ({"betas": (1, -2)}, r'betas must hold finite numbers > 0 or "balanced", got -2'),
+        ({"betas": (1, "balance")}, "betas must hold finite numbers > 0"),
+        ({"betas": (2, 2.0)}, r"betas has duplicates: \[2\.0\]"),
+        ({"betas": ("balanced", 1, "balanced")}, "betas has duplicates"),
+    ],
+)
+def test_bad_grids_of_weighted_logistic_cv(params, match):
+    X, y = _binary()
+    with pytest.raises(ValueError, match=match):
+        WeightedLogisticCECV(**params).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        ((), "class_weights is empty"),
+        ((None, None), "class_weights has duplicates"),
+        (({0: 2}, {0: 2.0}), "class_weights has duplicates"),
+        ((None, "equal"), 'class_weights must hold None, "balanced" or dicts'),
+        (({0: -1.0},), "finite weights >= 0, got -1.0"),
+    ],
+)
+def test_bad_grids_of_softmax_cv(weights, match):
+    X, y = multiclass_data(n_samples=60)
+    with pytest.raises(ValueError, match=match):
+        SoftmaxCECV(class_weights=weights).fit(X, y)
+
+
+def test_more_folds_than_the_smallest_class_has_members():
+    X, y = _binary(n=100)
+    keep = np.concatenate([np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:3]])
+    with pytest.raises(ValueError, match=r"cv=5 makes 5 stratified folds, but class 1 has only 3"):
+        WeightedLogisticCECV().fit(X[keep], y[keep])
+    with pytest.raises(ValueError, match=r"Use cv <= 3"):
+        WeightedLogisticCECV(cv=StratifiedKFold(4)).fit(X[keep], y[keep])
+    # Any splitter: a training part without a class is refused before any fit.
+    order = np.argsort(y, kind="stable")
+    with pytest.raises(ValueError, match=r"split 1 of cv=.* has no sample of class 1"):
+        WeightedLogisticCECV(cv=KFold(2)).fit(X[order], y[order])
+
+
+def test_a_scorer_that_cannot_score_the_model_is_one_clear_error():
+    X, y = multiclass_data(n_samples=90)
+    # A binary-only metric on three classes.
+    with pytest.raises(ValueError, match=r"The scoring .* cannot score the model fitted at "):
+        SoftmaxCECV(alphas=(1e-2,), cv=3, scoring="roc_auc").fit(X, y)
+    with pytest.raises(ValueError, match="refit must be the name"):
+        WeightedLogisticCECV(scoring={"a": "accuracy", "b": "recall"}).fit(*_binary())
+    with pytest.raises(InvalidParameterError, match="scoring"):
+        WeightedLogisticCECV(scoring="recal").fit(*_binary())
+
+
+def test_dask_arrays_are_refused_with_the_way_out():
+    da = pytest.importorskip("dask.array")
+    X, y = _binary()
+    with pytest.raises(TypeError, match="parallel_backend"):
+        WeightedLogisticCECV().fit(da.from_array(X, chunks=50), y)
