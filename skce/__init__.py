@@ -6,6 +6,9 @@ grid searches and cross-validation:
 - :class:`WeightedLogisticCE`: binary logistic regression on the β-weighted
   cross-entropy ``-[beta y ln p + (1 - y) ln(1 - p)]``.
 - :class:`SoftmaxCE`: multinomial softmax regression with per-class weights.
+- :class:`WeightedLogisticCECV` and :class:`SoftmaxCECV`: the same with the
+  class weights and ``alpha`` chosen by cross-validation, in one fit
+  (warm-started paths over ``alpha``; the answer of ``GridSearchCV``).
 
 Evaluation by cross-entropy (:mod:`skce.metrics`):
 
@@ -26,7 +29,9 @@ __version__ = "0.1.0"
 # itself).
 _LAZY = {
     "SoftmaxCE": "linear_model",
+    "SoftmaxCECV": "linear_model",
     "WeightedLogisticCE": "linear_model",
+    "WeightedLogisticCECV": "linear_model",
     "cross_entropy_score": "metrics",
     "make_cross_entropy_scorer": "metrics",
     "information": None,
@@ -36,7 +41,9 @@ _LAZY = {
 
 __all__ = [
     "SoftmaxCE",
+    "SoftmaxCECV",
     "WeightedLogisticCE",
+    "WeightedLogisticCECV",
     "__version__",
     "cross_entropy_score",
     "information",

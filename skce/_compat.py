@@ -13,6 +13,7 @@ scikit-learn import it (``import skce`` itself must stay light).
 Private hooks that skce *implements* rather than imports are listed at the end.
 """
 
+import inspect
 import re
 
 import numpy as np
@@ -67,6 +68,28 @@ else:
             raise ValueError("Sample weights must contain at least one non-zero number.")
         return sample_weight
 
+
+def scorer_accepts_sample_weight(scorer):
+    """Whether a scorer takes ``sample_weight``, as scikit-learn's searches decide it.
+
+    Without metadata routing, scikit-learn >= 1.7 forwards the ``sample_weight``
+    given to ``GridSearchCV.fit`` to the scorer when the scorer's private
+    ``_accept_sample_weight()`` says it takes it (every scikit-learn scorer and
+    skce's have it); the cross-validated estimators (skce/_cv.py) do the same,
+    so that they score as ``GridSearchCV`` does. A scorer without the hook (a
+    plain function, or any scorer under scikit-learn < 1.7) takes it when its
+    signature names ``sample_weight``. Public replacement: metadata routing
+    (``set_score_request``), with which this question is not asked.
+    """
+    hook = getattr(scorer, "_accept_sample_weight", None)
+    if hook is not None:
+        return bool(hook())
+    try:
+        return "sample_weight" in inspect.signature(scorer).parameters
+    except (TypeError, ValueError):  # no signature to read
+        return False
+
+
 # Private hooks that skce implements (duck-typed; nothing imported):
 #
 # - `_doc_link_module` and `_doc_link_template` (skce._base): scikit-learn's HTML
@@ -84,4 +107,5 @@ __all__ = [
     "StrOptions",
     "_check_sample_weight",
     "_fit_context",
+    "scorer_accepts_sample_weight",
 ]

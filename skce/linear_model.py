@@ -1,16 +1,24 @@
 """Linear classifiers trained by minimising cross-entropy with gradient descent."""
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.metrics import get_scorer_names
 
 from ._base import BaseCrossEntropyClassifier, _is_dask_array
 from ._compat import Interval, StrOptions
+from ._cv import DEFAULT_ALPHAS, CrossValidatedMixin, GridEdgeWarning, _refuse_duplicates
 from ._loss import BinaryCrossEntropy, MultinomialCrossEntropy
 
-__all__ = ["SoftmaxCE", "WeightedLogisticCE"]
+__all__ = [
+    "GridEdgeWarning",
+    "SoftmaxCE",
+    "SoftmaxCECV",
+    "WeightedLogisticCE",
+    "WeightedLogisticCECV",
+]
 
-_SHARED_PARAMETERS = """\
+_ALPHA_PARAMETER = """\
     alpha : float, default=1e-4
         Strength of the L2 penalty ``(alpha / 2) ||W||^2`` on the coefficients
         (never on the intercept). ``alpha=0`` fits the maximum-likelihood
@@ -21,6 +29,9 @@ _SHARED_PARAMETERS = """\
         ``LogisticRegression(C=C)`` on ``n`` unit-weight samples corresponds to
         ``alpha = 1 / (C * n)``.
 
+"""
+
+_ESTIMATOR_PARAMETERS = """\
     fit_intercept : bool, default=True
         Whether to fit the unpenalised intercept ``b``.
 
@@ -157,10 +168,67 @@ _SHARED_ATTRIBUTES = """\
 """
 
 
+_WARM_START = """\
+    warm_start : bool, default=False
+        Start from the previous ``coef_`` and ``intercept_`` (when their shape
+        fits) instead of zeros. ``fit`` is otherwise deterministic.
+"""
+
+_CV_WARM_START = """\
+    warm_start : bool, default=False
+        Start the refit from the previous ``coef_`` and ``intercept_`` (when
+        their shape fits) instead of zeros. The fits along ``alphas`` are
+        warm-started from each other whatever its value.
+"""
+
+_CV_PARAMETERS = """\
+    cv : int, cross-validation generator or iterable, default=5
+        The splits, as for ``GridSearchCV``: an int is the number of folds
+        of :class:`~sklearn.model_selection.StratifiedKFold` (not shuffled);
+        a splitter object or an iterable of ``(train, test)`` index arrays
+        is used as it is. Every training part must hold every class, and a
+        stratified splitter needs at least one member of every class per
+        fold: otherwise ``fit`` raises a ``ValueError`` before any fit.
+
+    refit : bool, str or callable, default=True
+        Whether to fit the best candidate on all the data, which gives the
+        fitted attributes and the prediction API. With several metrics, the
+        name of the one that chooses the best candidate. A callable takes
+        ``cv_results_`` and returns ``best_index_``, as in ``GridSearchCV``.
+        With ``refit=False`` and one metric, ``best_params_`` and the chosen
+        values are still set; there is no model to predict with.
+
+    n_jobs : int, default=None
+        Number of (class weight, fold) paths run in parallel by joblib
+        (``None``: one, unless in a ``joblib.parallel_backend`` context;
+        ``-1``: all processors). Under ``joblib.parallel_backend("dask")``
+        the paths run as tasks on a dask cluster.
+
+"""
+
+_CV_ALPHAS = """\
+    alphas : array-like of float > 0, default=(1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5)
+        The penalty strengths tried (see ``alpha`` of the estimator), three
+        per decade by default: with features of unit scale, ``1e-1`` shrinks
+        the coefficients hard and ``3e-5`` hardly at all for a few thousand
+        samples (``alpha`` is divided by no sample count: ``alpha = 1 / (C
+        n)`` in ``LogisticRegression``'s terms, so large data sets may want
+        smaller values; a warning says when the best value is the smallest).
+        Each path solves them from the largest to the smallest, whatever
+        their order here; the order here is that of the candidates.
+
+"""
+
+
 def _document(cls):
     # The placeholders sit on their own indented line; the shared text carries
     # its own indentation.
-    doc = cls.__doc__.replace("    %(shared_parameters)s\n", _SHARED_PARAMETERS)
+    estimator = _ESTIMATOR_PARAMETERS
+    doc = cls.__doc__.replace("    %(shared_parameters)s\n", _ALPHA_PARAMETER + estimator)
+    cv_estimator = estimator.replace(_WARM_START, _CV_WARM_START)
+    doc = doc.replace("    %(cv_parameters)s\n", _CV_PARAMETERS)
+    doc = doc.replace("    %(alphas)s\n", _CV_ALPHAS)
+    doc = doc.replace("    %(estimator_parameters)s\n", cv_estimator)
     cls.__doc__ = doc.replace("    %(shared_attributes)s\n", _SHARED_ATTRIBUTES)
     return cls
 
@@ -481,3 +549,393 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
         if Z.shape[1] == 2:
             return Z[:, 1] - Z[:, 0]
         return Z
+
+
+# -- cross-validated estimators ----------------------------------------------------------
+_CV_CONSTRAINTS = {
+    name: constraint
+    for name, constraint in BaseCrossEntropyClassifier._parameter_constraints.items()
+    if name != "alpha"
+}
+_CV_CONSTRAINTS.update(
+    {
+        "alphas": ["array-like"],
+        "cv": ["cv_object"],
+        "scoring": [StrOptions(set(get_scorer_names())), callable, list, tuple, set, dict, None],
+        "refit": ["boolean", str, callable],
+        "n_jobs": [Integral, None],
+    }
+)
+
+_CV_ATTRIBUTES = """\
+    cv_results_ : dict of ndarray
+        The cross-validation table, with ``GridSearchCV``'s keys and layout:
+        ``params``, ``param_alpha``, ``param_<weight>``, ``split<k>_test_score``,
+        ``mean_test_score``, ``std_test_score``, ``rank_test_score`` (with
+        several metrics, ``_<name>`` instead of ``_score``),
+        ``mean_fit_time``, ``std_fit_time``, ``mean_score_time`` and
+        ``std_score_time``. The candidates are in ``ParameterGrid`` order
+        (alpha outer, class weight inner). A fit's time is its warm-started
+        solve plus an equal share of its path's preparation (validation,
+        weighted targets, column moments).
+
+    best_index_ : int
+        Index of the chosen candidate in ``cv_results_``: the first with the
+        highest mean test score (of the ``refit`` metric), as in
+        ``GridSearchCV``. Not set with several metrics and ``refit=False``.
+
+    best_params_ : dict
+        The chosen candidate's parameters.
+
+    best_score_ : float
+        Its mean test score (not set with a callable ``refit``).
+
+    alpha_ : float
+        The chosen ``alpha``.
+
+    best_estimator_ : estimator
+        The chosen candidate refitted on all the data (``refit`` not False);
+        its fitted attributes are also this estimator's.
+
+    refit_time_ : float
+        Seconds spent refitting.
+
+    n_splits_ : int
+        Number of cross-validation splits.
+
+    multimetric_ : bool
+        Whether several metrics were scored.
+
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, sorted.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    n_iter_, loss_curve_, status_, separable_ :
+        Those of the refitted model (see the estimator).
+"""
+
+
+def _document_cv(cls):
+    doc = cls.__doc__.replace("    %(cv_attributes)s\n", _CV_ATTRIBUTES)
+    cls.__doc__ = doc.replace("    %(scoring_choice)s\n", _SCORING_CHOICE + "\n")
+    return _document(cls)
+
+
+_SCORING_CHOICE = """\
+        The default, balanced accuracy (the mean recall of the classes),
+        scores the decisions, which are what class weights change, and counts
+        every class equally. The cross-entropy scorers are the wrong tool for
+        choosing the class weights: the unweighted cross-entropy
+        (:data:`~skce.cross_entropy_score`, ``"neg_log_loss"``) rewards
+        probabilities calibrated to the observed class frequencies, which the
+        unweighted fit is fitted to, so it prefers a weight of 1 whatever the
+        costs of the errors; a weighted one
+        (:func:`~skce.make_cross_entropy_scorer`) prefers the fitted weights
+        that equal its own, so it only moves the choice. Cross-entropy is the
+        right score to choose ``alpha`` alone for calibrated probabilities
+        (with a grid of one class weight). See "Choosing β and alpha by
+        cross-validation" in the user guide."""
+
+
+@_document_cv
+class WeightedLogisticCECV(CrossValidatedMixin, WeightedLogisticCE):
+    """β-weighted logistic regression with β and alpha chosen by cross-validation.
+
+    For every β in ``betas`` and ``alpha`` in ``alphas`` it computes the
+    cross-validated score that ::
+
+        GridSearchCV(WeightedLogisticCE(), {"beta": betas, "alpha": alphas},
+                     cv=cv, scoring=scoring, refit=refit)
+
+    computes, chooses the best candidate the same way (ties: the first in
+    ``ParameterGrid`` order) and refits it on all the data, in a fraction of
+    the time: per (β, fold) the fold's objective is prepared once (validation,
+    weighted targets ``A``, column moments, curvature bound) and minimised at
+    every alpha from the largest to the smallest, each fit warm-started from
+    the previous one and stopped by the same rule, ``max |grad J| <= tol``,
+    as a cold fit (so the optimum does not depend on the path). The
+    (β, fold) paths run in parallel with joblib. When the best β or alpha is
+    at an end of its grid a :class:`~skce.linear_model.GridEdgeWarning` says
+    which way to extend the grid.
+
+    Parameters
+    ----------
+    betas : array-like of (float > 0 or "balanced"), default=(1, 2, 4, 8, 16, "balanced")
+        The weights of the positive class tried (see ``beta`` of
+        :class:`WeightedLogisticCE`). ``"balanced"`` is the ratio of the
+        negative to the positive sample weight of each training fold, as in
+        ``WeightedLogisticCE(beta="balanced")``.
+
+    %(alphas)s
+    %(cv_parameters)s
+    scoring : str, callable, list, tuple, set, dict or None, default="balanced_accuracy"
+        How a candidate is scored on a test fold (greater is better): any
+        scikit-learn scorer name, a scorer callable ``scorer(estimator, X,
+        y)`` (such as :data:`~skce.cross_entropy_score`), a list of names
+        or a dict of name to scorer (several metrics, with ``refit=<name>``),
+        or None for the estimator's ``score`` (accuracy).
+    %(scoring_choice)s
+
+    %(estimator_parameters)s
+    Attributes
+    ----------
+    beta_ : float
+        The chosen β (``"balanced"`` resolved on all the data).
+
+    coef_ : ndarray of shape (1, n_features)
+        Coefficients of the refitted model.
+
+    intercept_ : ndarray of shape (1,)
+        Intercept of the refitted model.
+
+    %(cv_attributes)s
+    See Also
+    --------
+    WeightedLogisticCE : The estimator tuned here.
+    SoftmaxCECV : The same for softmax regression and class weights.
+    sklearn.model_selection.GridSearchCV : The search this computes.
+
+    Notes
+    -----
+    The folds' fits emit no warnings of their own: their warnings are
+    gathered and emitted once by ``fit`` (fits that did not converge as one
+    ``ConvergenceWarning`` that counts them), the same with one process as
+    with many.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skce import WeightedLogisticCECV
+    >>> X, y = make_classification(n_samples=600, weights=[0.9], random_state=0)
+    >>> search = WeightedLogisticCECV(betas=[1, 4, "balanced"], alphas=[1e-1, 1e-2, 1e-3])
+    >>> search = search.fit(X, y)
+    >>> sorted(search.best_params_)
+    ['alpha', 'beta']
+    >>> search.cv_results_["mean_test_score"].shape
+    (9,)
+    >>> search.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints: dict = {**_CV_CONSTRAINTS, "betas": ["array-like"]}
+
+    _estimator_class = WeightedLogisticCE
+    _weight_parameter = "beta"
+    _weight_attribute = "beta_"
+
+    def __init__(
+        self,
+        *,
+        betas=(1, 2, 4, 8, 16, "balanced"),
+        alphas=DEFAULT_ALPHAS,
+        cv=5,
+        scoring="balanced_accuracy",
+        refit=True,
+        n_jobs=None,
+        fit_intercept=True,
+        solver="bb",
+        preconditioner="auto",
+        learning_rate="auto",
+        tol=1e-7,
+        max_iter=1000,
+        warm_start=False,
+        label_smoothing=0.0,
+        prior_correction=False,
+        verbose=0,
+    ):
+        self.betas = betas
+        self.alphas = alphas
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.n_jobs = n_jobs
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.preconditioner = preconditioner
+        self.learning_rate = learning_rate
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.label_smoothing = label_smoothing
+        self.prior_correction = prior_correction
+        self.verbose = verbose
+
+    def _check_weights(self):
+        betas = list(np.ravel(np.asarray(self.betas, dtype=object)))
+        if not betas:
+            raise ValueError('betas is empty: give at least one beta > 0 or "balanced".')
+        for beta in betas:
+            if isinstance(beta, str) and beta == "balanced":
+                continue
+            number = isinstance(beta, Real) and not isinstance(beta, bool)
+            if not (number and np.isfinite(beta) and beta > 0):
+                raise ValueError(
+                    f'betas must hold finite numbers > 0 or "balanced", got {beta!r} in {betas!r}.'
+                )
+        _refuse_duplicates("betas", betas)
+        return betas
+
+    def _weight_edges(self, totals):
+        """Advice when the best β is the largest or smallest β of the grid."""
+        balanced = float(totals[0] / totals[1])
+        betas = self._check_weights()
+        values = [balanced if isinstance(b, str) else float(b) for b in betas]
+        best = self.best_params_["beta"]
+        value = balanced if isinstance(best, str) else float(best)
+        if len(set(values)) < 2:
+            return []
+        shown = f"beta = {best!r} (= {value:.3g})" if isinstance(best, str) else f"beta = {value:g}"
+        if value == max(values):
+            return [
+                f"{shown} is the largest in betas: the best weight of the positive class may "
+                f"be larger; extend betas upward (e.g. add {2 * value:.3g})"
+            ]
+        if value == min(values):
+            return [
+                f"{shown} is the smallest in betas: the best weight of the positive class "
+                f"may be smaller; extend betas downward (e.g. add {value / 2:.3g})"
+            ]
+        return []
+
+
+@_document_cv
+class SoftmaxCECV(CrossValidatedMixin, SoftmaxCE):
+    """Softmax regression with the class weights and alpha chosen by cross-validation.
+
+    For every class weighting in ``class_weights`` and ``alpha`` in
+    ``alphas`` it computes the cross-validated score that ::
+
+        GridSearchCV(SoftmaxCE(), {"class_weight": class_weights, "alpha": alphas},
+                     cv=cv, scoring=scoring, refit=refit)
+
+    computes, chooses the best candidate the same way and refits it on all the
+    data, with one prepared objective and a warm-started path over the alphas
+    (largest first) per (class weighting, fold), the paths in parallel: see
+    :class:`WeightedLogisticCECV`, which does the same for β. When the best
+    alpha is at an end of its grid a
+    :class:`~skce.linear_model.GridEdgeWarning` says which way to extend it.
+
+    Parameters
+    ----------
+    class_weights : array-like of (None, "balanced" or dict), default=(None, "balanced")
+        The class weightings tried (see ``class_weight`` of
+        :class:`SoftmaxCE`). ``"balanced"`` is computed on each training
+        fold.
+
+    %(alphas)s
+    %(cv_parameters)s
+    scoring : str, callable, list, tuple, set, dict or None, default="balanced_accuracy"
+        How a candidate is scored on a test fold (greater is better): any
+        scikit-learn scorer name, a scorer callable (such as
+        :data:`~skce.cross_entropy_score`), a list of names or a dict of
+        name to scorer (several metrics, with ``refit=<name>``), or None for
+        the estimator's ``score`` (accuracy).
+    %(scoring_choice)s
+
+    %(estimator_parameters)s
+    Attributes
+    ----------
+    class_weight_ : ndarray of shape (n_classes,)
+        The class weights ``c_k`` of the refitted model (of the chosen
+        weighting on all the data, with ``refit=False``).
+
+    coef_ : ndarray of shape (n_classes, n_features)
+        Coefficients of the refitted model.
+
+    intercept_ : ndarray of shape (n_classes,)
+        Intercepts of the refitted model.
+
+    %(cv_attributes)s
+    See Also
+    --------
+    SoftmaxCE : The estimator tuned here.
+    WeightedLogisticCECV : The same for the binary model and β.
+    sklearn.model_selection.GridSearchCV : The search this computes.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skce import SoftmaxCECV
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = SoftmaxCECV(alphas=[1e-1, 1e-2, 1e-3], cv=3).fit(X, y)
+    >>> sorted(search.best_params_)
+    ['alpha', 'class_weight']
+    >>> search.predict_proba(X[:2]).shape
+    (2, 3)
+    """
+
+    _parameter_constraints: dict = {**_CV_CONSTRAINTS, "class_weights": ["array-like"]}
+
+    _estimator_class = SoftmaxCE
+    _weight_parameter = "class_weight"
+    _weight_attribute = "class_weight_"
+
+    def __init__(
+        self,
+        *,
+        class_weights=(None, "balanced"),
+        alphas=DEFAULT_ALPHAS,
+        cv=5,
+        scoring="balanced_accuracy",
+        refit=True,
+        n_jobs=None,
+        fit_intercept=True,
+        solver="bb",
+        preconditioner="auto",
+        learning_rate="auto",
+        tol=1e-7,
+        max_iter=1000,
+        warm_start=False,
+        label_smoothing=0.0,
+        prior_correction=False,
+        verbose=0,
+    ):
+        self.class_weights = class_weights
+        self.alphas = alphas
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.n_jobs = n_jobs
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.preconditioner = preconditioner
+        self.learning_rate = learning_rate
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.label_smoothing = label_smoothing
+        self.prior_correction = prior_correction
+        self.verbose = verbose
+
+    def _check_weights(self):
+        weights = list(self.class_weights)
+        if not weights:
+            raise ValueError(
+                'class_weights is empty: give at least one of None, "balanced" or a dict.'
+            )
+        for weight in weights:
+            if weight is None or (isinstance(weight, str) and weight == "balanced"):
+                continue
+            if not isinstance(weight, dict):
+                raise ValueError(
+                    'class_weights must hold None, "balanced" or dicts {label: weight}, got '
+                    f"{weight!r} in {weights!r}."
+                )
+            for label, value in weight.items():
+                number = isinstance(value, Real) and not isinstance(value, bool)
+                if not (number and np.isfinite(value) and value >= 0):
+                    raise ValueError(
+                        f"class_weights must hold finite weights >= 0, got {value!r} for "
+                        f"label {label!r} in {weight!r}."
+                    )
+        _refuse_duplicates("class_weights", weights)
+        return weights
+
+    def _weight_edges(self, totals):
+        """Class weightings have no order: no edge to warn about."""
+        return []

@@ -5,8 +5,9 @@ import warnings
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skce import SoftmaxCE, WeightedLogisticCE
+from skce import SoftmaxCE, SoftmaxCECV, WeightedLogisticCE, WeightedLogisticCECV
 from skce._compat import SKLEARN_VERSION
+from skce.linear_model import GridEdgeWarning
 
 ESTIMATORS = [
     WeightedLogisticCE(),
@@ -34,11 +35,22 @@ ESTIMATORS = [
     # prior_correction=True undoes what class weights do to predictions, which is
     # what check_class_weight_classifiers tests for; it is tested in test_imbalance.py.
     SoftmaxCE(class_weight="balanced", label_smoothing=0.2, alpha=1e-2, tol=1e-10),
+    # The cross-validated estimators with their defaults (issue 15: 6 betas or 2 class
+    # weightings, 8 alphas, 5 folds).
+    WeightedLogisticCECV(),
+    SoftmaxCECV(),
 ]
 
 
 def expected_failed_checks(estimator):
-    """Checks known to be wrong in the installed scikit-learn, with the reason."""
+    """Checks known to fail, with the reason."""
+    if isinstance(estimator, (WeightedLogisticCECV, SoftmaxCECV)):
+        # The check fits 10 samples, one class of 3, with the default cv=5: issue 15
+        # item 8 makes "more folds than the smallest class has members" an error
+        # (two of the five test folds would hold no sample of that class), whose
+        # message does not mention the one feature the check is about.
+        reason = "cv=5 folds and a class of 3 samples: refused by design (issue 15, item 8)"
+        return {"check_fit2d_1feature": reason}
     if SKLEARN_VERSION < (1, 7) and isinstance(estimator, WeightedLogisticCE):
         # Before scikit-learn 1.7 the check makes y binary after shuffling the
         # weighted copy only, relative to each copy's first label: the weighted and
@@ -63,4 +75,6 @@ def test_sklearn_compatible_estimator(estimator, check):
     with warnings.catch_warnings():
         action = "ignore" if estimator.solver == "gd" else "error"
         warnings.simplefilter(action, ConvergenceWarning)
+        # Where the best alpha or beta falls on the checks' small data sets is noise.
+        warnings.simplefilter("ignore", GridEdgeWarning)
         check(estimator)
