@@ -29,11 +29,12 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validat
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from skce import SoftmaxCE, WeightedLogisticCE, cross_entropy_score
+from skce import SoftmaxCE, WeightedLogisticCE, WeightedLogisticCECV, cross_entropy_score
 from skce.cli import BETA_GRID, DEMO_DIGIT, ModelFileError, load_model, main, read_csv
 from skce.cli._commands import report_fit_status
 from skce.cli._modelfile import model_document, write_model
 from skce.cli._output import Output
+from skce.cli._reports import format_beta
 
 FEATURES = ["x1", "x2", "colour"]
 FAST = ["--cv", "3", "-j", "1"]
@@ -135,22 +136,39 @@ def table_rows(text, header):
     return rows
 
 
-def test_demo_prints_the_beta_table_of_grid_search_cv(tmp_path):
+def _scaled_digits():
+    X, digit = load_digits(return_X_y=True)
+    y = (digit == DEMO_DIGIT).astype(np.int64)
+    # The demo's pipeline scales all rows once, then its search splits them.
+    return StandardScaler().fit_transform(X), y
+
+
+def test_demo_prints_the_beta_alpha_table_of_grid_search_cv(tmp_path):
     result = run("demo", *FAST, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"digit {DEMO_DIGIT}" in out
     assert out.count("<- chosen") == 1
     assert "chosen β = " in out and "interpretation:" in out
-    # Progress on stderr, ending with the total number of fits (6 β × 3 folds).
-    assert "18/18 fits done" in result.stderr
+    # Progress on stderr: 6 β × 8 alphas × 3 folds, in 18 warm-started paths.
+    assert "240" not in result.stderr and "144 fits (6 β × 8 alphas × 3 folds)" in result.stderr
+    assert "in 18 warm-started paths" in result.stderr
 
-    # The independent reference: GridSearchCV with the same folds and scorers.
-    X, digit = load_digits(return_X_y=True)
-    y = (digit == DEMO_DIGIT).astype(np.int64)
+    rows = table_rows(out, "β  ")
+    assert len(rows) == len(BETA_GRID)
+    grid = table_rows(out.split("balanced accuracy over β")[1], "β ")  # the β × alpha table
+    alphas = [
+        float(a) for a in out.split("balanced accuracy over β")[1].splitlines()[1].split()[1:]
+    ]
+    assert len(grid) == len(BETA_GRID) and len(alphas) == 8
+
+    # The independent reference: GridSearchCV with the same folds and scorers at the
+    # (β, alpha) of every printed row.
+    X, y = _scaled_digits()
+    pairs = [(beta, float(row[1])) for beta, row in zip(BETA_GRID, rows, strict=True)]
     search = GridSearchCV(
-        Pipeline([("scale", StandardScaler()), ("model", WeightedLogisticCE())]),
-        {"model__beta": list(BETA_GRID)},
+        WeightedLogisticCE(),
+        [{"beta": [beta], "alpha": [alpha]} for beta, alpha in pairs],
         scoring={
             "ce": cross_entropy_score,
             "recall": "recall",
@@ -164,19 +182,22 @@ def test_demo_prints_the_beta_table_of_grid_search_cv(tmp_path):
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(X, y)
     cv = search.cv_results_
-    rows = table_rows(out, "β  ")
-    assert len(rows) == len(BETA_GRID)
     for k, (row, beta) in enumerate(zip(rows, BETA_GRID, strict=True)):
         label = beta if isinstance(beta, str) else f"{beta:g}"
         assert row[0].startswith(label), row
-        assert row[1:5] == [
+        assert row[2:6] == [
             f"{-cv['mean_test_ce'][k]:.4f}",
             f"{cv['mean_test_recall'][k]:.3f}",
             f"{cv['mean_test_precision'][k]:.3f}",
             f"{cv['mean_test_bacc'][k]:.4f}",
         ], (beta, row)
-    chosen = int(np.argmin(cv["rank_test_bacc"]))
+        # Each row is its β's best alpha in the grid table, and the grid agrees.
+        cells = [float(c) for c in grid[k][1:]]
+        assert row[5] == f"{max(cells):.4f}" == grid[k][1 + alphas.index(pairs[k][1])]
+    chosen = int(np.argmax(cv["mean_test_bacc"]))
     assert rows[chosen][-1].endswith("<- chosen")
+    best_cell = max(float(c) for g in grid for c in g[1:])
+    assert f"({best_cell:.4f})" in out
 
 
 # -- fit and predict ---------------------------------------------------------------------
@@ -255,7 +276,7 @@ def test_predict_writes_out_file(work):
     assert len(predicted) == 25 and set(predicted["label"]) <= {"no", "yes"}
 
 
-def test_tune_beta_reports_the_chosen_beta(work):
+def test_tune_beta_reports_the_chosen_beta_and_alpha(work):
     path, _ = work
     result = run(
         "fit",
@@ -270,27 +291,49 @@ def test_tune_beta_reports_the_chosen_beta(work):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("<- chosen") == 1
-    assert "chosen β = " in result.stdout
-    chosen = json.loads((path / "tuned.json").read_text())["model"]["params"]["beta"]
-    # The independent reference: GridSearchCV over the same pipeline, folds and
-    # β grid, choosing by balanced accuracy as the command says it does.
+    assert "chosen β = " in result.stdout and ", alpha = " in result.stdout
+    model = json.loads((path / "tuned.json").read_text())["model"]
+    assert model["class"] == "WeightedLogisticCE"
+    chosen = (model["params"]["beta"], model["params"]["alpha"])
+    # The independent reference: GridSearchCV over β and alpha with the same folds,
+    # on the rows preprocessed once (as the search's pipeline does), choosing by
+    # balanced accuracy as the command says it does.
     frame = pd.read_csv(path / "train.csv")
+    X = frame[FEATURES].astype({"colour": object})
+    y = frame["label"].to_numpy(dtype=object)
+    features = reference_pipeline(WeightedLogisticCE())[:-1].fit_transform(X)
+    alphas = WeightedLogisticCECV().alphas
     search = GridSearchCV(
-        reference_pipeline(WeightedLogisticCE(alpha=1e-4)),
-        {"model__beta": list(BETA_GRID)},
+        WeightedLogisticCE(),
+        {"beta": list(BETA_GRID), "alpha": list(alphas)},
         scoring="balanced_accuracy",
         cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=0),
         refit=False,
     )
-    search.fit(frame[FEATURES].astype({"colour": object}), frame["label"].to_numpy(dtype=object))
-    best = search.cv_results_["mean_test_score"].max()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(features, y)
+    means = search.cv_results_["mean_test_score"]
     winners = [
-        beta
-        for beta, score in zip(BETA_GRID, search.cv_results_["mean_test_score"], strict=True)
-        if score == best
+        (p["beta"], p["alpha"])
+        for p, score in zip(search.cv_results_["params"], means, strict=True)
+        if score == means.max()
     ]
     assert chosen in winners, (chosen, winners)
-    assert f"({best:.4f})" in result.stdout
+    assert f"({means.max():.4f})" in result.stdout
+    # The metrics printed are those of the chosen candidate.
+    assert f"at β = {format_beta(chosen[0])}, alpha = {chosen[1]:g}" in result.stdout
+
+
+def test_tune_beta_at_a_given_alpha_tunes_beta_only(work):
+    path, _ = work
+    result = run(
+        "fit", "train.csv", "--target", "label", "--tune-beta", "--alpha", "0.01",
+        "--model", "tuned_alpha.json", *FAST, cwd=path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "6 β × 1 alpha × 3 folds" in result.stderr
+    assert json.loads((path / "tuned_alpha.json").read_text())["model"]["params"]["alpha"] == 0.01
 
 
 def test_softmax_three_classes(work):

@@ -10,7 +10,7 @@ import time
 import warnings
 from pathlib import Path
 
-from ._crossval import cross_validate, fit_scorers, refit
+from ._crossval import cross_validate, fit_scorers, refit, search_beta_alpha
 from ._data import (
     check_feature_columns,
     check_input_file,
@@ -40,6 +40,9 @@ from ._reports import BETA_GRID, format_beta, print_beta_report, print_metrics_t
 
 #: The positive class of ``skce demo``: this digit against the nine others.
 DEMO_DIGIT = 8
+
+#: ``--alpha`` when it is not given (and β is not tuned on one file).
+DEFAULT_ALPHA = 1e-4
 
 
 def report_fit_status(estimator, out):
@@ -78,12 +81,8 @@ def cmd_demo(args, out):
     import_pandas("'skce demo'")
     import numpy as np
     from sklearn.datasets import load_digits
-    from sklearn.metrics import make_scorer, precision_score
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
-
-    from ..linear_model import WeightedLogisticCE
-    from ..metrics import cross_entropy_score
 
     start = time.perf_counter()
     X, digit = load_digits(return_X_y=True)
@@ -103,37 +102,71 @@ def cmd_demo(args, out):
         f"target: positive class = digit {DEMO_DIGIT} ({n_pos} images, {n_pos / n:.1%}); "
         "negative = the nine other digits"
     )
+    search = _beta_alpha_search(args, _demo_scoring())
+    betas = ", ".join(format_beta(b) for b in BETA_GRID)
+    alphas = ", ".join(f"{a:g}" for a in search.alphas)
     out.info(
-        "model:  Pipeline(StandardScaler, WeightedLogisticCE(alpha=1e-4)), "
-        "β in {" + ", ".join(format_beta(b) for b in BETA_GRID) + "}"
+        wrap(
+            f"model:  Pipeline(StandardScaler, WeightedLogisticCECV), β in {{{betas}}} × "
+            f"alpha in {{{alphas}}}"
+        )
     )
     out.info(
-        f"search: stratified {args.cv}-fold CV (shuffled, seed {args.seed}), "
-        "refit by balanced accuracy"
+        wrap(
+            f"search: stratified {args.cv}-fold CV (shuffled, seed {args.seed}), refit by "
+            "balanced accuracy; per (β, fold) one path over the alphas, warm-started"
+        )
     )
     out.info()
 
-    pipeline = Pipeline([("scale", StandardScaler()), ("model", WeightedLogisticCE())])
-    scoring = {
-        "cross_entropy": cross_entropy_score,
-        "recall": "recall",
-        "precision": make_scorer(precision_score, zero_division=0),
-        "balanced_accuracy": "balanced_accuracy",
-    }
-    grid = {"model__beta": list(BETA_GRID)}
+    pipeline = Pipeline([("scale", StandardScaler()), ("model", search)])
     with warnings_as_lines(out):
-        results = cross_validate(
-            pipeline, grid, X, y, scoring=scoring, folds=args.cv, seed=args.seed,
-            jobs=args.jobs, out=out,
-        )  # fmt: skip
+        results, final = search_beta_alpha(pipeline, X, y, out=out)
         best = results.best("balanced_accuracy")
-        final = refit(pipeline, results.candidates[best], X, y)[-1]
+        final = final[-1]
         report_fit_status(final, out)
 
     print_beta_report(out, results, balanced_value=balanced_value, final=final, n_rows=n)
     out.result(_wrap_interpretation(results, best, final))
     out.info(f"finished in {time.perf_counter() - start:.1f} s")
     return EXIT_OK
+
+
+def _demo_scoring():
+    """The demo's metrics: name -> scorer (the search refits by balanced accuracy)."""
+    from sklearn.metrics import make_scorer, precision_score
+
+    from ..metrics import cross_entropy_score
+
+    return {
+        "cross_entropy": cross_entropy_score,
+        "recall": "recall",
+        "precision": make_scorer(precision_score, zero_division=0),
+        "balanced_accuracy": "balanced_accuracy",
+    }
+
+
+def _beta_alpha_search(args, scoring):
+    """The ``WeightedLogisticCECV`` of ``skce demo`` and ``skce fit --tune-beta``.
+
+    β in ``BETA_GRID``; alpha over the estimator's default grid, or only
+    ``--alpha`` when it is given; stratified, shuffled ``--cv`` folds
+    (``--seed``) on ``--jobs`` processes; refit by balanced accuracy.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    from ..linear_model import WeightedLogisticCECV
+
+    search = WeightedLogisticCECV(
+        betas=BETA_GRID,
+        cv=StratifiedKFold(n_splits=args.cv, shuffle=True, random_state=args.seed),
+        scoring=scoring,
+        refit="balanced_accuracy",
+        n_jobs=args.jobs,
+    )
+    if getattr(args, "alpha", None) is not None:
+        search.set_params(alphas=(args.alpha,))
+    return search
 
 
 def _wrap_interpretation(results, best, final):
@@ -147,7 +180,10 @@ def _wrap_interpretation(results, best, final):
         return results.mean(name)[k]
 
     if by_ce != best:
-        ce_beta = format_beta(results.candidates[by_ce]["model__beta"])
+        ce = results.candidates[by_ce]
+        ce_beta = format_beta(ce["model__beta"])
+        if "model__alpha" in ce:
+            ce_beta += f" (alpha = {ce['model__alpha']:g})"
         text = (
             f"interpretation: β = {chosen_text} finds {metric('recall', best):.0%} of the "
             f"{DEMO_DIGIT}s, against {metric('recall', by_ce):.0%} at β = {ce_beta}, the β that "
@@ -323,17 +359,23 @@ def _fit_features(args, frame, columns, path):
 
 
 def _estimator(args):
-    """(estimator, grid, description) for the options."""
+    """(estimator, grid, description) for the options.
+
+    ``--alpha`` not given is 1e-4 here; a one-file ``--tune-beta`` searches
+    alpha too (:func:`_beta_alpha_search`), the several-files fit tunes β at
+    this alpha.
+    """
     from ..linear_model import SoftmaxCE, WeightedLogisticCE
 
+    alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
     if args.softmax:
-        return SoftmaxCE(alpha=args.alpha), [{}], f"SoftmaxCE(alpha={args.alpha:g})"
+        return SoftmaxCE(alpha=alpha), [{}], f"SoftmaxCE(alpha={alpha:g})"
     beta = 1.0 if args.beta is None else args.beta
-    estimator = WeightedLogisticCE(beta=beta, alpha=args.alpha)
+    estimator = WeightedLogisticCE(beta=beta, alpha=alpha)
     if args.tune_beta:
         grid = {"model__beta": list(BETA_GRID)}
-        return estimator, grid, f"WeightedLogisticCE(alpha={args.alpha:g}), β tuned"
-    return estimator, [{}], f"WeightedLogisticCE(beta={format_beta(beta)}, alpha={args.alpha:g})"
+        return estimator, grid, f"WeightedLogisticCE(alpha={alpha:g}), β tuned"
+    return estimator, [{}], f"WeightedLogisticCE(beta={format_beta(beta)}, alpha={alpha:g})"
 
 
 def cmd_fit(args, out):
@@ -352,13 +394,18 @@ def cmd_fit(args, out):
     _check_fit_request(args, classes, counts)
     X, numeric, categorical = _fit_features(args, frame, columns, path)
     estimator, grid, described = _estimator(args)
-    pipeline = make_pipeline(numeric, categorical, estimator, impute=args.impute)
     binary = len(classes) == 2 and not args.softmax
     positive = None
     if binary:
         positive = positive_class(classes, args.positive, args.target)
         y, classes, counts = encode_positive(y, classes, counts, positive)
     metrics = fit_scorers(classes, pos_label=1 if binary else None)
+    if args.tune_beta:
+        estimator = _beta_alpha_search(args, {n: m[0] for n, m in metrics.items()})
+        described = "WeightedLogisticCECV, β tuned" + (
+            f" at alpha={args.alpha:g}" if args.alpha is not None else " with alpha"
+        )
+    pipeline = make_pipeline(numeric, categorical, estimator, impute=args.impute)
 
     separator = frame.attrs.get("sep", ",")
     out.info(
@@ -391,12 +438,17 @@ def cmd_fit(args, out):
     out.info()
 
     with warnings_as_lines(out):
-        results = cross_validate(
-            pipeline, grid, X, y, scoring={n: m[0] for n, m in metrics.items()},
-            folds=args.cv, seed=args.seed, jobs=args.jobs, out=out,
-        )  # fmt: skip
-        best = results.best("balanced_accuracy") if args.tune_beta else 0
-        final = refit(pipeline, results.candidates[best], X, y)
+        if args.tune_beta:
+            # One search of β and alpha (preprocessing fitted once, on all rows).
+            results, final = search_beta_alpha(pipeline, X, y, out=out)
+            best = results.best("balanced_accuracy")
+        else:
+            results = cross_validate(
+                pipeline, grid, X, y, scoring={n: m[0] for n, m in metrics.items()},
+                folds=args.cv, seed=args.seed, jobs=args.jobs, out=out,
+            )  # fmt: skip
+            best = 0
+            final = refit(pipeline, results.candidates[best], X, y)
         report_fit_status(final[-1], out)
     if binary:
         name_classes(final[-1], classes)
@@ -408,7 +460,9 @@ def cmd_fit(args, out):
             out, results, balanced_value=balanced_value, final=final[-1], n_rows=len(frame)
         )
         out.result()
-    which = f" at β = {format_beta(final[-1].beta)}" if args.tune_beta else ""
+    which = ""
+    if args.tune_beta:
+        which = f" at β = {format_beta(final[-1].beta)}, alpha = {final[-1].alpha:g}"
     out.result(
         f"{args.cv}-fold stratified cross-validation{which} (shuffled, seed {args.seed}), "
         f"{len(frame)} rows:"

@@ -7,8 +7,13 @@ The (candidate, fold) fits run through :class:`joblib.Parallel` with
 without reading joblib's verbose output, and a failed fit comes back as a
 record, the same with one process as with many. The scores are those that
 :class:`~sklearn.model_selection.GridSearchCV` computes with the same folds
-and scorers (``tests/test_cli.py``: ``test_demo_prints_the_beta_table_of_grid_search_cv``
-and ``test_fit_metrics_equal_cross_validate`` check it).
+and scorers (``tests/test_cli.py``: ``test_fit_metrics_equal_cross_validate`` checks
+it).
+
+``skce demo`` and ``skce fit --tune-beta`` search β and alpha with
+:class:`~skce.WeightedLogisticCECV` instead (:func:`search_beta_alpha`), whose
+scores are also ``GridSearchCV``'s (``tests/test_cv.py``), and read its table as
+the same :class:`CVResults`.
 """
 
 import time
@@ -264,3 +269,76 @@ def refit(pipeline, params, X, y):
             raise CLIError(
                 f"fitting failed on all rows: {type(exc).__name__}: {one_line(first_line(exc))}"
             ) from None
+
+
+def search_beta_alpha(pipeline, X, y, *, out):
+    """Fit ``pipeline``, whose step ``model`` is a ``WeightedLogisticCECV``, with progress.
+
+    The search cross-validates every (β, alpha) with warm-started paths and
+    refits the best (skce/_cv.py); the preprocessing steps before it are fitted
+    once, on all rows. Its ConvergenceWarning is silenced, as for the fold fits
+    of :func:`cross_validate`: the final fit is reported from its ``status_``.
+
+    Returns
+    -------
+    results : CVResults
+        The search's ``cv_results_``: candidates ``{"model__beta", "model__alpha"}``
+        in its order, fold scores ``test_<name>`` of every metric, and each
+        candidate's mean fit time (a warm-started fit plus its share of the
+        path's preparation) in every fold row.
+    final : sklearn.pipeline.Pipeline
+        The fitted preprocessing followed by the refitted ``WeightedLogisticCE``.
+
+    Raises
+    ------
+    CLIError
+        If the search fails.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.pipeline import Pipeline
+
+    search = pipeline.named_steps["model"]
+    n_betas, n_alphas, folds = len(search.betas), len(search.alphas), search.cv.get_n_splits()
+    jobs = search.n_jobs
+    out.progress(
+        f"cross-validation: {n_betas * n_alphas * folds} fits ({n_betas} β × {n_alphas} "
+        f"alpha{'s' if n_alphas > 1 else ''} × {folds} folds) in {n_betas * folds} "
+        f"warm-started paths on {jobs} process{'es' if jobs > 1 else ''}"
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for message in _SILENCED_MESSAGES:
+            warnings.filterwarnings("ignore", message=message)
+        try:
+            pipeline.fit(X, y)
+        except (CLIError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise CLIError(
+                f"cross-validation failed: {type(exc).__name__}: {one_line(first_line(exc))}"
+            ) from None
+    out.progress(f"cross-validation: done in {time.perf_counter() - start:.1f} s")
+    final = Pipeline([*pipeline.steps[:-1], ("model", search.best_estimator_)])
+    return _search_results(search), final
+
+
+def _search_results(search):
+    """A fitted search's ``cv_results_`` as :class:`CVResults`."""
+    pd = import_pandas()
+    res = search.cv_results_
+    names = list(search.scoring) if search.multimetric_ else ["score"]
+    candidates = [{"model__beta": p["beta"], "model__alpha": p["alpha"]} for p in res["params"]]
+    records = []
+    for c in range(len(candidates)):
+        for f in range(search.n_splits_):
+            record = {
+                "candidate": c,
+                "fold": f,
+                "fit_time": float(res["mean_fit_time"][c]),
+                "score_time": float(res["mean_score_time"][c]),
+            }
+            for name in names:
+                record[f"test_{name}"] = float(res[f"split{f}_test_{name}"][c])
+            records.append(record)
+    return CVResults(candidates=candidates, fits=pd.DataFrame(records), n_folds=search.n_splits_)

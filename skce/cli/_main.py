@@ -147,12 +147,14 @@ exit status: 0 success, 1 run-time failure (fit failed, invalid model file),
 2 usage error (bad option, missing file or column, unusable target)."""
 
 _DEMO_DESCRIPTION = f"""\
-Tune β of WeightedLogisticCE on an imbalanced problem that ships with
-scikit-learn (no download): the 8x8 handwritten digits, "is it the digit {DEMO_DIGIT}?"
-(about 10 % positives). Stratified K-fold CV of StandardScaler +
-WeightedLogisticCE for β in {{1, 2, 4, 8, 16, balanced}} reports cross-entropy,
-recall, precision and balanced accuracy per β, and refits the β with the best
-balanced accuracy. Needs pandas (pip install 'skce[cli]')."""
+Tune β (and alpha) of WeightedLogisticCE on an imbalanced problem that ships
+with scikit-learn (no download): the 8x8 handwritten digits, "is it the digit
+{DEMO_DIGIT}?" (about 10 % positives). WeightedLogisticCECV cross-validates β in
+{{1, 2, 4, 8, 16, balanced}} and alpha in its default grid (stratified K-fold,
+on standardised pixels), reports cross-entropy, recall, precision and balanced
+accuracy per β at its best alpha and the balanced accuracy of every (β, alpha),
+and refits the (β, alpha) with the best balanced accuracy. Needs pandas (pip
+install 'skce[cli]')."""
 
 _DEMO_EPILOG = """\
 examples:
@@ -301,7 +303,8 @@ def build_parser():
     how.add_argument(
         "--tune-beta",
         action="store_true",
-        help="choose β among 1, 2, 4, 8, 16, balanced by cross-validated balanced accuracy",
+        help="choose β among 1, 2, 4, 8, 16, balanced (and alpha) by cross-validated "
+        "balanced accuracy",
     )
     fit.add_argument(
         "--softmax",
@@ -311,9 +314,10 @@ def build_parser():
     fit.add_argument(
         "--alpha",
         type=_alpha,
-        default=1e-4,
+        default=None,
         metavar="A",
-        help="L2 penalty strength (default: 1e-4)",
+        help="L2 penalty strength (default: 1e-4; with --tune-beta on one file, alpha is "
+        "tuned too unless given)",
     )
     fit.add_argument(
         "--impute",
