@@ -44,13 +44,14 @@ ESTIMATORS = [
 
 def expected_failed_checks(estimator):
     """Checks known to fail, with the reason."""
+    failing = {}
     if isinstance(estimator, (WeightedLogisticCECV, SoftmaxCECV)):
         # The check fits 10 samples, one class of 3, with the default cv=5: issue 15
         # item 8 makes "more folds than the smallest class has members" an error
         # (two of the five test folds would hold no sample of that class), whose
         # message does not mention the one feature the check is about.
         reason = "cv=5 folds and a class of 3 samples: refused by design (issue 15, item 8)"
-        return {"check_fit2d_1feature": reason}
+        failing["check_fit2d_1feature"] = reason
     if SKLEARN_VERSION < (1, 7) and isinstance(estimator, WeightedLogisticCE):
         # Before scikit-learn 1.7 the check makes y binary after shuffling the
         # weighted copy only, relative to each copy's first label: the weighted and
@@ -58,11 +59,9 @@ def expected_failed_checks(estimator):
         # fixed in 1.7 by PR #30775). No estimator can pass it; the property it
         # means to check is test_integer_sample_weights_equal_repeated_rows.
         reason = "scikit-learn < 1.7 binarises y differently in the two fits (#30770)"
-        return {
-            "check_sample_weight_equivalence_on_dense_data": reason,
-            "check_sample_weight_equivalence_on_sparse_data": reason,
-        }
-    return {}
+        failing["check_sample_weight_equivalence_on_dense_data"] = reason
+        failing["check_sample_weight_equivalence_on_sparse_data"] = reason
+    return failing
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
