@@ -245,8 +245,8 @@ class CrossValidatedMixin:
                 f"{self.refit!r}."
             )
 
-    def _check_folds(self, cv, splits, y):
-        """Refuse folds that cannot train the estimator on every class."""
+    def _check_stratified_folds(self, cv, y):
+        """Refuse a stratified splitter with more folds than a class has members."""
         classes, counts = np.unique(y, return_counts=True)
         n_splits = getattr(cv, "n_splits", None)
         if isinstance(cv, _STRATIFIED) and n_splits is not None and counts.min() < n_splits:
@@ -257,6 +257,10 @@ class CrossValidatedMixin:
                 f"needs a member of every class. Use cv <= {counts.min()} (or more samples "
                 "of that class)."
             )
+
+    def _check_training_parts(self, splits, y):
+        """Refuse splits whose training part misses a class (any splitter)."""
+        classes = np.unique(y)
         for k, (train, _) in enumerate(splits):
             missing = np.setdiff1d(classes, y[train])
             if missing.size:
@@ -346,7 +350,7 @@ class CrossValidatedMixin:
         """
         if _is_dask_array(X):
             raise TypeError(
-                f"{type(self).__name__} does not fit dask arrays. Fit it on in-memory data "
+                f"{type(self).__name__} does not fit dask collections. Fit it on in-memory data "
                 "(its folds can run on a dask cluster under "
                 "joblib.parallel_backend('dask')), or fit the plain estimator on the dask "
                 "array at chosen parameters."
@@ -371,8 +375,9 @@ class CrossValidatedMixin:
         score_params, split_params = self._routed_params(sample_weight, params)
 
         cv = check_cv(self.cv, y, classifier=True)
+        self._check_stratified_folds(cv, y)
         splits = list(cv.split(X, y, **split_params))
-        self._check_folds(cv, splits, y)
+        self._check_training_parts(splits, y)
         self.n_splits_ = len(splits)
 
         scorer = self._scorer()
