@@ -573,6 +573,18 @@ def test_standardized_gram_matches_its_definition(loss, k, sparse, chunk, monkey
     np.testing.assert_allclose(G0, S.T @ (h[:, None] * S), rtol=1e-10, atol=1e-12)
 
 
+def _fd_hessian_in_z(coords, z0, eps=1e-4):
+    """Central finite-difference Hessian of ``z -> J(theta(z))`` at ``z0``."""
+    H = np.empty((z0.size, z0.size))
+    for j in range(z0.size):
+        step = np.zeros_like(z0)
+        step[j] = eps
+        H[:, j] = (coords.value_and_grad(z0 + step)[1] - coords.value_and_grad(z0 - step)[1]) / (
+            2 * eps
+        )
+    return H
+
+
 def test_refreshed_metric_is_the_hessian_for_a_binary_problem():
     # One output, theta given: the metric (plus the penalty) is the exact Hessian of
     # J in the standardised coordinates, so in z the Hessian is the identity: a
@@ -582,15 +594,7 @@ def test_refreshed_metric_is_the_hessian_for_a_binary_problem():
     coords.floor = 0.0
     coords.refresh(theta)
     z0 = coords.to_u(theta)
-    eps = 1e-4
-    H = np.empty((z0.size, z0.size))
-    for j in range(z0.size):
-        step = np.zeros_like(z0)
-        step[j] = eps
-        H[:, j] = (coords.value_and_grad(z0 + step)[1] - coords.value_and_grad(z0 - step)[1]) / (
-            2 * eps
-        )
-    np.testing.assert_allclose(H, np.eye(z0.size), atol=1e-6)
+    np.testing.assert_allclose(_fd_hessian_in_z(coords, z0), np.eye(z0.size), atol=1e-6)
 
 
 def test_singular_metric_gets_a_ridge():
@@ -630,17 +634,6 @@ def test_coupled_softmax_metric_is_the_hessian_on_the_class_sum_zero_subspace():
         coords.value_and_grad(z0 + eps * z_dir)[1] - coords.value_and_grad(z0 - eps * z_dir)[1]
     ) / (2 * eps)
     np.testing.assert_allclose(hz, z_dir, rtol=1e-5, atol=1e-6)
-
-
-def _fd_hessian_in_z(coords, z0, eps=1e-4):
-    H = np.empty((z0.size, z0.size))
-    for j in range(z0.size):
-        step = np.zeros_like(z0)
-        step[j] = eps
-        H[:, j] = (coords.value_and_grad(z0 + step)[1] - coords.value_and_grad(z0 - step)[1]) / (
-            2 * eps
-        )
-    return H
 
 
 def test_metric_carried_to_another_alpha_is_that_alphas_hessian(monkeypatch):
