@@ -52,6 +52,14 @@ __all__ = ["DEFAULT_ALPHAS", "CrossValidatedMixin", "GridEdgeWarning"]
 #: The default ``alphas``: 3 per decade from 1e-1 down to 3e-5 (half-decade steps).
 DEFAULT_ALPHAS = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5)
 
+#: Python's default warning filters ignore these (outside ``__main__``).
+_IGNORED_BY_DEFAULT = (
+    DeprecationWarning,
+    PendingDeprecationWarning,
+    ImportWarning,
+    ResourceWarning,
+)
+
 #: Splitters whose folds keep the class proportions: each class must have at
 #: least one member per fold.
 _STRATIFIED = (StratifiedKFold, RepeatedStratifiedKFold, StratifiedGroupKFold)
@@ -144,8 +152,12 @@ def _fit_and_score_path(estimator, label, alphas, X, y, sample_weight, train, te
     scores, fit_times, score_times = [], [], []
     with blas_threads(), warnings.catch_warnings(record=True) as caught:
         # Every warning is recorded here and re-emitted by the caller, whose
-        # filters then decide (a worker process does not share them).
+        # filters then decide (a worker process does not share them); but not
+        # the categories Python ignores by default, which would surface in the
+        # caller's code once re-emitted from there.
         warnings.simplefilter("always")
+        for category in _IGNORED_BY_DEFAULT:
+            warnings.simplefilter("ignore", category)
         start = time.perf_counter()
         objective, X_fit = estimator._objective(X_train, y_train, w_train)
         preparation = time.perf_counter() - start

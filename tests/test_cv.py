@@ -15,7 +15,12 @@ import scipy.sparse as sp
 import sklearn
 from sklearn.base import clone
 from sklearn.datasets import make_classification
-from sklearn.exceptions import ConvergenceWarning, NotFittedError, UnsetMetadataPassedError
+from sklearn.exceptions import (
+    ConvergenceWarning,
+    NotFittedError,
+    UndefinedMetricWarning,
+    UnsetMetadataPassedError,
+)
 from sklearn.metrics import make_scorer, recall_score, roc_auc_score
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, StratifiedKFold
 
@@ -502,3 +507,15 @@ def test_dask_arrays_are_refused_with_the_way_out():
     X, y = _binary()
     with pytest.raises(TypeError, match="parallel_backend"):
         WeightedLogisticCECV().fit(da.from_array(X, chunks=50), y)
+
+
+def test_a_warning_of_the_fold_fits_reaches_the_caller_once():
+    # alpha = 100: every fold model predicts the majority class, and precision is
+    # undefined on every test fold; scikit-learn warns in each of them.
+    X, y = _binary()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        WeightedLogisticCECV(betas=(1,), alphas=(100.0,), cv=3, scoring="precision").fit(X, y)
+    undefined = [w for w in caught if issubclass(w.category, UndefinedMetricWarning)]
+    assert len(undefined) == 1 and "Precision" in str(undefined[0].message)
+    assert undefined[0].filename == __file__
