@@ -10,14 +10,14 @@ import re
 import sys
 from pathlib import Path
 
-from skce import SoftmaxCE, WeightedLogisticCE
+from skce import SoftmaxCE, SoftmaxCECV, WeightedLogisticCE, WeightedLogisticCECV
 from skce._links import DOCS_BASE_URL
 
 
 def main(build=Path("docs/_build/html")):
     pattern = re.compile(re.escape(DOCS_BASE_URL) + r'/[^/"]+/([^"#]+)"')
     failures = []
-    for estimator in (WeightedLogisticCE(), SoftmaxCE()):
+    for estimator in (WeightedLogisticCE(), SoftmaxCE(), WeightedLogisticCECV(), SoftmaxCECV()):
         found = pattern.findall(estimator._repr_html_())
         name = type(estimator).__name__
         if not found:
