@@ -483,6 +483,34 @@ def test_grid_search_under_the_dask_joblib_backend(cluster):
     np.testing.assert_allclose(search.best_estimator_.coef_, reference.best_estimator_.coef_)
 
 
+def test_cross_validated_estimator_under_the_dask_joblib_backend(cluster):
+    # Issue 15 item 4: WeightedLogisticCECV's (beta, fold) paths run as tasks on the
+    # cluster's workers under joblib's "dask" backend; the results equal the
+    # in-process search's, and the workers' warnings reach this process.
+    import joblib
+    from distributed import get_task_stream
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skce import WeightedLogisticCECV
+
+    X, y = binary_data()
+    settings = dict(betas=(1.0, 4.0), alphas=(1e-1, 1e-3), cv=3, max_iter=3)
+    with pytest.warns(ConvergenceWarning, match="cross-validation fits did not reach tol"):
+        reference = WeightedLogisticCECV(**settings).fit(X, y)
+    search = WeightedLogisticCECV(**settings, n_jobs=-1)
+    with (
+        get_task_stream(client=cluster) as stream,
+        joblib.parallel_backend("dask", client=cluster),
+        pytest.warns(ConvergenceWarning, match="cross-validation fits did not reach tol"),
+    ):
+        search.fit(X, y)
+    assert len(stream.data) > 0
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=1e-12
+    )
+    assert search.best_params_ == reference.best_params_
+
+
 def test_a_worker_lost_during_a_fit_is_recomputed_and_the_optimum_is_the_same(monkeypatch):
     # Issue 14 item 5: a worker process dies after the third evaluation of a fit
     # whose chunk objectives live on the workers. Its chunks (and the objectives
