@@ -202,6 +202,23 @@ def _wrap_interpretation(results, best, final):
 
 
 # -- skce fit ---------------------------------------------------------------------------
+def report_metrics(args, out, results, metrics, best, which, rows):
+    """Print the cross-validated metrics of candidate ``best``; return their means.
+
+    The means are in the model file's ``training.cv_mean``: losses as losses
+    (positive), scores as scores. ``which`` names the chosen candidate (e.g.
+    ``" at β = 4"``), ``rows`` what was cross-validated.
+    """
+    out.result(
+        f"{args.cv}-fold stratified cross-validation{which} (shuffled, seed {args.seed}), {rows}:"
+    )
+    print_metrics_table(out, results, metrics, best)
+    return {
+        name: float(results.mean(name)[best]) * (-1 if lower else 1)
+        for name, (_, _, lower) in metrics.items()
+    }
+
+
 def _fit_data(args):
     """Read the training file: (path, frame, columns, y, classes, counts)."""
     import numpy as np
@@ -463,16 +480,7 @@ def cmd_fit(args, out):
     which = ""
     if args.tune_beta:
         which = f" at β = {format_beta(final[-1].beta)}, alpha = {final[-1].alpha:g}"
-    out.result(
-        f"{args.cv}-fold stratified cross-validation{which} (shuffled, seed {args.seed}), "
-        f"{len(frame)} rows:"
-    )
-    print_metrics_table(out, results, metrics, best)
-
-    summary = {
-        name: float(results.mean(name)[best]) * (-1 if lower else 1)
-        for name, (_, _, lower) in metrics.items()
-    }
+    summary = report_metrics(args, out, results, metrics, best, which, f"{len(frame)} rows")
     document = model_document(
         final,
         target=args.target,

@@ -692,13 +692,14 @@ def fit_files(args, out):
         name_classes,
         positive_class,
         report_fit_status,
+        report_metrics,
         warn_majority_positive,
     )
     from ._crossval import fit_scorers
     from ._data import counts_text
     from ._modelfile import model_document, write_model
     from ._output import warnings_as_lines
-    from ._reports import format_beta, print_beta_report, print_metrics_table
+    from ._reports import format_beta, print_beta_report
 
     if args.impute:
         raise UsageError(
@@ -781,16 +782,9 @@ def fit_files(args, out):
             n_rows=layout.n_rows,
         )
         out.result()
+    rows = f"{layout.n_rows} rows in {len(files)} file{'s' if len(files) > 1 else ''}"
     which = f" at β = {format_beta(final[-1].beta)}" if args.tune_beta else ""
-    out.result(
-        f"{args.cv}-fold stratified cross-validation{which} (shuffled, seed {args.seed}), "
-        f"{layout.n_rows} rows in {len(files)} file{'s' if len(files) > 1 else ''}:"
-    )
-    print_metrics_table(out, results, metrics, best)
-    summary = {
-        name: float(results.mean(name)[best]) * (-1 if lower else 1)
-        for name, (_, _, lower) in metrics.items()
-    }
+    summary = report_metrics(args, out, results, metrics, best, which, rows)
     document = model_document(
         final,
         target=args.target,
