@@ -222,6 +222,46 @@ def test_without_scheduler_a_local_cluster_is_started(tmp_path):
     assert (tmp_path / "parts" / "model.skce.json").exists()
 
 
+def test_relative_paths_reach_workers_started_elsewhere(tmp_path, monkeypatch):
+    # A scheduler's workers run in their own working directory (here: a worker
+    # process started in another directory than the one the command runs in), so
+    # the files must reach them by absolute path.
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "work").mkdir()
+    _write_parts(tmp_path / "work" / "parts", [40, 40], seed=6)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        worker_dashboard_address=None,
+    ) as cluster:
+        result = run(
+            "fit", "parts", "--target", "label", "--scheduler", cluster.scheduler_address,
+            "--cv", "2", cwd=tmp_path / "work",
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "work" / "parts.skce.json").exists()
+
+
+def test_a_file_the_workers_cannot_see_is_named(tmp_path, scheduler, monkeypatch):
+    from skce.cli import _files
+
+    _write_parts(tmp_path / "parts", [30, 30])
+    # As on a worker whose machine does not mount the files at the same path.
+    monkeypatch.setattr(_files, "_worker_path", lambda p: str(tmp_path / "nowhere" / p))
+    result = run("fit", "parts", "--target", "label", "--scheduler", scheduler, *FAST, "-q",
+                 cwd=tmp_path)  # fmt: skip
+    assert_one_line_error(
+        result,
+        2,
+        "worker that reads parts/part0.csv",
+        "nowhere",
+        "every worker mounts at the same path",
+    )
+
+
 def test_several_files_is_told_from_one_file(tmp_path):
     (tmp_path / "a.csv").write_text("x,y\n1,0\n")
     assert not is_several_files(tmp_path / "a.csv")

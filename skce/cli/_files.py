@@ -35,6 +35,7 @@ dask, distributed (and pyarrow for Parquet) are imported when this runs.
 
 import contextlib
 import glob
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -152,10 +153,31 @@ def read_part(path, kind, options=None):
 
 
 # -- 1. per-file summaries ------------------------------------------------------------
-def _summarise(path, kind, target_column, options, drop):
-    """What the client needs of one file; a problem comes back as ``{"error": ...}``."""
+def _worker_path(path):
+    """``path`` as the workers read it: absolute, as this process sees it.
+
+    A worker's working directory is its own (a scheduler's workers are started
+    elsewhere, often on other machines), so a relative path would name another
+    file there, or none.
+    """
+    return os.path.abspath(path)
+
+
+def _summarise(path, shown, kind, target_column, options, drop):
+    """What the client needs of one file; a problem comes back as ``{"error": ...}``.
+
+    ``path`` is the file's absolute path, read here on a worker; ``shown`` the
+    name the user gave it, which the messages use.
+    """
     import numpy as np
 
+    if not os.path.isfile(path):
+        return {
+            "error": f"the dask worker that reads {shown} finds no file at {path}: the "
+            "workers read the files at the paths this machine sees, so the files must be on "
+            "storage that every worker mounts at the same path",
+            "kind": "UsageError",
+        }
     try:
         frame = read_part(path, kind, options)
         columns = list(frame.columns)
@@ -208,7 +230,7 @@ def _summarise(path, kind, target_column, options, drop):
             "counts": counts.tolist(),
         }
     except CLIError as exc:
-        return {"error": str(exc), "kind": type(exc).__name__}
+        return {"error": str(exc).replace(path, shown), "kind": type(exc).__name__}
 
 
 @dataclass
@@ -471,7 +493,7 @@ def chunked_arrays(client, layout, preprocess, target_column, folds, seed):
     xs, ys, fs = [], [], []
     for part, (path, n) in enumerate(zip(layout.files, layout.rows, strict=True)):
         triple = dask.delayed(_block, pure=True)(
-            str(path),
+            _worker_path(path),
             layout.kind,
             layout,
             preprocess,
@@ -673,6 +695,7 @@ def summarise_files(client, files, kind, target_column, options, drop):
     n = len(files)
     futures = client.map(
         _summarise,
+        [_worker_path(p) for p in files],
         [str(p) for p in files],
         [kind] * n,
         [target_column] * n,
