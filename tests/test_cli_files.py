@@ -356,6 +356,13 @@ def test_usage_errors_of_several_files(tmp_path, scheduler):
     assert_one_line_error(result, 2, "cannot reach a dask scheduler at 'tcp://127.0.0.1:1'")
 
 
+@pytest.mark.parametrize("address", ["foo", "http://127.0.0.1:8786", "tcp://127.0.0.1:87x"])
+def test_a_malformed_scheduler_address_is_a_usage_error(tmp_path, address):
+    _write_parts(tmp_path / "parts", [30, 30])
+    result = run("fit", "parts", "--target", "label", "--scheduler", address, "-q", cwd=tmp_path)
+    assert_one_line_error(result, 2, f"--scheduler {address!r}", "tcp://")
+
+
 def test_softmax_over_files_equals_a_direct_fit(tmp_path, scheduler):
     joined = _write_parts(tmp_path / "parts", [50, 70], seed=8, classes=("a", "b", "c"))
     result = run("fit", "parts", "--target", "label", "--softmax", "--scheduler", scheduler,

@@ -670,6 +670,11 @@ def cluster(address, workers, out):
             raise UsageError(
                 f"cannot reach a dask scheduler at {address!r}: {one_line(first_line(exc))}"
             ) from None
+        except ValueError as exc:  # distributed's parsing of the address
+            raise UsageError(
+                f"--scheduler {address!r} is not a dask scheduler address "
+                f"({one_line(first_line(exc))}); give one such as tcp://10.0.0.5:8786"
+            ) from None
         out.progress(f"connected to the dask scheduler at {address}")
         with client:
             yield client
