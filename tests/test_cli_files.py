@@ -134,6 +134,30 @@ def test_glob_of_parquet_files_gives_the_csv_model(tmp_path, scheduler):
     assert a["training"]["cv_mean"] == pytest.approx(b["training"]["cv_mean"], rel=1e-9)
 
 
+@pytest.mark.parametrize(
+    ("column", "fragments"),
+    [
+        ("label", ["target column 'label'", "missing value in data row 6", "part1.parquet"]),
+        ("colour", ["column 'colour'", "missing value in data row 4", "part1.parquet"]),
+    ],
+)
+def test_missing_values_of_nullable_parquet_columns_are_missing(
+    tmp_path, scheduler, column, fragments
+):
+    # pandas' nullable string dtype keeps pd.NA through Parquet: a missing value,
+    # not the text '<NA>' (which made a third class, or a category).
+    pytest.importorskip("pyarrow")
+    (tmp_path / "parts").mkdir()
+    for k in range(2):
+        frame = _frame(40, k).astype({"colour": "string", "label": "string"})
+        if k == 1:
+            frame.loc[{"label": 5, "colour": 3}[column], column] = pd.NA
+        frame.to_parquet(tmp_path / "parts" / f"part{k}.parquet", index=False)
+    result = run("fit", "parts", "--target", "label", "--scheduler", scheduler, *FAST, "-q",
+                 cwd=tmp_path)  # fmt: skip
+    assert_one_line_error(result, 2, *fragments)
+
+
 def _folds_of(frames, classes, folds, seed):
     counts = [[int((f["label"] == c).sum()) for c in classes] for f in frames]
     offsets = fold_offsets(counts, folds, seed)

@@ -294,11 +294,20 @@ def _missing(value):
 
 
 def as_text(series):
-    """A categorical column as an object array of str, NaN where missing."""
+    """A categorical column as an object array of str, NaN where missing.
+
+    Missing is what pandas says is missing: NaN and None, and also ``pd.NA``
+    and ``NaT`` of the nullable and datetime dtypes a Parquet file can hold,
+    which would otherwise become the text ``'<NA>'`` or ``'NaT'``: a category,
+    or a class of the target.
+    """
     import numpy as np
 
     values = series.astype(object).to_numpy()
-    return np.array([v if _missing(v) else str(v) for v in values], dtype=object)
+    missing = series.isna().to_numpy()
+    return np.array(
+        [np.nan if m else str(v) for v, m in zip(values, missing, strict=True)], dtype=object
+    )
 
 
 def features(frame, numeric, categorical, path):
