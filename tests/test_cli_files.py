@@ -118,6 +118,25 @@ def test_directory_of_csv_files_gives_the_one_file_model(tmp_path, scheduler):
     np.testing.assert_allclose(got["proba_yes"], want["proba_yes"], rtol=1e-6, atol=1e-9)
 
 
+def test_merged_scale_is_standard_scalers_for_tiny_and_constant_columns():
+    from skce.cli._files import _scale
+
+    rng = np.random.default_rng(0)
+    n = 200
+    X = np.column_stack(
+        [
+            rng.normal(size=n),
+            rng.normal(size=n) * 1e-20,  # tiny but varying: its own scale
+            5.0 + rng.normal(size=n) * 1e-15,  # within rounding of a constant: scale 1
+            np.full(n, 0.1),
+            np.zeros(n),
+        ]
+    )
+    scaler = StandardScaler().fit(X)
+    got = _scale(scaler.mean_.copy(), scaler.var_.copy(), n)
+    np.testing.assert_array_equal(got, scaler.scale_)
+
+
 def test_glob_of_parquet_files_gives_the_csv_model(tmp_path, scheduler):
     pytest.importorskip("pyarrow")
     _write_parts(tmp_path / "csv", [70, 80], seed=5, classes=("a", "b", "c"))

@@ -390,14 +390,16 @@ def _scale(mean, var, n):
     The square root of the variance, and 1 for a column whose variance is
     within rounding error of zero (``var <= n eps var + (n eps mean)^2``, the
     bound scikit-learn's StandardScaler documents for constant features), so
-    that a constant column is centred, not blown up.
+    that a constant column is centred, not blown up. Only that bound: a column
+    of tiny but varying values (a spread below ``10 eps``, say around 1e-20)
+    keeps its tiny scale, as StandardScaler keeps it.
     """
     import numpy as np
 
     eps = np.finfo(np.float64).eps
     constant = var <= n * eps * var + (n * eps * mean) ** 2
     scale = np.sqrt(var)
-    scale[constant | (scale < 10 * eps)] = 1.0
+    scale[constant] = 1.0
     return scale
 
 
