@@ -223,6 +223,24 @@ def test_cross_validated_metrics_equal_scikit_learn_on_the_same_folds(tmp_path, 
         assert reported[name] == pytest.approx(np.mean(values), rel=1e-6), name
 
 
+def test_held_out_roc_auc_ranks_as_scikit_learns_scorer():
+    # Scores whose probabilities all round to 1.0: the "roc_auc" scorer ranks by the
+    # decision function, where they still differ.
+    from sklearn.metrics import get_scorer
+
+    from skce.cli._files import _held_out_sums, _metrics_from_sums
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    y = (X[:, 0] + rng.normal(size=60) > 0).astype(np.int64)
+    model = WeightedLogisticCE().fit(X, y)
+    model.intercept_ = model.intercept_ + 45.0
+    assert np.all(model.predict_proba(X)[:, 1] == 1.0)
+    fold = np.zeros(60, dtype=np.int64)
+    got = _metrics_from_sums(*_held_out_sums(X, y, fold, model, 0, [0, 1]))["roc_auc"]
+    assert got == pytest.approx(get_scorer("roc_auc")(model, X, y), rel=1e-12)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_folds_are_stratified_across_files_as_stratified_k_fold(seed):
     rng = np.random.default_rng(seed)

@@ -523,7 +523,7 @@ def _layout_rows(layout):
 
 # -- 4. cross-validation with weights, metrics summed blockwise -------------------------
 def _held_out_sums(x, y, fold, model, k, classes):
-    """Confusion counts, cross-entropy sum and (for AUC) scores of fold ``k``'s rows."""
+    """Confusion counts, cross-entropy sum and (for AUC) decision values of fold ``k``'s rows."""
     import numpy as np
     from sklearn.metrics import confusion_matrix
 
@@ -540,7 +540,10 @@ def _held_out_sums(x, y, fold, model, k, classes):
     counts = confusion_matrix(y, predicted, labels=labels)
     ce_sum = rows.shape[0] * cross_entropy_loss(y, proba, labels=labels)
     if K == 2:
-        return counts, ce_sum, proba[:, 1], y == labels[1]
+        # Ranked by the decision function, as scikit-learn's "roc_auc" scorer
+        # ranks: probabilities round to 1.0 beyond a logit of about 37, and ties
+        # there would change the AUC.
+        return counts, ce_sum, model.decision_function(x), y == labels[1]
     return counts, ce_sum, np.empty(0), np.empty(0, dtype=bool)
 
 
