@@ -331,6 +331,17 @@ def test_several_files_is_told_from_one_file(tmp_path):
     assert not is_several_files(str(tmp_path / "missing.csv"))
 
 
+def test_one_parquet_file_read_as_csv_says_so(tmp_path):
+    pytest.importorskip("pyarrow")
+    _frame(30, 0).to_parquet(tmp_path / "data.parquet", index=False)
+    _frame(30, 0).to_csv(tmp_path / "data.csv", index=False)
+    result = run("fit", "data.parquet", "--target", "label", *FAST, cwd=tmp_path)
+    assert_one_line_error(result, 2, "data.parquet is a Parquet file", "a directory", "--scheduler")
+    assert run("fit", "data.csv", "--target", "label", *FAST, cwd=tmp_path).returncode == 0
+    result = run("predict", "data.skce.json", "data.parquet", cwd=tmp_path)
+    assert_one_line_error(result, 2, "data.parquet is a Parquet file", "CSV files only")
+
+
 def _bad_parts(tmp_path, edit):
     frames = [_frame(30, k) for k in range(2)]
     edit(frames)

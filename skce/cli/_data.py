@@ -105,6 +105,7 @@ def read_csv(path, *, sep=None, encoding=None, decimal=None):
     """
     pd = import_pandas("reading CSV files")
     path = check_input_file(path, "data file")
+    _refuse_parquet(path)
     if encoding is None or codecs.lookup(encoding).name == "utf-8":
         encoding = "utf-8-sig"  # UTF-8 that skips a byte-order mark
     try:
@@ -150,6 +151,29 @@ def read_csv(path, *, sep=None, encoding=None, decimal=None):
             frame[column] = _decimal_comma_to_dot(frame[column])
     frame.attrs["sep"] = sep
     return frame
+
+
+#: The first bytes of a Parquet file.
+_PARQUET_MAGIC = b"PAR1"
+
+
+def _refuse_parquet(path):
+    """:class:`UsageError` for a Parquet file given where a CSV file is read.
+
+    Read as text, it fails as an undecodable file, and the message would
+    suggest another --encoding.
+    """
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(len(_PARQUET_MAGIC))
+    except OSError:
+        return  # the CSV reader reports it
+    if start == _PARQUET_MAGIC:
+        raise UsageError(
+            f"{path} is a Parquet file, not a CSV file: 'skce fit' reads Parquet files given "
+            "as a directory or a glob pattern, or with --scheduler; 'skce predict' reads CSV "
+            "files only"
+        )
 
 
 def _decimal_comma_to_dot(series):
