@@ -207,17 +207,28 @@ def _bundle(*parts):
 def check_rows_chunked(X):
     """``X`` as a 2-d dask array chunked by rows only, float32 or float64.
 
-    Raises ValueError with what to change otherwise. Other dtypes are cast to
-    float64 chunk by chunk (lazily).
+    Raises ValueError with what to change otherwise, also for row chunks of
+    unknown size: a fit needs to know where every chunk's rows start. Other
+    dtypes are cast to float64 chunk by chunk (lazily).
     """
-    if X.ndim != 2:
-        raise ValueError(f"Expected a 2-dimensional dask array X, got {X.ndim} dimension(s).")
-    rows, columns = X.chunks
-    if any(np.isnan(c) for c in rows):
+    X = check_whole_rows(X)
+    if any(np.isnan(c) for c in X.chunks[0]):
         raise ValueError(
             "X has chunks of unknown size (NaN in X.chunks, as from a dask DataFrame's "
             "values); call X.compute_chunk_sizes() first."
         )
+    return X
+
+
+def check_whole_rows(X):
+    """``X`` as a 2-d dask array whose chunks hold whole rows, float32 or float64.
+
+    As :func:`check_rows_chunked`, but the row chunks may be of unknown size:
+    a prediction maps over the chunks and needs no row counts.
+    """
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2-dimensional dask array X, got {X.ndim} dimension(s).")
+    columns = X.chunks[1]
     if len(columns) != 1:
         raise ValueError(
             f"X is chunked by columns ({len(columns)} column chunks of {list(columns)} "
@@ -264,6 +275,13 @@ def _frame_rows(v):
     return v.to_dask_array(lengths=True)
 
 
+def _check_not_series(X):
+    if X.ndim != 2:
+        raise ValueError(
+            "X is a dask Series: pass a dask DataFrame (X.to_frame()) or a 2-d dask array."
+        )
+
+
 def as_dask_arrays(X, y=None, sample_weight=None):
     """``(X, y, sample_weight, feature_names)`` with dask DataFrames/Series as dask arrays.
 
@@ -272,10 +290,7 @@ def as_dask_arrays(X, y=None, sample_weight=None):
     """
     names = None
     if _is_frame(X):
-        if X.ndim != 2:
-            raise ValueError(
-                "X is a dask Series: pass a dask DataFrame (X.to_frame()) or a 2-d dask array."
-            )
+        _check_not_series(X)
         names = feature_names(X)
         X = _frame_rows(X)
     y = _frame_rows(y) if _is_frame(y) else y
@@ -625,7 +640,9 @@ def lazy_prediction(estimator, X, method):
 
     The fitted estimator's own in-memory method runs on each chunk (one piece of
     maths), so the results equal the in-memory ones. ``X`` must be chunked by
-    rows only.
+    rows only. Nothing is computed here: a dask DataFrame's partitions become
+    chunks of unknown length (counting their rows would read every partition
+    now), and so do the result's.
     """
     fitted = getattr(estimator, "feature_names_in_", None)
     if _is_frame(X):
@@ -635,7 +652,8 @@ def lazy_prediction(estimator, X, method):
                 "The dask DataFrame's columns are not the feature names seen in fit "
                 f"({list(fitted)}); select them in that order: X[{list(fitted)}]."
             )
-        X = as_dask_arrays(X)[0]
+        _check_not_series(X)
+        X = X.to_dask_array()
     elif fitted is not None:
         # What scikit-learn says of a NumPy array, said once here rather than by
         # every chunk's prediction on the workers.
@@ -645,7 +663,7 @@ def lazy_prediction(estimator, X, method):
             UserWarning,
             stacklevel=4,  # the caller of predict, predict_proba, ...
         )
-    X = check_rows_chunked(X)
+    X = check_whole_rows(X)
     # The model as it is now: a later fit of the same estimator must not change
     # what this lazy array computes. Its chunks are NumPy or SciPy, without
     # names (checked above).

@@ -704,3 +704,31 @@ def test_dask_dataframe_column_problems_get_clear_errors(scheduler):
         WeightedLogisticCE().fit(mixed, dy)
     with pytest.raises(ValueError, match="X is a dask Series"):
         WeightedLogisticCE().fit(ddf["a"], dy)
+
+
+_PARTITIONS_READ = []
+
+
+def _counted_partition(k, frame):
+    _PARTITIONS_READ.append(k)
+    return frame
+
+
+def test_predictions_on_a_dask_dataframe_read_nothing_until_computed():
+    # dask's local scheduler, so that this process sees the partitions read.
+    dd = pytest.importorskip("dask.dataframe")
+    X, y = binary_data()
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
+    model = WeightedLogisticCE().fit(frame, y)
+    parts = np.array_split(np.arange(len(frame)), 3)
+    ddf = dd.from_delayed(
+        [dask.delayed(_counted_partition)(k, frame.iloc[p]) for k, p in enumerate(parts)],
+        meta=frame.iloc[:0],
+    )
+    _PARTITIONS_READ.clear()
+    with dask.config.set(scheduler="threads"):
+        proba, labels = model.predict_proba(ddf), model.predict(ddf)
+        assert _PARTITIONS_READ == []  # lazy: building them read no partition
+        np.testing.assert_allclose(proba.compute(), model.predict_proba(frame), rtol=1e-12)
+        np.testing.assert_array_equal(labels.compute(), model.predict(frame))
+    assert sorted(_PARTITIONS_READ) == [0, 0, 1, 1, 2, 2]
