@@ -470,3 +470,33 @@ def test_reading_options_drop_and_positive_as_for_one_file(tmp_path, scheduler):
     result = run("fit", "parts", "--target", "label", "--sep", ";", "--scheduler", scheduler,
                  *FAST, "-q", cwd=tmp_path)  # fmt: skip
     assert_one_line_error(result, 2, "column 'id'", "--drop id")
+
+
+def test_identifier_rule_is_that_of_the_files_joined(tmp_path, scheduler):
+    # Codes unique within each file but repeated across them: a categorical column of
+    # the joined data (20 values in 40 rows), accepted as the one-file fit accepts it.
+    frames = [_frame(20, k) for k in range(2)]
+    for frame in frames:
+        frame["code"] = [f"c{i}" for i in range(20)]
+    (tmp_path / "repeated").mkdir()
+    for k, frame in enumerate(frames):
+        frame.to_csv(tmp_path / "repeated" / f"part{k}.csv", index=False)
+    pd.concat(frames).to_csv(tmp_path / "repeated.csv", index=False)
+    options = ["--target", "label", "--cv", "2", "--alpha", "0.1"]
+    files = run("fit", "repeated", "--scheduler", scheduler, *options, "--model", "f.skce.json",
+                cwd=tmp_path)  # fmt: skip
+    one = run("fit", "repeated.csv", *options, "--model", "o.skce.json", cwd=tmp_path)
+    assert files.returncode == 0 and one.returncode == 0, (files.stderr, one.stderr)
+    _assert_same_model(_model(tmp_path / "f.skce.json"), _model(tmp_path / "o.skce.json"))
+    # Row identifiers in files of 15 rows: an identifier of the joined data (60 values in
+    # 60 rows), refused as the one-file fit refuses it, though no file has 20 rows.
+    frames = [_frame(15, k) for k in range(4)]
+    (tmp_path / "small").mkdir()
+    for k, frame in enumerate(frames):
+        frame["id"] = [f"r{k}-{i}" for i in range(15)]
+        frame.to_csv(tmp_path / "small" / f"part{k}.csv", index=False)
+    result = run("fit", "small", "--target", "label", "--scheduler", scheduler, *FAST, "-q",
+                 cwd=tmp_path)  # fmt: skip
+    assert_one_line_error(
+        result, 2, "column 'id' in the 4 files has 60 distinct values in 60 rows", "--drop id"
+    )

@@ -275,12 +275,16 @@ def check_not_identifier(series, column, path):
     that no new row matches: the model learns the rows by heart.
     """
     present = series.dropna()
-    n_present = len(present)
-    distinct = int(present.nunique())
+    check_distinct_share(int(present.nunique()), len(present), column, f"of {path}")
+
+
+def check_distinct_share(distinct, n_present, column, where):
+    """The rule of :func:`check_not_identifier` on counts: ``distinct`` values in
+    ``n_present`` rows; ``where`` says which data (``"of train.csv"``)."""
     if n_present < IDENTIFIER_MIN_ROWS or distinct < IDENTIFIER_SHARE * n_present:
         return
     raise UsageError(
-        f"column {column!r} of {path} has {distinct} distinct values in {n_present} rows: "
+        f"column {column!r} {where} has {distinct} distinct values in {n_present} rows: "
         "an identifier or free text, which one-hot encoding would turn into a feature per "
         f"row that new rows do not match; pass --drop {_shell_word(column)} to leave it out"
     )

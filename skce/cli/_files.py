@@ -44,7 +44,9 @@ from pathlib import Path
 from ._data import (
     _numeric,
     as_text,
-    check_feature_columns,
+    check_decimal_comma,
+    check_distinct_share,
+    check_mostly_numeric,
     features,
     read_csv,
     split_columns,
@@ -195,7 +197,11 @@ def _summarise(path, shown, kind, target_column, options, drop):
         columns = [c for c in columns if c not in drop]
         features_ = [c for c in columns if c != target_column]
         numeric, categorical = split_columns(frame, features_)
-        check_feature_columns(frame, categorical, path)
+        # The identifier rule is the merged data's (merge_summaries): a column
+        # unique in each file may repeat across them, and the reverse.
+        for column in categorical:
+            check_decimal_comma(frame[column], column, path)
+            check_mostly_numeric(frame[column], column, path)
         X = features(frame, numeric, categorical, path)
         missing = {}
         for column in X.columns:
@@ -333,6 +339,10 @@ def merge_summaries(files, kind, summaries, target_column, options):
     categories = [
         sorted(set().union(*(s["categories"][c] for s in summaries))) for c in categorical
     ]
+    for column, values in zip(categorical, categories, strict=True):
+        n_present = sum(s["rows"] - s["missing"].get(column, (0, 0))[1] for s in summaries)
+        where = f"in the {len(files)} files" if len(files) > 1 else f"of {files[0]}"
+        check_distinct_share(len(values), n_present, column, where)
     rows = [s["rows"] for s in summaries]
     if numeric:
         parts = [
