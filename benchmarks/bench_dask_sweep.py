@@ -141,6 +141,7 @@ def main(argv=None):
     parser.add_argument("--chunks", default="2,4,10,20,40", help="row chunk counts")
     parser.add_argument("--workers", default="1,2", help="worker counts")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--kinds", default="dense,sparse", help="data sets to sweep")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/bench_dask_sweep.json"))
     parser.add_argument("--plot", default=str(ROOT / "docs/images/dask_evaluation.png"))
     args = parser.parse_args(argv)
@@ -150,11 +151,13 @@ def main(argv=None):
     load_before = os.getloadavg()
     rows = []
     for kind, n in (("dense", args.rows), ("sparse", args.sparse_rows)):
-        rows += sweep(kind, n, chunk_counts, worker_counts, args.repeats, print)
+        if kind in args.kinds.split(","):
+            rows += sweep(kind, n, chunk_counts, worker_counts, args.repeats, print)
     sizes = {
         "dense": f"{args.rows:,} × 50 float64",
         "sparse": f"CSR {args.sparse_rows:,} × 20,000, 20 non-zeros a row",
     }
+    sizes = {k: v for k, v in sizes.items() if k in args.kinds.split(",")}
     result = {
         "command": "python benchmarks/bench_dask_sweep.py " + " ".join(argv or sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(start)),

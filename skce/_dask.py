@@ -94,7 +94,9 @@ class _LocalChunks:
     @classmethod
     def from_arrays(cls, *arrays):
         # One compute for all of them: shared parts of their graphs run once.
-        parts = dask.compute(*[list(a.to_delayed().ravel()) for a in arrays])
+        # Unoptimised graphs keep the keys of shared tasks (X and y read from one
+        # file, say), so that one compute runs them once.
+        parts = dask.compute(*[list(a.to_delayed(optimize_graph=False).ravel()) for a in arrays])
         return cls(zip(*parts, strict=True))
 
     def map(self, func, *args):
@@ -120,7 +122,7 @@ class _RecomputedChunks:
 
     @classmethod
     def from_arrays(cls, *arrays):
-        delayed = [list(a.to_delayed().ravel()) for a in arrays]
+        delayed = [list(a.to_delayed(optimize_graph=False).ravel()) for a in arrays]
         return cls(dask.delayed(_bundle, pure=True)(*parts) for parts in zip(*delayed, strict=True))
 
     def map(self, func, *args):
@@ -159,7 +161,7 @@ class _ClusterChunks:
     def from_arrays(cls, client, *arrays):
         # One compute for all of them: shared parts of their graphs (y derived
         # from X, say) are one set of tasks, not two with the same keys.
-        parts = [list(a.to_delayed().ravel()) for a in arrays]
+        parts = [list(a.to_delayed(optimize_graph=False).ravel()) for a in arrays]
         flat = client.compute([d for part in parts for d in part])
         n = len(parts[0])
         futures = [flat[i * n : (i + 1) * n] for i in range(len(parts))]
@@ -265,14 +267,19 @@ def feature_names(frame):
     return None
 
 
-def _frame_rows(v):
-    """A dask DataFrame or Series as a dask array with known row chunks (one per partition).
+def _frame_rows(*frames):
+    """Dask DataFrames or Series as dask arrays with known row chunks (one per partition).
 
-    ``to_dask_array(lengths=True)`` counts each partition's rows: one pass over
-    the data (e.g. reading its files), needed because a fit splits every
-    evaluation by rows and must know where the chunks start.
+    A fit splits every evaluation by rows and must know where the chunks
+    start, so each partition's rows are counted: one pass over the data (e.g.
+    reading its files), for all the frames in one ``dask.compute``, so that
+    frames from the same source (``X = df[features]``, ``y = df["label"]``)
+    read it once.
     """
-    return v.to_dask_array(lengths=True)
+    counts = dask.compute(*[f.map_partitions(len) for f in frames])
+    return [
+        f.to_dask_array(lengths=[int(n) for n in c]) for f, c in zip(frames, counts, strict=True)
+    ]
 
 
 def _check_not_series(X):
@@ -292,10 +299,11 @@ def as_dask_arrays(X, y=None, sample_weight=None):
     if _is_frame(X):
         _check_not_series(X)
         names = feature_names(X)
-        X = _frame_rows(X)
-    y = _frame_rows(y) if _is_frame(y) else y
-    if _is_frame(sample_weight):
-        sample_weight = _frame_rows(sample_weight)
+    values = [X, y, sample_weight]
+    frames = [k for k, v in enumerate(values) if _is_frame(v)]
+    for k, array in zip(frames, _frame_rows(*[values[k] for k in frames]), strict=True):
+        values[k] = array
+    X, y, sample_weight = values
     return X, y, sample_weight, names
 
 

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 
 import dask
 import dask.array as da
@@ -495,15 +496,30 @@ def test_cross_validated_estimator_under_the_dask_joblib_backend(cluster):
 
     X, y = binary_data()
     settings = dict(betas=(1.0, 4.0), alphas=(1e-1, 1e-3), cv=3, max_iter=3)
-    with pytest.warns(ConvergenceWarning, match="cross-validation fits did not reach tol"):
+
+    def fold_warnings(caught):
+        return [
+            w
+            for w in caught
+            if issubclass(w.category, ConvergenceWarning)
+            and "cross-validation fits did not reach tol" in str(w.message)
+        ]
+
+    # max_iter=3 stops every fit early: the folds' warnings come back summed into
+    # one, next to the refit's own and the grid-edge warning.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         reference = WeightedLogisticCECV(**settings).fit(X, y)
+    assert len(fold_warnings(caught)) == 1
     search = WeightedLogisticCECV(**settings, n_jobs=-1)
     with (
         get_task_stream(client=cluster) as stream,
         joblib.parallel_backend("dask", client=cluster),
-        pytest.warns(ConvergenceWarning, match="cross-validation fits did not reach tol"),
+        warnings.catch_warnings(record=True) as caught,
     ):
+        warnings.simplefilter("always")
         search.fit(X, y)
+    assert len(fold_warnings(caught)) == 1
     assert len(stream.data) > 0
     np.testing.assert_allclose(
         search.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=1e-12
@@ -732,3 +748,22 @@ def test_predictions_on_a_dask_dataframe_read_nothing_until_computed():
         np.testing.assert_allclose(proba.compute(), model.predict_proba(frame), rtol=1e-12)
         np.testing.assert_array_equal(labels.compute(), model.predict(frame))
     assert sorted(_PARTITIONS_READ) == [0, 0, 1, 1, 2, 2]
+
+
+def test_a_fit_on_a_dask_dataframe_reads_each_partition_twice():
+    # Once to count the rows of X, y and the weights together, once to bring the
+    # chunks where they are kept: columns of one frame are read together each time.
+    dd = pytest.importorskip("dask.dataframe")
+    X, y = binary_data()
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"]).assign(label=y, w=1.0)
+    parts = np.array_split(np.arange(len(frame)), 3)
+    ddf = dd.from_delayed(
+        [dask.delayed(_counted_partition)(k, frame.iloc[p]) for k, p in enumerate(parts)],
+        meta=frame.iloc[:0],
+    )
+    _PARTITIONS_READ.clear()
+    with dask.config.set(scheduler="threads"):
+        model = WeightedLogisticCE().fit(ddf[["a", "b", "c"]], ddf["label"], ddf["w"])
+    assert sorted(_PARTITIONS_READ) == [0, 0, 1, 1, 2, 2]
+    reference = WeightedLogisticCE().fit(frame[["a", "b", "c"]], y)
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-7, atol=1e-10)
