@@ -248,6 +248,17 @@ def test_majority_positive_class_is_warned_about(tmp_path, positive):
     assert "positive class 1" in lines[0] and "--positive 0" in lines[0]
 
 
+@pytest.mark.parametrize(("n_positive", "warned"), [(51, True), (50, False)])
+def test_any_majority_is_warned_about_and_a_tie_is_not(tmp_path, n_positive, warned):
+    frame = make_frame().head(100).copy()
+    frame["label"] = np.where(np.arange(len(frame)) < n_positive, "yes", "no")
+    frame.to_csv(tmp_path / "split.csv", index=False)
+    result = run("fit", "split.csv", "--target", "label", *FAST, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [w for w in warnings_of(result) if "majority" in w]
+    assert len(lines) == int(warned), result.stderr
+
+
 def test_minority_positive_class_is_not_warned_about(train):
     result = fit(train, "--positive", "yes")
     assert not [w for w in warnings_of(result) if "majority" in w], result.stderr

@@ -334,16 +334,11 @@ def name_classes(estimator, classes):
     estimator.classes_ = np.array(classes, dtype=dtype)
 
 
-#: The share of the rows above which a positive class is warned about as the majority
-#: (near a 50/50 split, which class is "rare" hardly matters).
-MAJORITY_WARNING_SHARE = 0.55
-
-
 def warn_majority_positive(positive, classes, counts, out):
-    """A warning when the positive class (the one β weights) is clearly the more frequent one."""
+    """A warning when the positive class (the one β weights) has more rows than the other."""
     k = classes.index(positive)
     share = counts[k] / sum(counts)
-    if share > MAJORITY_WARNING_SHARE:
+    if counts[k] > counts[1 - k]:
         negative = classes[1 - k]
         out.warning(
             f"the positive class {positive!r} is the majority ({share:.1%} of the rows): β "
