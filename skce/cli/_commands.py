@@ -334,6 +334,24 @@ def name_classes(estimator, classes):
     estimator.classes_ = np.array(classes, dtype=dtype)
 
 
+def report_target(args, out, classes, counts, positive):
+    """The lines on the dropped columns and the target; the majority warning if binary.
+
+    ``positive`` is the positive class of a binary fit, None otherwise.
+    """
+    if args.drop:
+        out.info(
+            f"        dropped {len(args.drop)} column{'s' if len(args.drop) > 1 else ''}: "
+            + ", ".join(repr(c) for c in args.drop)
+        )
+    shown = f"; positive class {positive!r}" if positive is not None else ""
+    out.info(
+        f"target: {args.target!r}, {len(classes)} classes: {counts_text(classes, counts)}{shown}"
+    )
+    if positive is not None:
+        warn_majority_positive(positive, classes, counts, out)
+
+
 def warn_majority_positive(positive, classes, counts, out):
     """A warning when the positive class (the one β weights) has more rows than the other."""
     k = classes.index(positive)
@@ -427,17 +445,7 @@ def cmd_fit(args, out):
         f"({len(numeric)} numeric, {len(categorical)} categorical)"
         + (", missing values imputed" if args.impute else "")
     )
-    if args.drop:
-        out.info(
-            f"        dropped {len(args.drop)} column{'s' if len(args.drop) > 1 else ''}: "
-            + ", ".join(repr(c) for c in args.drop)
-        )
-    shown = f"; positive class {positive!r}" if binary else ""
-    out.info(
-        f"target: {args.target!r}, {len(classes)} classes: {counts_text(classes, counts)}{shown}"
-    )
-    if binary:
-        warn_majority_positive(positive, classes, counts, out)
+    report_target(args, out, classes, counts, positive)
     steps = [
         f"{name} columns {how}"
         for name, how, cols in (

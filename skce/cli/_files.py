@@ -736,10 +736,9 @@ def fit_files(args, out):
         positive_class,
         report_fit_status,
         report_metrics,
-        warn_majority_positive,
+        report_target,
     )
     from ._crossval import fit_scorers
-    from ._data import counts_text
     from ._modelfile import model_document, write_model
     from ._output import warnings_as_lines
     from ._reports import format_beta, print_beta_report
@@ -790,18 +789,7 @@ def fit_files(args, out):
             f"feature column{'s' if len(layout.columns) > 1 else ''} ({len(layout.numeric)} "
             f"numeric, {len(layout.categorical)} categorical)"
         )
-        if args.drop:
-            out.info(
-                f"        dropped {len(args.drop)} column{'s' if len(args.drop) > 1 else ''}: "
-                + ", ".join(repr(c) for c in args.drop)
-            )
-        shown = f"; positive class {positive!r}" if binary else ""
-        out.info(
-            f"target: {args.target!r}, {len(classes)} classes: "
-            f"{counts_text(classes, counts)}{shown}"
-        )
-        if binary:
-            warn_majority_positive(positive, classes, counts, out)
+        report_target(args, out, classes, counts, positive)
         out.info(wrap_model_line(described, layout))
         out.info()
         arrays = chunked_arrays(
