@@ -13,8 +13,9 @@ those of the one-file ``skce fit``, done blockwise:
    preprocessing: a ``StandardScaler`` with the moments of all rows and a
    ``OneHotEncoder`` with the union of the categories, exactly as the one-file
    pipeline would have fitted them on the files joined;
-3. the workers turn their files into feature blocks (dense, or CSR when there
-   are categorical columns) and keep them (``Client.persist``; workers spill
+3. the workers turn their files into feature blocks (dense, or CSR where the
+   one-file pipeline's ``ColumnTransformer`` would output sparse data, see
+   ``_Layout.sparse``) and keep them (``Client.persist``; workers spill
    to disk what does not fit their memory), with the labels and each row's
    cross-validation fold;
 4. cross-validation fits the estimator on the dask array with sample weight 0
@@ -25,10 +26,10 @@ those of the one-file ``skce fit``, done blockwise:
    gathers one score and one label per held-out row on the client;
 5. the final fit uses every row, and the model file is the one-file format.
 
-Folds are stratified exactly as ``StratifiedKFold`` stratifies: the rows of
-each class are dealt to the folds in turn across the files (starting at a
-random fold per class, in a random order within a file), so every fold has
-the same share of each class, to one row.
+Folds are stratified as ``StratifiedKFold`` stratifies (they are other
+folds): the rows of each class are dealt to the folds in turn across the
+files (starting at a random fold per class, in a random order within a
+file), so every fold has the same share of each class, to one row.
 
 dask, distributed (and pyarrow for Parquet) are imported when this runs.
 """
