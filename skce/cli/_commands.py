@@ -334,6 +334,19 @@ def name_classes(estimator, classes):
     estimator.classes_ = np.array(classes, dtype=dtype)
 
 
+def model_line(described, numeric, categorical):
+    """``model:  WeightedLogisticCE(...); numeric columns standardised, ...``, wrapped."""
+    steps = [
+        f"{name} columns {how}"
+        for name, how, cols in (
+            ("numeric", "standardised", numeric),
+            ("other", "one-hot encoded", categorical),
+        )
+        if cols
+    ]
+    return wrap(f"model:  {described}; {', '.join(steps)}")
+
+
 def report_target(args, out, classes, counts, positive):
     """The lines on the dropped columns and the target; the majority warning if binary.
 
@@ -446,15 +459,7 @@ def cmd_fit(args, out):
         + (", missing values imputed" if args.impute else "")
     )
     report_target(args, out, classes, counts, positive)
-    steps = [
-        f"{name} columns {how}"
-        for name, how, cols in (
-            ("numeric", "standardised", numeric),
-            ("other", "one-hot encoded", categorical),
-        )
-        if cols
-    ]
-    out.info(wrap(f"model:  {described}; {', '.join(steps)}"))
+    out.info(model_line(described, numeric, categorical))
     out.info()
 
     with warnings_as_lines(out):

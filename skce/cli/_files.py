@@ -733,6 +733,7 @@ def fit_files(args, out):
     from ._commands import (
         _check_fit_request,
         _estimator,
+        model_line,
         name_classes,
         positive_class,
         report_fit_status,
@@ -791,7 +792,7 @@ def fit_files(args, out):
             f"numeric, {len(layout.categorical)} categorical)"
         )
         report_target(args, out, classes, counts, positive)
-        out.info(wrap_model_line(described, layout))
+        out.info(model_line(described, layout.numeric, layout.categorical))
         out.info()
         arrays = chunked_arrays(
             client, layout, pipeline.named_steps["preprocess"], args.target, args.cv, args.seed
@@ -852,17 +853,3 @@ def _default_model_path(spec, files):
     if path.is_dir():
         return path.parent / (path.resolve().name + MODEL_SUFFIX)
     return files[0].parent / ("model" + MODEL_SUFFIX)
-
-
-def wrap_model_line(described, layout):
-    from ._output import wrap
-
-    steps = [
-        f"{name} columns {how}"
-        for name, how, cols in (
-            ("numeric", "standardised", layout.numeric),
-            ("other", "one-hot encoded", layout.categorical),
-        )
-        if cols
-    ]
-    return wrap(f"model:  {described}; {', '.join(steps)}")
