@@ -8,6 +8,7 @@ reused); one test runs ``skce predict`` as a subprocess into a closed pipe.
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 
@@ -68,6 +69,26 @@ def test_predict_does_not_replace_an_existing_file_without_force(train):
     assert (train / "pred.csv").read_text() == "keep me"
     assert run(*args, "--force", cwd=train).returncode == 0
     assert len(pd.read_csv(train / "pred.csv")) == 25
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_force_keeps_the_permissions_of_the_replaced_file(train):
+    # Written as a temporary file and renamed over the old one: the new file
+    # must not come out with the temporary's owner-only permissions, nor lose
+    # the ones the user gave the file it replaces.
+    fit(train)
+    args = ["predict", "train.skce.json", "new.csv", "--out", "pred.csv"]
+    assert run(*args, cwd=train).returncode == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((train / "pred.csv").stat().st_mode) == 0o666 & ~umask
+    for mode in (0o640, 0o604):
+        (train / "pred.csv").chmod(mode)
+        assert run(*args, "--force", cwd=train).returncode == 0
+        assert stat.S_IMODE((train / "pred.csv").stat().st_mode) == mode
+        (train / "train.skce.json").chmod(mode)
+        fit(train, "--force")
+        assert stat.S_IMODE((train / "train.skce.json").stat().st_mode) == mode
 
 
 @pytest.mark.parametrize("force", [[], ["--force"]], ids=["plain", "force"])

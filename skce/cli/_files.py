@@ -35,6 +35,7 @@ dask, distributed (and pyarrow for Parquet) are imported when this runs.
 """
 
 import contextlib
+import gc
 import glob
 import os
 import time
@@ -680,17 +681,27 @@ def cluster(address, workers, out):
     from distributed import Client, LocalCluster
 
     if address:
+        failure = None
         try:
             client = Client(address, set_as_default=True)
         except (OSError, TimeoutError) as exc:
-            raise UsageError(
+            failure = UsageError(
                 f"cannot reach a dask scheduler at {address!r}: {one_line(first_line(exc))}"
-            ) from None
+            )
         except ValueError as exc:  # distributed's parsing of the address
-            raise UsageError(
+            failure = UsageError(
                 f"--scheduler {address!r} is not a dask scheduler address "
                 f"({one_line(first_line(exc))}); give one such as tcp://10.0.0.5:8786"
-            ) from None
+            )
+        if failure is not None:
+            # The half-built Client is garbage in a reference cycle. Its finaliser
+            # stops its event loop under distributed's process-wide loop lock; if
+            # the garbage collector ran it later inside another Client's start-up
+            # (which holds that lock while its loop thread starts), that start-up
+            # would wait 10 s and fail with a bare AssertionError (seen when
+            # ``main`` runs twice in one process). Finalise it here, now.
+            gc.collect()
+            raise failure
         out.progress(f"connected to the dask scheduler at {address}")
         with client:
             yield client
@@ -766,6 +777,10 @@ def fit_files(args, out):
         force=args.force,
     )
     _import_cluster()
+    if args.scheduler and getattr(args, "jobs_given", False):
+        out.warning(
+            f"-j/--jobs {args.jobs} is ignored with --scheduler: the cluster's workers do the work"
+        )
     start = time.perf_counter()
     with cluster(args.scheduler, args.jobs, out) as client, warnings_as_lines(out):
         out.progress(f"reading {len(files)} {kind.upper()} file{'s' if len(files) > 1 else ''}")

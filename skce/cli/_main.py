@@ -39,6 +39,14 @@ def _alpha(text):
     return value
 
 
+class _StoreGiven(argparse.Action):
+    """Store the value, and record in ``<dest>_given`` that the option was given."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_given", True)
+
+
 def _int_at_least(minimum):
     def parse(text):
         try:
@@ -257,6 +265,7 @@ def build_parser():
                 "--jobs",
                 type=_int_at_least(1),
                 default=DEFAULT_JOBS,
+                action=_StoreGiven,
                 metavar="N",
                 help="parallel processes for cross-validation (default: %(default)s; more pay off "
                 "only when each fit takes seconds)",

@@ -6,6 +6,7 @@ exit status; :func:`skce.cli.main` prints it as one ``skce: error:`` line.
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 import textwrap
@@ -176,11 +177,16 @@ def atomic_writer(path, what):
             prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
         )
         # mkstemp creates the file readable by its owner only; give it the
-        # permissions a new file gets (the umask's).
-        umask = os.umask(0)
-        os.umask(umask)
+        # permissions of the file it replaces (``--force``), or those a new
+        # file gets (the umask's).
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
         if os.chmod in os.supports_fd:
-            os.chmod(descriptor, 0o666 & ~umask)
+            os.chmod(descriptor, mode)
         with open(descriptor, "w", encoding="utf-8", newline="") as handle:
             yield handle
         os.replace(temporary, path)
