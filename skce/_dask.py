@@ -41,6 +41,7 @@ from ._objective import (
     LinearParameters,
     l2_penalty,
     l2_penalty_noise,
+    merge_constant_values,
     merge_moments,
     top_eigenvalue,
     weighted_targets,
@@ -598,6 +599,10 @@ class ChunkedObjective(LinearParameters):
         uncentred and simply add.
         """
         return merge_moments(self._each("column_moments"), centred=self.fit_intercept)
+
+    def constant_values(self, columns):
+        """:meth:`LinearObjective.constant_values` over every chunk (merged)."""
+        return merge_constant_values(self._each("constant_values", columns))
 
     def standardized_gram(self, theta, mean, sigma, tau, floor, rows=None):
         """:meth:`LinearObjective.standardized_gram` summed over the chunks (every row)."""

@@ -628,6 +628,32 @@ class LinearObjective(LinearParameters):
             return False
         return bool(np.all(self._sample_moments(rows)[1] > 0))
 
+    def constant_values(self, columns):
+        """Whether each of ``columns`` holds one value on every row of positive weight.
+
+        Returns ``(constant, value)``: a bool array and the value of each
+        constant column (NaN where the objective has no row of positive weight,
+        which is constant with any value). Takes a copy of those columns only;
+        called for the few columns whose moments say they might be constant
+        (:class:`StandardizedCoordinates`).
+        """
+        columns = np.asarray(columns, dtype=np.intp)
+        key = ("constant_values", columns.tobytes())
+        if key not in self._alpha_free_cache:
+            self._alpha_free_cache[key] = self._constant_values(columns)
+        return self._alpha_free_cache[key]
+
+    def _constant_values(self, columns):
+        weighted = np.flatnonzero(self.total_weight > 0)
+        if weighted.size == 0:
+            return np.ones(columns.size, dtype=bool), np.full(columns.size, np.nan)
+        part = self.X[:, columns]
+        part = part.toarray() if self._sparse else np.asarray(part)
+        part = part[weighted]
+        value = part[0].astype(np.float64)
+        constant = np.all(part == part[0], axis=0)
+        return constant, np.where(constant, value, np.nan)
+
     def standardized_gram(self, theta, mean, sigma, tau, floor, rows=None):
         """Curvature-weighted Gram matrix of the standardised columns.
 
@@ -922,9 +948,31 @@ class _ChangeOfVariables:
         other.objective = objective
         return other
 
+    #: Columns whose coefficients are held at 0 (see :meth:`StandardizedCoordinates._freeze`).
+    frozen = None
+
+    def _measured(self, g):
+        """``|g|`` with the frozen columns' entries left out (set to 0).
+
+        A frozen column's gradient entry is exactly ``c_j`` times the
+        intercept's, which the measure already holds; with ``|c_j|`` large it
+        is ``|c_j|`` times the intercept gradient's rounding error, which no
+        representable parameters reduce.
+        """
+        g = np.abs(g)
+        frozen = self.frozen
+        if frozen is not None:
+            k, d = self.objective.n_outputs, self.objective.n_features
+            g[: k * d].reshape(k, d)[:, frozen] = 0.0
+        return g
+
     def grad_max(self, gu):
-        """``max |grad_theta J|``: the stopping measure in the original coordinates."""
-        return float(np.max(np.abs(self.grad_to_theta(gu)), initial=0.0))
+        """``max |grad_theta J|``: the stopping measure in the original coordinates.
+
+        Over every parameter but the coefficients of constant columns, which
+        are exactly 0 (:meth:`StandardizedCoordinates._freeze`).
+        """
+        return float(np.max(self._measured(self.grad_to_theta(gu)), initial=0.0))
 
     def resolution(self, u, gu):
         """How far the gradient at ``u`` is above the arithmetic's resolution.
@@ -935,8 +983,54 @@ class _ChangeOfVariables:
         where the stopping measure is taken.
         """
         f_noise, g_noise = self.objective.rounding_noise(self.to_theta(u))
-        ratio = np.abs(self.grad_to_theta(gu)) / np.maximum(g_noise, np.finfo(np.float64).tiny)
+        ratio = self._measured(self.grad_to_theta(gu)) / np.maximum(
+            g_noise, np.finfo(np.float64).tiny
+        )
         return f_noise, float(np.max(ratio, initial=0.0))
+
+
+#: A column is a candidate for being constant (then checked exactly, see
+#: :meth:`LinearObjective.constant_values`) when its weighted standard deviation
+#: is at most 1e-4 of its mean: ``spread2 <= _CONSTANT_RTOL * mean^2 * weight_sum``.
+#: Generous, so that it holds whatever rounding the one-pass sparse moments
+#: (about ``n eps`` relative at worst) leave of a constant column; the exact
+#: check decides.
+_CONSTANT_RTOL = 1e-8
+
+
+def merge_constant_values(parts):
+    """Merge per-part :meth:`LinearObjective.constant_values` into the whole data's.
+
+    A column is constant over the whole data when it is constant in every part
+    and the parts' values agree (a part without weighted rows agrees with any).
+    Returns ``(constant, value)`` as :meth:`LinearObjective.constant_values` does.
+    """
+    values = np.vstack([v for _, v in parts])
+    known = ~np.isnan(values)
+    columns = np.arange(values.shape[1])
+    first = values[known.argmax(axis=0), columns]  # NaN where no part knows
+    agree = np.all(~known | (values == first), axis=0)
+    constant = np.logical_and.reduce([c for c, _ in parts]) & agree
+    return constant, np.where(constant, first, np.nan)
+
+
+def _constant_columns(objective, mean, spread2, wsum):
+    """The columns that hold one non-zero value on every weighted row, and those values.
+
+    Returns ``(mask, values)``. Candidates come from the column moments; each
+    is then checked exactly (:meth:`LinearObjective.constant_values`), so the
+    mask is exact whatever the moments' rounding or sampling.
+    """
+    mask = np.zeros(mean.shape[0], dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore"):
+        candidates = np.flatnonzero((mean != 0) & (spread2 <= _CONSTANT_RTOL * mean * mean * wsum))
+    if candidates.size == 0:
+        return mask, np.empty(0)
+    constant, values = objective.constant_values(candidates)
+    # A column with no weighted row at all (NaN value) is left alone.
+    constant &= ~np.isnan(values) & (values != 0)
+    mask[candidates[constant]] = True
+    return mask, values[constant]
 
 
 def _check_representable(mean, spread2):
@@ -993,6 +1087,47 @@ class StandardizedCoordinates(_ChangeOfVariables):
         self._k = objective.n_outputs
         self._d = objective.n_features
         self._intercept = objective.fit_intercept
+        self.frozen = None
+        if self._intercept:
+            frozen, values = _constant_columns(objective, mean, spread2, wsum)
+            self._freeze(frozen, values)
+
+    def _freeze(self, frozen, values):
+        """Hold the coefficients of the constant columns ``frozen`` at 0.
+
+        With an intercept, a column that holds one value ``c`` on every
+        weighted row only adds ``c W_j`` to every logit, which the unpenalised
+        intercept can take over: at the optimum ``W_j = 0`` exactly (the
+        penalty's minimum), and the gradient there is ``c grad_b``. So the
+        change of variables maps those coefficients to 0 and their gradients in
+        the solver's coordinates to 0 (the solver cannot move them), and the
+        stopping measure gets ``c grad_b``, the exact gradient at ``W_j = 0``.
+        Without this, ``c x W_j`` and the intercept's ``- c W_j`` cancel in every
+        logit, to a rounding error of ``eps |c W_j|``: beyond ``|c|`` of about
+        1e8 fits stalled, and beyond about 1e15 they ended at the starting point
+        (seen on raw data with a constant column of large values). The mean is
+        set to the exact value, so centred values of these columns are 0.
+        """
+        self.frozen = frozen if frozen.any() else None
+        if self.frozen is not None:
+            self.mean = self.mean.copy()
+            self.mean[frozen] = values
+
+    def on(self, objective):
+        """The same change of variables for ``objective`` (same features): a copy.
+
+        The frozen columns are checked again: a column constant on a row sample
+        may vary on every row, and is then no longer frozen.
+        """
+        other = super().on(objective)
+        if self.frozen is not None:
+            columns = np.flatnonzero(self.frozen)
+            constant, values = objective.constant_values(columns)
+            keep = constant & (values == self.mean[columns])
+            frozen = np.zeros_like(self.frozen)
+            frozen[columns[keep]] = True
+            other.frozen = frozen if frozen.any() else None
+        return other
 
     def _split(self, v):
         k, d = self._k, self._d
@@ -1004,6 +1139,8 @@ class StandardizedCoordinates(_ChangeOfVariables):
         theta = np.empty_like(u)
         W, b = self._split(theta)
         np.divide(V, self.sigma, out=W)
+        if self.frozen is not None:
+            W[:, self.frozen] = 0.0
         if self._intercept:
             b[:] = c / self.tau - W @ self.mean
         return theta
@@ -1015,7 +1152,10 @@ class StandardizedCoordinates(_ChangeOfVariables):
         V, c = self._split(u)
         np.multiply(W, self.sigma, out=V)
         if self._intercept:
+            # A frozen column's c W_j moves into the intercept: the same logits.
             c[:] = (b + W @ self.mean) * self.tau
+        if self.frozen is not None:
+            V[:, self.frozen] = 0.0
         return u
 
     def grad_to_u(self, g):
@@ -1029,6 +1169,8 @@ class StandardizedCoordinates(_ChangeOfVariables):
         else:
             gV[:] = gW
         gV /= self.sigma
+        if self.frozen is not None:
+            gV[:, self.frozen] = 0.0
         return out
 
     def grad_to_theta(self, gu):
@@ -1101,6 +1243,11 @@ class WhitenedCoordinates(_ChangeOfVariables):
 
     #: Curvature floor, relative to the loss's curvature bound.
     floor = 1e-6
+
+    @property
+    def frozen(self):
+        """The frozen columns of the standardised coordinates underneath."""
+        return self.std.frozen
 
     def __init__(self, objective, theta=None):
         self.objective = objective
@@ -1213,7 +1360,27 @@ class WhitenedCoordinates(_ChangeOfVariables):
             self._curvature = objective.standardized_gram(
                 theta, std.mean, std.sigma, std.tau, self.floor, rows=self._rows
             )
+        self._isolate_frozen()
         self.L = self._penalised_factor()
+
+    def _isolate_frozen(self):
+        """Decouple the frozen columns' coordinates in the metric (unit curvature).
+
+        Their coefficients are held at 0 (:meth:`StandardizedCoordinates._freeze`)
+        and their centred values are 0 in exact arithmetic; any rounding left in
+        their rows of the Gram matrix would couple a dead coordinate to live
+        ones. A unit diagonal keeps the metric positive definite.
+        """
+        frozen = self.std.frozen
+        if frozen is None:
+            return
+        d1 = self._d + 1
+        blocks = self._k if self._coupled else 1
+        index = (np.arange(blocks)[:, None] * d1 + np.flatnonzero(frozen)[None, :]).ravel()
+        G = self._curvature
+        G[index, :] = 0.0
+        G[:, index] = 0.0
+        G[index, index] = 1.0
 
     def _penalised_factor(self):
         """Cholesky factor of the stored curvature plus the objective's penalty."""

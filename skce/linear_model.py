@@ -95,7 +95,11 @@ _ESTIMATOR_PARAMETERS = """\
 
     tol : float, default=1e-7
         Stop when the largest absolute entry of the gradient of ``J`` (intercept
-        included) is at most ``tol``.
+        included) is at most ``tol``. With an intercept, a column that holds one
+        value on every row of positive weight gets coefficient 0 exactly (the
+        optimum: the intercept takes it over) and its entry, which is that value
+        times the intercept's, is left out (the ``bb``, ``agd`` and ``lbfgs``
+        solvers).
 
     max_iter : int, default=1000
         Maximum number of iterations. When it is reached before ``tol``, a

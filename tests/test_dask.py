@@ -767,3 +767,27 @@ def test_a_fit_on_a_dask_dataframe_reads_each_partition_twice():
     assert sorted(_PARTITIONS_READ) == [0, 0, 1, 1, 2, 2]
     reference = WeightedLogisticCE().fit(frame[["a", "b", "c"]], y)
     np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE, SoftmaxCE])
+def test_a_constant_column_is_found_across_chunks(scheduler, estimator):
+    # A column constant on every weighted row of every chunk gets coefficient 0
+    # (the intercept takes it over), as in memory; one that differs between
+    # chunks, each constant within, is fitted. Reference: LogisticRegression
+    # without the constant column.
+    X, y = binary_data() if estimator is WeightedLogisticCE else multiclass_data()
+    alpha = 1e-2
+    constant = np.column_stack([X, np.full(len(y), 1.7e18)])
+    fitted = estimator(alpha=alpha, tol=1e-9).fit(_as_dask(constant)[0], y)
+    assert np.all(fitted.coef_[:, -1] == 0.0)
+    ref = LogisticRegression(C=1 / (alpha * len(y)), solver="newton-cholesky", tol=1e-12)
+    ref.fit(X, y)
+    np.testing.assert_allclose(fitted.coef_[:, :-1], ref.coef_, atol=1e-6)
+    np.testing.assert_allclose(fitted.intercept_, ref.intercept_, atol=1e-6)
+    # Constant within each chunk, but not over the data: a feature like any other.
+    steps = (np.arange(len(y)) // CHUNKS).astype(float) + 2.0
+    stepped = np.column_stack([X, steps])
+    fitted = estimator(alpha=alpha, tol=1e-9).fit(_as_dask(stepped)[0], y)
+    memory = estimator(alpha=alpha, tol=1e-9).fit(stepped, y)
+    assert np.all(np.abs(memory.coef_[:, -1]) > 1e-6)
+    np.testing.assert_allclose(fitted.coef_, memory.coef_, atol=1e-6)

@@ -18,6 +18,7 @@ from skce._objective import (
     LinearObjective,
     StandardizedCoordinates,
     WhitenedCoordinates,
+    merge_constant_values,
     weighted_targets,
 )
 
@@ -610,7 +611,12 @@ def test_singular_metric_gets_a_ridge():
     theta = rng.randn(obj.n_params)
     u = coords.to_u(theta)
     assert np.all(np.isfinite(u))
-    np.testing.assert_allclose(coords.to_theta(u), theta, rtol=1e-6, atol=1e-6)
+    # The constant column's coefficient is held at 0 (with an intercept): its
+    # share 2 w_4 of every logit moves into the intercept; the rest is unchanged.
+    np.testing.assert_array_equal(coords.frozen, [False, False, False, False, True])
+    expected = theta.copy()
+    expected[4], expected[5] = 0.0, theta[5] + 2.0 * theta[4]
+    np.testing.assert_allclose(coords.to_theta(u), expected, rtol=1e-6, atol=1e-6)
 
 
 def test_coupled_softmax_metric_is_the_hessian_on_the_class_sum_zero_subspace():
@@ -816,3 +822,47 @@ def test_with_alpha_copies_share_the_alpha_free_work(monkeypatch):
     assert calls == {"moments": 1, "eigen": 1}
     # L = kappa lambda_max + alpha: the alphas' constants differ by their alphas.
     np.testing.assert_allclose(np.diff(lipschitz), [-0.9, -0.09], rtol=1e-10)
+
+
+def test_merge_constant_values_over_parts():
+    # Columns: constant 2.0 everywhere; constant per part but 2.0 vs 3.0; not
+    # constant in one part; constant, with one part that has no weighted row.
+    parts = [
+        (np.array([True, True, False, True]), np.array([2.0, 2.0, np.nan, 7.0])),
+        (np.array([True, True, True, True]), np.array([2.0, 3.0, 1.0, np.nan])),
+        (np.array([True, True, True, True]), np.array([2.0, 3.0, 1.0, 7.0])),
+    ]
+    constant, values = merge_constant_values(parts)
+    np.testing.assert_array_equal(constant, [True, False, False, True])
+    np.testing.assert_array_equal(values[[0, 3]], [2.0, 7.0])
+    assert np.isnan(values[[1, 2]]).all()
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_constant_columns_are_frozen_exactly_and_checked_again_on_other_rows(sparse):
+    # Column 1 is constant (5.0) on the rows of positive weight, except row 0,
+    # whose weight is 0 in the first objective only. Frozen there (coefficient
+    # mapped to 0, the logits unchanged: c W_j moves into the intercept), and no
+    # longer once the coordinates move to the objective that weights row 0.
+    rng = np.random.RandomState(0)
+    X = rng.randn(30, 3)
+    X[:, 1] = 5.0
+    X[0, 1] = 9.0
+    y = rng.randint(0, 2, 30)
+    y[:2] = [0, 1]
+    sw = np.ones(30)
+    sw[0] = 0.0
+    Xs = sp.csr_matrix(X) if sparse else X
+    targets = weighted_targets(y, 2, sw, np.ones(2))
+    without_row = LinearObjective(BinaryCrossEntropy, Xs, targets, alpha=0.1)
+    coords = StandardizedCoordinates(without_row)
+    np.testing.assert_array_equal(coords.frozen, [False, True, False])
+    theta = np.array([0.3, -0.7, 0.2, 0.5])
+    moved = coords.to_theta(coords.to_u(theta))
+    assert moved[1] == 0.0
+    logits = lambda t: X[1:] @ t[:3] + t[3]  # noqa: E731 (the weighted rows)
+    np.testing.assert_allclose(logits(moved), logits(theta), rtol=1e-12)
+    targets = weighted_targets(y, 2, np.ones(30), np.ones(2))
+    every_row = LinearObjective(BinaryCrossEntropy, Xs, targets, alpha=0.1)
+    assert StandardizedCoordinates(every_row).frozen is None
+    assert coords.on(every_row).frozen is None

@@ -108,6 +108,88 @@ def test_constant_columns_get_zero_coefficient(solver):
     np.testing.assert_allclose(model.predict_proba(Xc), ref.predict_proba(X), atol=1e-6)
 
 
+@pytest.mark.parametrize("value", [1e8, 1e15, -1.7e18])
+@pytest.mark.parametrize("preconditioner", ["auto", "diagonal"])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("solver", GUARDED_SOLVERS)
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE, SoftmaxCE])
+def test_constant_column_of_large_values_gets_the_fit_without_it(
+    estimator, solver, sparse, preconditioner, value
+):
+    # With an intercept, a constant column c only adds c * w_j to every logit, which
+    # the unpenalised intercept takes over: the optimum has w_j = 0 and is otherwise
+    # the optimum without the column. (A timestamp in nanoseconds is about 1.7e18.)
+    # Before, c * w_j and the intercept's share cancelled in every logit: fits
+    # stalled from c ~ 1e10, and from c ~ 1e15 ended at w = 0 with a warning that the
+    # result was as accurate as the data allow.
+    X, y = binary_data() if estimator is WeightedLogisticCE else multiclass_data()
+    alpha = 1e-2
+    # A row of weight 0 may hold another value: it does not enter the objective.
+    weights = np.ones(len(y))
+    weights[5] = 0.0
+    column = np.full(len(y), value)
+    column[5] = 3.0
+    Xc = np.column_stack([X[:, :2], column, X[:, 2:]])
+    Xc = sp.csr_matrix(Xc) if sparse else Xc
+    model = _fit_quietly(
+        estimator(alpha=alpha, solver=solver, tol=1e-9, preconditioner=preconditioner),
+        Xc,
+        y,
+        sample_weight=weights,
+    )
+    assert np.all(model.coef_[:, 2] == 0.0)
+    ref = _reference(X, y, alpha, sample_weight=weights)
+    np.testing.assert_allclose(np.delete(model.coef_, 2, axis=1), ref.coef_, atol=1e-6)
+    np.testing.assert_allclose(model.intercept_, ref.intercept_, atol=1e-6)
+
+
+@pytest.mark.parametrize("estimator", [WeightedLogisticCE, SoftmaxCE])
+def test_a_column_constant_but_for_one_row_or_without_intercept_is_fitted(estimator):
+    # Not constant on every weighted row, or no intercept to take it over: the
+    # column's coefficient is fitted like any other (not held at 0).
+    X, y = binary_data() if estimator is WeightedLogisticCE else multiclass_data()
+    column = np.full(len(y), 5.0)
+    column[7] = 9.0
+    Xc = np.column_stack([X, column])
+    alpha = 1e-2
+    model = _fit_quietly(estimator(alpha=alpha, tol=1e-10), Xc, y)
+    ref = _reference(Xc, y, alpha)
+    np.testing.assert_allclose(model.coef_, ref.coef_, atol=1e-6)
+    assert np.all(np.abs(model.coef_[:, -1]) > 1e-4)
+    # Without an intercept, a constant column is the intercept, penalised.
+    Xk = np.column_stack([X, np.full(len(y), 5.0)])
+    model = _fit_quietly(estimator(alpha=alpha, tol=1e-10, fit_intercept=False), Xk, y)
+    ref = LogisticRegression(
+        C=1.0 / (alpha * len(y)), solver="newton-cholesky", tol=1e-12, fit_intercept=False
+    ).fit(Xk, y)
+    np.testing.assert_allclose(model.coef_, ref.coef_, atol=1e-6)
+    assert np.all(np.abs(model.coef_[:, -1]) > 1e-4)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_nearly_constant_column_is_fitted_like_its_shifted_copy(sparse):
+    # 1e6 on every row but one (1e6 + 1): its spread is below 1e-4 of its mean,
+    # so it is checked exactly for constancy, and fitted as a feature. Reference:
+    # the exact invariance under shifting a column (only the intercept changes).
+    X, y = binary_data()
+    column = np.full(len(y), 1e6)
+    column[11] += 1.0
+    alpha = 1e-3
+    shifted = WeightedLogisticCE(alpha=alpha, tol=1e-10).fit(np.column_stack([X, column - 1e6]), y)
+    Xc = np.column_stack([X, column])
+    # The gradient entry of a column of 1e6 carries rounding noise near tol=1e-7:
+    # the fit may end at the working precision, with a ConvergenceWarning saying so.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = WeightedLogisticCE(alpha=alpha).fit(sp.csr_matrix(Xc) if sparse else Xc, y)
+    assert model.status_ in ("converged", "stalled")
+    assert abs(shifted.coef_[0, -1]) > 1e-3
+    np.testing.assert_allclose(model.coef_, shifted.coef_, atol=1e-6)
+    np.testing.assert_allclose(
+        model.intercept_ + 1e6 * model.coef_[0, -1], shifted.intercept_, atol=1e-6
+    )
+
+
 @pytest.mark.parametrize("solver", GUARDED_SOLVERS)
 @pytest.mark.parametrize("estimator", [WeightedLogisticCE, SoftmaxCE])
 def test_duplicated_column_splits_the_weight(solver, estimator):
