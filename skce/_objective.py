@@ -617,16 +617,20 @@ class LinearObjective(LinearParameters):
         return cache[rows]
 
     def sample_sees_every_column(self, rows):
-        """Whether every column varies within the sample blocks of about ``rows`` rows.
+        """Whether the sample blocks of about ``rows`` rows represent every column.
 
         Dense ``X`` with more than ``rows`` rows only (False otherwise). A
         column that is constant in the sample may be a rare non-zero feature:
         sums that would be estimated from the sample (column moments, metrics)
-        are then taken over every row.
+        are then taken over every row. Unless it is constant on every weighted
+        row (a column of ones, say): any sample then shows it as it is. (Such
+        columns cost a 2.9x slower fit on 200k x 100 when they turned the
+        sample off.)
         """
         if self._sparse or rows >= self.n_samples:
             return False
-        return bool(np.all(self._sample_moments(rows)[1] > 0))
+        flat = np.flatnonzero(self._sample_moments(rows)[1] <= 0)
+        return bool(flat.size == 0 or np.all(self.constant_values(flat)[0]))
 
     def constant_values(self, columns):
         """Whether each of ``columns`` holds one value on every row of positive weight.

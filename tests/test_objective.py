@@ -866,3 +866,23 @@ def test_constant_columns_are_frozen_exactly_and_checked_again_on_other_rows(spa
     every_row = LinearObjective(BinaryCrossEntropy, Xs, targets, alpha=0.1)
     assert StandardizedCoordinates(every_row).frozen is None
     assert coords.on(every_row).frozen is None
+
+
+def test_a_column_constant_on_every_row_keeps_the_row_sample():
+    # Large dense data start on a row sample unless a column looks constant in
+    # it (it may be a rare feature the sample misses); a column constant on
+    # every weighted row (a column of ones) is shown as it is by any sample.
+    rng = np.random.RandomState(0)
+    n = 70_000
+    X = np.column_stack([rng.randn(n, 3), np.ones(n)])
+    y = (X[:, 0] + rng.logistic(size=n) > 0).astype(int)
+    A = weighted_targets(y, 2, np.ones(n), np.ones(2))
+    obj = LinearObjective(BinaryCrossEntropy, X, A, alpha=1e-4)
+    assert obj.sample_sees_every_column(1 << 15)
+    assert obj.row_sample() is not None
+    rare = X.copy()
+    rare[:, 3] = 0.0
+    rare[3000:3100, 3] = 1.0  # between the sample's blocks
+    obj = LinearObjective(BinaryCrossEntropy, rare, A, alpha=1e-4)
+    assert not obj.sample_sees_every_column(1 << 15)
+    assert obj.row_sample() is None

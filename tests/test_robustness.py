@@ -166,6 +166,24 @@ def test_a_column_constant_but_for_one_row_or_without_intercept_is_fitted(estima
     assert np.all(np.abs(model.coef_[:, -1]) > 1e-4)
 
 
+def test_a_column_of_ones_on_large_data_gets_the_fit_without_it():
+    # statsmodels' add_constant and the like put a column of ones next to the
+    # intercept. On large dense data the fit starts on a row sample (which the
+    # column no longer turns off) and the column's coefficient is 0.
+    rng = np.random.RandomState(0)
+    n = 70_000
+    X = rng.normal(size=(n, 3))
+    y = (X[:, 0] - X[:, 1] + rng.logistic(size=n) > 0.5).astype(int)
+    alpha = 1e-4
+    model = _fit_quietly(
+        WeightedLogisticCE(alpha=alpha, tol=1e-9), np.column_stack([np.ones(n), X]), y
+    )
+    ref = _reference(X, y, alpha)
+    assert model.coef_[0, 0] == 0.0
+    np.testing.assert_allclose(model.coef_[:, 1:], ref.coef_, atol=1e-6)
+    np.testing.assert_allclose(model.intercept_, ref.intercept_, atol=1e-6)
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_a_nearly_constant_column_is_fitted_like_its_shifted_copy(sparse):
     # 1e6 on every row but one (1e6 + 1): its spread is below 1e-4 of its mean,
