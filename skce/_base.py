@@ -489,7 +489,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             return result, coords
         on_sample = self._coordinates(solver, sample, theta0)
         g0 = sample.value_and_grad(theta0)[1]
-        tol = max(self.tol, _SAMPLE_RTOL * float(np.max(np.abs(g0), initial=0.0)))
+        tol = max(self.tol, _SAMPLE_RTOL * on_sample.stopping_measure(g0))
         start = self._solve(solver, on_sample, theta0, X, tol, self.max_iter, None).x
         if getattr(on_sample, "curvature_at", False) is None:
             # The sample fit ended before its first refresh: build the metric

@@ -970,13 +970,17 @@ class _ChangeOfVariables:
             g[: k * d].reshape(k, d)[:, frozen] = 0.0
         return g
 
-    def grad_max(self, gu):
-        """``max |grad_theta J|``: the stopping measure in the original coordinates.
+    def stopping_measure(self, g):
+        """``max |g|`` of a gradient ``g`` in the original coordinates.
 
         Over every parameter but the coefficients of constant columns, which
         are exactly 0 (:meth:`StandardizedCoordinates._freeze`).
         """
-        return float(np.max(self._measured(self.grad_to_theta(gu)), initial=0.0))
+        return float(np.max(self._measured(g), initial=0.0))
+
+    def grad_max(self, gu):
+        """The stopping measure (:meth:`stopping_measure`) of a gradient ``gu`` in ``u``."""
+        return self.stopping_measure(self.grad_to_theta(gu))
 
     def resolution(self, u, gu):
         """How far the gradient at ``u`` is above the arithmetic's resolution.
@@ -1030,9 +1034,9 @@ def _constant_columns(objective, mean, spread2, wsum):
         candidates = np.flatnonzero((mean != 0) & (spread2 <= _CONSTANT_RTOL * mean * mean * wsum))
     if candidates.size == 0:
         return mask, np.empty(0)
-    constant, values = objective.constant_values(candidates)
+    constant, values = objective.constant_values(candidates)  # cached: not modified
     # A column with no weighted row at all (NaN value) is left alone.
-    constant &= ~np.isnan(values) & (values != 0)
+    constant = constant & ~np.isnan(values) & (values != 0)
     mask[candidates[constant]] = True
     return mask, values[constant]
 

@@ -166,22 +166,27 @@ def test_a_column_constant_but_for_one_row_or_without_intercept_is_fitted(estima
     assert np.all(np.abs(model.coef_[:, -1]) > 1e-4)
 
 
-def test_a_column_of_ones_on_large_data_gets_the_fit_without_it():
+@pytest.mark.parametrize("value", [1.0, 1e15])
+def test_a_constant_column_on_large_data_gets_the_fit_without_it(value):
     # statsmodels' add_constant and the like put a column of ones next to the
-    # intercept. On large dense data the fit starts on a row sample (which the
-    # column no longer turns off) and the column's coefficient is 0.
+    # intercept. On large dense data the fit starts on a row sample, which such a
+    # column no longer turns off, and whose tolerance (relative to its starting
+    # gradient) no longer counts the column's entry (1e15 times the intercept's):
+    # the same iterations as without the column, and its coefficient 0.
     rng = np.random.RandomState(0)
     n = 70_000
     X = rng.normal(size=(n, 3))
     y = (X[:, 0] - X[:, 1] + rng.logistic(size=n) > 0.5).astype(int)
     alpha = 1e-4
-    model = _fit_quietly(
-        WeightedLogisticCE(alpha=alpha, tol=1e-9), np.column_stack([np.ones(n), X]), y
+    with_column = _fit_quietly(
+        WeightedLogisticCE(alpha=alpha, tol=1e-9), np.column_stack([np.full(n, value), X]), y
     )
+    without = _fit_quietly(WeightedLogisticCE(alpha=alpha, tol=1e-9), X, y)
+    assert with_column.coef_[0, 0] == 0.0
+    assert with_column.n_iter_ == without.n_iter_
     ref = _reference(X, y, alpha)
-    assert model.coef_[0, 0] == 0.0
-    np.testing.assert_allclose(model.coef_[:, 1:], ref.coef_, atol=1e-6)
-    np.testing.assert_allclose(model.intercept_, ref.intercept_, atol=1e-6)
+    np.testing.assert_allclose(with_column.coef_[:, 1:], ref.coef_, atol=1e-6)
+    np.testing.assert_allclose(with_column.intercept_, ref.intercept_, atol=1e-6)
 
 
 @pytest.mark.parametrize("sparse", [False, True])
