@@ -648,15 +648,37 @@ class LinearObjective(LinearParameters):
         return self._alpha_free_cache[key]
 
     def _constant_values(self, columns):
-        weighted = np.flatnonzero(self.total_weight > 0)
-        if weighted.size == 0:
-            return np.ones(columns.size, dtype=bool), np.full(columns.size, np.nan)
-        part = self.X[:, columns]
-        part = part.toarray() if self._sparse else np.asarray(part)
-        part = part[weighted]
-        value = part[0].astype(np.float64)
-        constant = np.all(part == part[0], axis=0)
-        return constant, np.where(constant, value, np.nan)
+        # The smallest and largest value of each column over the weighted rows,
+        # block by block (dense: a block's copy of those columns at a time, so a
+        # wide matrix with many candidate columns is never copied whole; sparse:
+        # the columns' stored entries, with the implicit zeros counted).
+        c = columns.size
+        weighted = self.total_weight > 0
+        n_weighted = int(np.count_nonzero(weighted))
+        if n_weighted == 0:
+            return np.ones(c, dtype=bool), np.full(c, np.nan)
+        lo = np.full(c, np.inf)
+        hi = np.full(c, -np.inf)
+        if self._sparse:
+            part = sp.csc_matrix(self.X[:, columns])
+            for j in range(c):
+                entries = slice(part.indptr[j], part.indptr[j + 1])
+                values = part.data[entries][weighted[part.indices[entries]]]
+                if values.size < n_weighted:  # some weighted rows hold an implicit 0
+                    values = np.append(values, 0.0)
+                lo[j], hi[j] = values.min(), values.max()
+        else:
+            for rows in self._blocks:
+                keep = weighted[rows]
+                if not keep.any():
+                    continue
+                part = self.X[rows][:, columns]
+                if not keep.all():
+                    part = part[keep]
+                np.minimum(lo, part.min(axis=0), out=lo)
+                np.maximum(hi, part.max(axis=0), out=hi)
+        constant = lo == hi
+        return constant, np.where(constant, lo, np.nan)
 
     def standardized_gram(self, theta, mean, sigma, tau, floor, rows=None):
         """Curvature-weighted Gram matrix of the standardised columns.
@@ -1109,7 +1131,8 @@ class StandardizedCoordinates(_ChangeOfVariables):
         penalty's minimum), and the gradient there is ``c grad_b``. So the
         change of variables maps those coefficients to 0 and their gradients in
         the solver's coordinates to 0 (the solver cannot move them), and the
-        stopping measure gets ``c grad_b``, the exact gradient at ``W_j = 0``.
+        stopping measure leaves out their gradient entries, ``c grad_b`` at
+        ``W_j = 0``: ``c`` times the intercept's, which it holds already.
         Without this, ``c x W_j`` and the intercept's ``- c W_j`` cancel in every
         logit, to a rounding error of ``eps |c W_j|``: beyond ``|c|`` of about
         1e8 fits stalled, and beyond about 1e15 they ended at the starting point
