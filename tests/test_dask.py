@@ -731,17 +731,22 @@ def _counted_partition(k, frame):
     return frame
 
 
+def _counted_frame(dd, frame, n_partitions=3):
+    """``frame`` as a dask DataFrame whose partition reads go to ``_PARTITIONS_READ``."""
+    parts = np.array_split(np.arange(len(frame)), n_partitions)
+    return dd.from_delayed(
+        [dask.delayed(_counted_partition)(k, frame.iloc[p]) for k, p in enumerate(parts)],
+        meta=frame.iloc[:0],
+    )
+
+
 def test_predictions_on_a_dask_dataframe_read_nothing_until_computed():
     # dask's local scheduler, so that this process sees the partitions read.
     dd = pytest.importorskip("dask.dataframe")
     X, y = binary_data()
     frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
     model = WeightedLogisticCE().fit(frame, y)
-    parts = np.array_split(np.arange(len(frame)), 3)
-    ddf = dd.from_delayed(
-        [dask.delayed(_counted_partition)(k, frame.iloc[p]) for k, p in enumerate(parts)],
-        meta=frame.iloc[:0],
-    )
+    ddf = _counted_frame(dd, frame)
     _PARTITIONS_READ.clear()
     with dask.config.set(scheduler="threads"):
         proba, labels = model.predict_proba(ddf), model.predict(ddf)
@@ -757,11 +762,7 @@ def test_a_fit_on_a_dask_dataframe_reads_each_partition_twice():
     dd = pytest.importorskip("dask.dataframe")
     X, y = binary_data()
     frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"]).assign(label=y, w=1.0)
-    parts = np.array_split(np.arange(len(frame)), 3)
-    ddf = dd.from_delayed(
-        [dask.delayed(_counted_partition)(k, frame.iloc[p]) for k, p in enumerate(parts)],
-        meta=frame.iloc[:0],
-    )
+    ddf = _counted_frame(dd, frame)
     _PARTITIONS_READ.clear()
     with dask.config.set(scheduler="threads"):
         model = WeightedLogisticCE().fit(ddf[["a", "b", "c"]], ddf["label"], ddf["w"])
