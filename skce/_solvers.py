@@ -442,20 +442,29 @@ class _Accelerated(_Guarded):
         self.step_length = step
         # Where the sufficient decrease is below the objective's rounding noise the
         # line search cannot tell good steps from bad ones (and noise can shrink
-        # the step for nothing): drop the momentum, which would make the
-        # objective rise, and take gradient steps of the last length that was
-        # accepted on a measurable decrease, short enough for the local
-        # curvature (the descent lemma), without growing it.
+        # the step for nothing): take steps of the last length that was accepted
+        # on a measurable decrease, short enough for the local curvature (the
+        # descent lemma), without growing it. The momentum stays: its restart
+        # test uses gradients only, and without it an ill-conditioned problem
+        # crawls at the rate of plain gradient descent (raw breast cancer with
+        # the diagonal scaling: 20,000 iterations from max|grad| 2e-6 to 1e-7).
         self.in_noise = 0.5 * step * gg <= noise
         if not self.in_noise:
             self.trusted = step
         a = self.a
-        if self.in_noise or gy @ (x_new - self.x) > 0:
+        if gy @ (x_new - self.x) > 0:
             a = 1.0
         a_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * a * a))
         y = x_new + ((a - 1.0) / a_new) * (x_new - self.x)
         self.x, self.a = x_new, a_new
         fy, gy = evals.value_and_grad(y)
+        if self.in_noise and fy > f_new + noise:
+            # The extrapolation raised the objective by more than its noise (which
+            # the line search, accepting rises within the noise, would otherwise
+            # carry into the next step): restart from x_{k+1}.
+            self.a = 1.0
+            y = x_new
+            fy, gy = evals.value_and_grad(y)
         return _Step(y, fy, gy, min(fy, f_new))
 
 
@@ -662,7 +671,12 @@ def agd(
     directions. Momentum restarts (``a = 1``) whenever
     ``grad f(y_k) . (x_{k+1} - x_k) > 0``, the gradient scheme of O'Donoghue &
     Candès (2015), which recovers linear convergence on strongly convex
-    problems without knowing the strong-convexity constant.
+    problems without knowing the strong-convexity constant. Where the
+    sufficient decrease falls below the objective's rounding noise (the line
+    search can no longer judge a step), the step stays at the last length
+    accepted on a measurable decrease and the momentum is kept, except that an
+    extrapolated point whose objective exceeds ``f(x_{k+1})`` by more than the
+    noise is replaced by ``x_{k+1}`` (a restart).
 
     The stopping test is made at ``y_k``, whose gradient is the one computed,
     and ``y_k`` is the point returned on convergence (otherwise the point with

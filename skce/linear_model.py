@@ -866,7 +866,7 @@ class SoftmaxCECV(CrossValidatedMixin, SoftmaxCE):
     >>> from sklearn.datasets import load_iris
     >>> from skce import SoftmaxCECV
     >>> X, y = load_iris(return_X_y=True)
-    >>> search = SoftmaxCECV(alphas=[1e-1, 1e-2, 1e-3], cv=3).fit(X, y)
+    >>> search = SoftmaxCECV(alphas=[1e-2, 1e-3, 1e-4, 1e-5], cv=3).fit(X, y)
     >>> sorted(search.best_params_)
     ['alpha', 'class_weight']
     >>> search.predict_proba(X[:2]).shape
