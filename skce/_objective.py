@@ -50,8 +50,9 @@ __all__ = [
 _BLOCK_BYTES = 1 << 22
 
 # Dense data with more rows than this gets its column moments (the scales of
-# the standardised coordinates) from evenly spaced sample blocks of this many
-# rows in total, instead of a full extra pass over X.
+# the standardised coordinates) from an evenly spread sample of this many rows
+# (every n/32k-th row: LinearObjective._sample_blocks), instead of a full extra
+# pass over X.
 _MOMENT_SAMPLE_ROWS = 1 << 15
 
 # Rows of the sample a large dense fit starts on (LinearObjective.row_sample).
@@ -59,6 +60,12 @@ _MOMENT_SAMPLE_ROWS = 1 << 15
 # 16k rows left 4 full-data iterations on both; 8k rows started the softmax fit
 # too far away (10 iterations); 32k rows cost a third of the softmax data.
 _START_SAMPLE_ROWS = 1 << 14
+
+# Rows per group of a sample (:meth:`LinearObjective._sample_blocks`): each
+# group is gathered (a copy) where a sum is taken over the sample, so X itself
+# is never copied. 2048-row groups raised the peak memory of a float32 fit on
+# 66k x 100 from 0.20 to 0.25 of X; smaller groups cost more Python overhead.
+_SAMPLE_GROUP = 1024
 
 # Stored entries of sparse X per slice when the preconditioner sums its Gram matrix.
 _GRAM_CHUNK_ENTRIES = 1 << 16
@@ -252,10 +259,12 @@ class LinearObjective(LinearParameters):
     alpha : float
         L2 penalty on ``W``.
     fit_intercept : bool
-    rows : list of slice, optional
-        Dense ``X`` only: the row ranges the objective is summed over
-        (:meth:`row_sample`). All rows by default. The weight totals are still
-        taken over all of ``A``, so the weights of the other rows must be 0.
+    rows : list of index arrays, optional
+        Dense ``X`` only: the rows the objective is summed over, in groups
+        (:meth:`row_sample`); each group is gathered from ``X`` where it is
+        used, so ``X`` is never copied. All rows by default. The weight totals
+        are still taken over all of ``A``, so the weights of the other rows
+        must be 0.
     """
 
     def __init__(self, loss, X, A, alpha, fit_intercept=True, rows=None):
@@ -273,22 +282,23 @@ class LinearObjective(LinearParameters):
         # What does not depend on alpha (column moments, the top eigenvalue of the
         # weighted Gram matrix), computed once and shared with with_alpha's copies.
         self._alpha_free_cache = {}
+        self._row_index = None  # the rows of a row sample, in order
         if self._sparse:
             if rows is not None:
                 raise ValueError("rows is only supported for dense X")
             self._blocks = [slice(0, self.n_samples)]
+        elif rows is not None:
+            self._blocks = list(rows)
+            self.n_samples = sum(_count(r, self.n_samples) for r in self._blocks)
+            self._row_index = np.concatenate(self._blocks)
         else:
             size = max(64, _BLOCK_BYTES // max(1, self.n_features * 8))
-            self._ranges = [slice(0, self.n_samples)] if rows is None else list(rows)
             self._blocks = [
-                slice(s, min(s + size, r.stop))
-                for r in self._ranges
-                for s in range(r.start, r.stop, size)
+                slice(s, min(s + size, self.n_samples)) for s in range(0, self.n_samples, size)
             ]
-            self.n_samples = sum(r.stop - r.start for r in self._blocks)
         # Work buffers reused by every evaluation (dense blocks): logits/residuals,
         # the loss's scratch, and a copy in X's dtype when X is not float64.
-        largest = max(r.stop - r.start for r in self._blocks) if not self._sparse else 0
+        largest = max(_count(r, X.shape[0]) for r in self._blocks) if not self._sparse else 0
         self._logit_buffer = np.empty(self.n_outputs * largest)
         self._loss_work = np.empty(2 * largest)
         narrow = X.dtype != np.float64 and not self._sparse
@@ -324,7 +334,10 @@ class LinearObjective(LinearParameters):
     # only enters within one block. A single output uses matrix-vector products.
     def _rows(self, rows):
         # Sparse X is one block: slicing it, even with slice(None), would copy it.
-        return self.X if self._sparse else self.X[rows]
+        if self._sparse:
+            return self.X
+        # An index array (a row sample) gathers a copy; np.take does it 2x faster.
+        return self.X[rows] if isinstance(rows, slice) else np.take(self.X, rows, axis=0)
 
     def _forward(self, rows, Wx, b, reuse=False):
         """Logits ``(X[rows] W^T + b)^T``, shape (k, m), float64; ``Wx`` is ``W`` in X's dtype.
@@ -582,9 +595,10 @@ class LinearObjective(LinearParameters):
         Returns ``(mean, spread2, weight_sum)`` where, with ``w_i = sum_k A_ki``,
         ``mean_j = sum_i w_i x_ij / sum_i w_i`` (zero without intercept) and
         ``spread2_j = sum_i w_i (x_ij - mean_j)^2``. For dense data with many
-        rows they are estimated from evenly spaced sample blocks (see
-        ``_MOMENT_SAMPLE_ROWS``); they only set the solver's scaling. Computed
-        once per objective (shared with its :meth:`with_alpha` copies).
+        rows they are estimated from an evenly spread sample of rows (see
+        ``_MOMENT_SAMPLE_ROWS`` and :meth:`_sample_blocks`); they only set the
+        solver's scaling. Computed once per objective (shared with its
+        :meth:`with_alpha` copies).
         """
         cache = self._alpha_free_cache
         if "column_moments" not in cache:
@@ -610,14 +624,14 @@ class LinearObjective(LinearParameters):
         return self._dense_moments(self._blocks, w)
 
     def _sample_moments(self, rows):
-        """:meth:`_dense_moments` over the sample blocks of about ``rows`` rows (cached)."""
+        """:meth:`_dense_moments` over the sample of about ``rows`` rows (cached)."""
         cache = self._sample_moments_cache
         if rows not in cache:
             cache[rows] = self._dense_moments(self._sample_blocks(rows), self.total_weight)
         return cache[rows]
 
     def sample_sees_every_column(self, rows):
-        """Whether the sample blocks of about ``rows`` rows represent every column.
+        """Whether the sample of about ``rows`` rows represents every column.
 
         Dense ``X`` with more than ``rows`` rows only (False otherwise). A
         column that is constant in the sample may be a rare non-zero feature:
@@ -697,8 +711,8 @@ class LinearObjective(LinearParameters):
         classes, so that steps keep the class-sum of the parameters where it
         was: at zero from a zero start, as with the diagonal scaling).
 
-        With ``rows`` (dense data), the sum is over evenly spaced sample blocks
-        of about that many rows, rescaled to the full weight: the result only
+        With ``rows`` (dense data), the sum is over the evenly spread sample of
+        about that many rows (:meth:`_sample_blocks`), rescaled to the full weight: the result only
         sets the solver's metric, and any symmetric positive definite metric is
         exact (but a poor one is slow: see :class:`WhitenedCoordinates` for
         when a sample is used). By default, over every row.
@@ -770,9 +784,9 @@ class LinearObjective(LinearParameters):
     def _metric_blocks(self, rows=None):
         """Row blocks a sum is taken over, and the factor that rescales it.
 
-        With ``rows`` (dense ``X``), evenly spaced sample blocks of about that
-        many rows and ``total weight / sampled weight``; otherwise every block
-        and 1.
+        With ``rows`` (dense ``X``), the evenly spread sample of about that many
+        rows (:meth:`_sample_blocks`) and ``total weight / sampled weight``;
+        otherwise every block and 1.
         """
         if rows is None or self._sparse:
             return self._blocks, 1.0
@@ -783,15 +797,15 @@ class LinearObjective(LinearParameters):
     def _standardized_rows(self, rows, mean, sigma, tau):
         """``S = [(X[rows] - mean) / sigma, 1 / tau]``, float64, one dense block."""
         d = self.n_features
-        S = np.empty((rows.stop - rows.start, d + 1))
-        np.subtract(self.X[rows], mean, out=S[:, :d])
+        S = np.empty((_count(rows, self.n_samples), d + 1))
+        np.subtract(self._rows(rows), mean, out=S[:, :d])
         S[:, :d] /= sigma
         S[:, d] = 1.0 / tau
         return S
 
     @property
     def can_sample(self):
-        """Whether row sums may be estimated from sample blocks (dense, many rows)."""
+        """Whether row sums may be estimated from a row sample (dense, many rows)."""
         return not self._sparse and self.n_samples > 2 * _MOMENT_SAMPLE_ROWS
 
     def _add_sparse_gram(self, G, h, mean, sigma, tau):
@@ -825,50 +839,49 @@ class LinearObjective(LinearParameters):
         G[d, d] += total / tau**2
 
     def _sample_blocks(self, rows):
-        """Evenly spaced row slices covering about ``rows`` of the objective's rows.
+        """An evenly spread sample of about ``rows`` rows, as sorted index arrays.
 
-        Dense ``X`` only. Positions are spaced evenly over the objective's own
-        rows (all of ``X``'s, or the ``rows`` it was built on) and mapped to
-        slices of ``X``; a sample block that spans two of those ranges is split.
+        Dense ``X`` only. Every ``n / rows``-th row (a systematic sample), in
+        groups of at most ``_SAMPLE_GROUP`` rows: any stretch of more than
+        ``n / rows`` consecutive rows is represented in proportion to its
+        length. (Sample blocks of consecutive rows, as before, could miss a
+        stretch of rows in other units, say, one source file of several:
+        measured, a tenth of the rows of a 200k-row data set between two blocks
+        made the default fit hit ``max_iter``.) Each group is gathered from
+        ``X`` where it is used (a copy of at most ``_SAMPLE_GROUP`` rows).
         """
-        n_blocks = 16
-        size = max(1, min(rows, self.n_samples) // n_blocks)
-        starts = np.linspace(0, self.n_samples - size, n_blocks).astype(int)
-        offsets = np.cumsum([0] + [r.stop - r.start for r in self._ranges])
-        slices = []
-        for start in starts:
-            begin, end = int(start), int(start) + size
-            for r, low, high in zip(self._ranges, offsets[:-1], offsets[1:], strict=True):
-                lo, hi = max(begin, low), min(end, high)
-                if lo < hi:
-                    slices.append(slice(r.start + int(lo - low), r.start + int(hi - low)))
-        return slices
+        n, m = self.n_samples, min(rows, self.n_samples)
+        # Strictly increasing, first row 0 and last row n - 1 (of the objective's rows).
+        positions = np.arange(m, dtype=np.intp) * (n - 1) // max(m - 1, 1)
+        if self._row_index is not None:
+            positions = self._row_index[positions]
+        return [positions[i : i + _SAMPLE_GROUP] for i in range(0, positions.size, _SAMPLE_GROUP)]
 
     def row_sample(self, rows=_START_SAMPLE_ROWS):
-        """The objective on evenly spaced sample blocks of about ``rows`` rows, or None.
+        """The objective on an evenly spread sample of about ``rows`` rows, or None.
 
         Dense ``X`` with many rows only (:attr:`can_sample`). ``X`` is shared,
-        not copied; the weights of the sampled rows are rescaled to the full
-        total (those of the other rows set to 0), so the result is the same
-        weighted mean over fewer rows: an estimate of ``J`` whose minimiser is
-        a starting point close to ``J``'s.
+        not copied (the sample's groups of rows, :meth:`_sample_blocks`, are
+        gathered where they are used); the weights of the sampled rows are
+        rescaled to the full total (those of the other rows set to 0), so the
+        result is the same weighted mean over fewer rows: an estimate of ``J``
+        whose minimiser is a starting point close to ``J``'s.
 
         None also when the sample would mislead more than help: when a column is
         constant in it (a rare feature it misses would get the scaling of a
         constant column), or when a class has less than half its share of the
-        weight in it (a class sorted into the gaps between the sample blocks, or
-        a rare class the sample happens to under-represent).
+        weight in it (a rare class the sample happens to under-represent).
         """
         if not (self.can_sample and self.sample_sees_every_column(rows)):
             return None
         blocks, scale = self._metric_blocks(rows)
-        sampled = sum(self.A[:, r].sum(axis=1) for r in blocks)
-        expected = self.A.sum(axis=1) * (sum(r.stop - r.start for r in blocks) / self.n_samples)
+        index = np.concatenate(blocks)
+        sampled = self.A[:, index].sum(axis=1)
+        expected = self.A.sum(axis=1) * (index.size / self.n_samples)
         if np.any(sampled < 0.5 * expected):
             return None
         A = np.zeros_like(self.A)
-        for rows in blocks:
-            A[:, rows] = self.A[:, rows] * scale
+        A[:, index] = self.A[:, index] * scale
         return LinearObjective(self.loss, self.X, A, self.alpha, self.fit_intercept, rows=blocks)
 
     def _dense_moments(self, blocks, w):
@@ -879,13 +892,14 @@ class LinearObjective(LinearParameters):
         # block's mean as the shift, so that columns with a large offset keep their
         # spread (no cancellation unless the first block's mean is far from the
         # overall one in units of the spread).
-        first = self.X[blocks[0]]
+        first = self._rows(blocks[0])
         shift = first.mean(axis=0, dtype=np.float64) if self.fit_intercept else np.zeros(d)
         del first
         s1 = np.zeros(d)
         s2 = np.zeros(d)
         for rows in blocks:
-            block = self.X[rows].astype(np.float64, copy=True)
+            # A copy to work in: X[rows] is one already when rows is an index array.
+            block = self._rows(rows).astype(np.float64, copy=isinstance(rows, slice))
             block -= shift
             s1 += w[rows] @ block
             block *= block
@@ -906,17 +920,29 @@ def _coupled_cost_per_row(k, d):
     return k * (k + 1) / 2 * (d + 1) ** 2
 
 
+def _count(rows, n):
+    """How many rows a slice (of ``n``) or an index array selects."""
+    return len(range(*rows.indices(n))) if isinstance(rows, slice) else int(rows.shape[0])
+
+
 def _grouped(blocks, rows):
-    """Lists of row slices of about ``rows`` rows each, from ``blocks``.
+    """Lists of row selections of about ``rows`` rows each, from ``blocks``.
 
     Short blocks are grouped; blocks longer than ``rows`` are cut into pieces.
+    A block is a slice or an index array.
     """
     group, size = [], 0
     for block in blocks:
-        for start in range(block.start, block.stop, rows):
-            piece = slice(start, min(start + rows, block.stop))
+        if isinstance(block, slice):
+            pieces = [
+                slice(start, min(start + rows, block.stop))
+                for start in range(block.start, block.stop, rows)
+            ]
+        else:
+            pieces = [block[i : i + rows] for i in range(0, block.shape[0], rows)]
+        for piece in pieces:
             group.append(piece)
-            size += piece.stop - piece.start
+            size += _count(piece, piece.stop if isinstance(piece, slice) else 0)
             if size >= rows:
                 yield group
                 group, size = [], 0
@@ -1230,7 +1256,7 @@ FULL_METRIC_MAX_FEATURES = 200
 #: summed over at most this many multiply-adds per refresh (rows x K(K+1)/2 x
 #: (d+1)^2): raw digits (1797 rows, K = 10, 64 features) is 4e8, every row; a
 #: 100k x 50, K = 10 problem would be 1.4e10 over every row and is summed over
-#: an evenly spaced sample of 6,990 rows (13.7 per parameter). Measured on that
+#: an evenly spread sample of 6,990 rows (13.7 per parameter). Measured on that
 #: problem (1 BLAS thread): 6-8 iterations, against 15-22 with one metric shared
 #: between the classes.
 _COUPLED_METRIC_MAX_FLOPS = 1e9
@@ -1311,7 +1337,7 @@ class WhitenedCoordinates(_ChangeOfVariables):
         The coupled metric costs ``K (K + 1) / 2 (d + 1)^2`` multiply-adds per
         row (:func:`_coupled_cost_per_row`). On dense data with an intercept it
         is summed over every row when that costs at most
-        ``_COUPLED_METRIC_MAX_FLOPS``; otherwise over an evenly spaced sample of
+        ``_COUPLED_METRIC_MAX_FLOPS``; otherwise over an evenly spread sample of
         as many rows as that budget allows, if those are at least
         ``_COUPLED_ROWS_PER_PARAMETER`` per parameter and the sample sees every
         column; otherwise the classes share one metric. A sampled Hessian is

@@ -355,6 +355,36 @@ def test_large_dense_fit_starts_on_a_row_sample(solver, monkeypatch):
     assert model.n_iter_ < cold.n_iter_
 
 
+@pytest.fixture(scope="module")
+def stretch_in_other_units():
+    # 2,400 consecutive rows (3.4%) with one column in other units, e.g. one of
+    # several files concatenated. The row sample was made of 16 blocks of
+    # consecutive rows, and this stretch fell between them: the scaling and the
+    # metric, taken from the sample, missed it (agd and lbfgs hit max_iter, bb
+    # took 34 iterations). The sample is now every n/16k-th row.
+    X, y = make_classification(
+        n_samples=70_000, n_features=30, n_informative=10, n_redundant=5,
+        weights=[0.95], flip_y=0.01, random_state=7,
+    )  # fmt: skip
+    X[2100:4500, 3] *= 1000.0
+    alpha = 1e-4
+    ref = LogisticRegression(
+        C=1 / (alpha * len(y)), solver="newton-cholesky", tol=1e-12, max_iter=100
+    ).fit(X, y)
+    return X, y, alpha, _binary_objective(ref.coef_, ref.intercept_, X, y, 1.0, alpha)
+
+
+@pytest.mark.parametrize(("solver", "most"), [("bb", 20), ("agd", 40), ("lbfgs", 400)])
+def test_row_sample_represents_a_stretch_of_rows_in_other_units(
+    stretch_in_other_units, solver, most
+):
+    X, y, alpha, J_ref = stretch_in_other_units
+    model = _fit_without_warnings(WeightedLogisticCE(alpha=alpha, solver=solver), X, y)
+    assert model.status_ == "converged" and model.n_iter_ <= most
+    J = _binary_objective(model.coef_, model.intercept_, X, y, 1.0, alpha)
+    assert (J - J_ref) / J_ref <= 1e-9
+
+
 def test_warm_start_skips_the_row_sample(monkeypatch):
     rng = np.random.RandomState(2)
     X = rng.randn(70_000, 3)
@@ -385,19 +415,31 @@ def test_softmax_on_many_rows_couples_the_classes_on_a_row_sample():
     assert _softmax_gradient_max(model, X, y, 1e-5) <= 1e-7
 
 
+def _unsampled_rows(n):
+    """Rows of an n-row problem that neither the start sample nor the moment sample holds."""
+    dummy = LinearObjective(
+        WeightedLogisticCE()._loss, np.zeros((n, 1)), np.ones((2, n)) / (2 * n), alpha=0.0
+    )
+    sampled = [np.concatenate(dummy._sample_blocks(r)) for r in (1 << 14, 1 << 15)]
+    return np.setdiff1d(np.arange(n), np.union1d(*sampled))
+
+
 def _rare_column_data(n=70_000, seed=0):
+    # A column non-zero on 600 rows of 34,000-38,000, none of them sampled.
     rng = np.random.RandomState(seed)
     X = np.column_stack([rng.randn(n, 5), np.zeros(n)])
-    X[34_000:36_000, -1] = 50.0 * (rng.rand(2000) < 0.3)
+    rows = _unsampled_rows(n)
+    rows = rows[(rows >= 34_000) & (rows < 38_000)][::2][:600]
+    X[rows, -1] = 50.0
     y = (X[:, 0] + X[:, -1] / 25 + rng.randn(n) > 0).astype(int)
     return X, y
 
 
 def test_no_row_sample_start_when_the_sample_misses_a_column_or_a_class():
-    # A rare column (rows 34,000-36,000 only) that the 16k-row sample misses
-    # would get the scaling of a constant column for the whole fit (diagonal agd
-    # then hit max_iter, against 16 iterations without the sample start); a class
-    # sorted into the same gap would be missing from the sample's fit.
+    # A rare column that the row sample misses would get the scaling of a
+    # constant column for the whole fit (diagonal agd then hit max_iter, against
+    # 16 iterations without the sample start); a class the sample holds less
+    # than half its share of would be under-represented in the sample's fit.
     X, y = _rare_column_data()
     A = weighted_targets(y, 2, np.ones(len(y)), np.ones(2))
     assert LinearObjective(WeightedLogisticCE()._loss, X, A, alpha=1e-4).row_sample() is None
@@ -407,9 +449,17 @@ def test_no_row_sample_start_when_the_sample_misses_a_column_or_a_class():
     rng = np.random.RandomState(1)
     X2 = rng.randn(70_000, 3)
     y2 = np.zeros(70_000, dtype=int)
-    y2[34_000:36_000] = 1
+    y2[_unsampled_rows(70_000)[:2000]] = 1
     A2 = weighted_targets(y2, 2, np.ones(len(y2)), np.ones(2))
     assert LinearObjective(WeightedLogisticCE()._loss, X2, A2, alpha=1e-4).row_sample() is None
+    # A class on one stretch of consecutive rows is sampled in proportion.
+    y4 = np.zeros(70_000, dtype=int)
+    y4[34_000:36_000] = 1
+    A4 = weighted_targets(y4, 2, np.ones(len(y4)), np.ones(2))
+    sample = LinearObjective(WeightedLogisticCE()._loss, X2, A4, alpha=1e-4).row_sample()
+    assert sample is not None
+    share = sample.A[1].sum() / sample.A.sum()
+    assert share == pytest.approx(2000 / 70_000, rel=0.01)
     # A well-spread sample is used.
     y3 = (X2[:, 0] > 0).astype(int)
     A3 = weighted_targets(y3, 2, np.ones(len(y3)), np.ones(2))
