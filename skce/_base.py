@@ -496,6 +496,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             # from the curvature at its optimum (over the sample's rows).
             on_sample.refresh(start)
         coords = on_sample.on(objective)
+        del sample, on_sample  # the sample's copy of its rows is not needed any more
         result = self._solve(
             solver, coords, start, X, self.tol, self.max_iter, printer, 2 * _MIN_ROUND
         )

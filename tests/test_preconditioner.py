@@ -420,7 +420,8 @@ def _unsampled_rows(n):
     dummy = LinearObjective(
         WeightedLogisticCE()._loss, np.zeros((n, 1)), np.ones((2, n)) / (2 * n), alpha=0.0
     )
-    sampled = [np.concatenate(dummy._sample_blocks(r)) for r in (1 << 14, 1 << 15)]
+    # The start sample holds at most n / 8 rows.
+    sampled = [np.concatenate(dummy._sample_blocks(r)) for r in (min(1 << 14, n // 8), 1 << 15)]
     return np.setdiff1d(np.arange(n), np.union1d(*sampled))
 
 
