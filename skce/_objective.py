@@ -61,10 +61,11 @@ _MOMENT_SAMPLE_ROWS = 1 << 15
 # too far away (10 iterations); 32k rows cost a third of the softmax data.
 _START_SAMPLE_ROWS = 1 << 14
 
-# Rows per group of a sample (:meth:`LinearObjective._sample_blocks`): each
-# group is gathered (a copy) where a sum is taken over the sample, so X itself
-# is never copied. 2048-row groups raised the peak memory of a float32 fit on
-# 66k x 100 from 0.20 to 0.25 of X; smaller groups cost more Python overhead.
+# Rows per group of a sample (:meth:`LinearObjective._sample_blocks`). The
+# moment and metric samples gather one group at a time into a buffer of this
+# many rows; the start sample (row_sample) copies its rows and sums over blocks
+# of this many. 2048-row groups raised the peak memory of a float32 fit on
+# 66k x 100 from 0.20 to 0.25 of X; smaller ones cost more Python overhead.
 _SAMPLE_GROUP = 1024
 
 # Stored entries of sparse X per slice when the preconditioner sums its Gram matrix.
