@@ -460,7 +460,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         On large dense data (where :meth:`LinearObjective.row_sample` gives a
         sample: more than twice ``_MOMENT_SAMPLE_ROWS`` rows) the solvers in
         standardised coordinates, unless warm-started, first minimise ``J``
-        over about 16k evenly spread rows (every n/16k-th), to ``_SAMPLE_RTOL`` times the
+        over a stratified sample of about 16k rows (at most n/8), to ``_SAMPLE_RTOL`` times the
         starting gradient: far cheaper iterations that end close to the full
         optimum (within the sample's statistical error). The full fit then
         continues from there in the same coordinates and metric (column moments

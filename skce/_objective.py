@@ -51,7 +51,7 @@ _BLOCK_BYTES = 1 << 22
 
 # Dense data with more rows than this gets its column moments (the scales of
 # the standardised coordinates) from an evenly spread sample of this many rows
-# (every n/32k-th row: LinearObjective._sample_blocks), instead of a full extra
+# (one row per stratum of n/32k rows: LinearObjective._sample_blocks), instead of a full extra
 # pass over X.
 _MOMENT_SAMPLE_ROWS = 1 << 15
 
@@ -64,9 +64,12 @@ _START_SAMPLE_ROWS = 1 << 14
 # Rows per group of a sample (:meth:`LinearObjective._sample_blocks`). The
 # moment and metric samples gather one group at a time into a buffer of this
 # many rows; the start sample (row_sample) copies its rows and sums over blocks
-# of this many. 2048-row groups raised the peak memory of a float32 fit on
-# 66k x 100 from 0.20 to 0.25 of X; smaller ones cost more Python overhead.
+# of this many. Larger groups raise the peak memory of the sampled sums;
+# smaller ones cost more Python overhead.
 _SAMPLE_GROUP = 1024
+
+# Seed of the place of each sampled row within its stratum (_sample_blocks).
+_SAMPLE_SEED = 20261129
 
 # Stored entries of sparse X per slice when the preconditioner sums its Gram matrix.
 _GRAM_CHUNK_ENTRIES = 1 << 16
@@ -254,7 +257,8 @@ class LinearObjective(LinearParameters):
         A loss from :mod:`skce._loss` (``loss_gradient``, ``n_outputs``,
         ``curvature_bound``).
     X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
-        float32 or float64; never copied.
+        float32 or float64; never copied (a row sample, :meth:`row_sample`,
+        copies its rows).
     A : ndarray of shape (n_classes, n_samples)
         Weighted targets, class-major (see :func:`weighted_targets`).
     alpha : float
@@ -335,7 +339,11 @@ class LinearObjective(LinearParameters):
             return self.X[rows]
         # An index array (a group of sampled rows) is gathered into a buffer that
         # is valid until the next group is gathered (a fresh array for every group
-        # cost 7x more: page faults). np.take is 2x faster than X[rows].
+        # cost 7x more: page faults). np.take is 2x faster than X[rows] on a
+        # C-ordered X, but copies all of any other X first (a pandas DataFrame's
+        # values are Fortran-ordered): 8x slower fits, peak memory 1.1 X.
+        if not self.X.flags.c_contiguous:
+            return self.X[rows]
         buffer, last = self._gathered
         if buffer is None or buffer.shape[0] < rows.shape[0]:
             buffer = np.empty((max(rows.shape[0], _SAMPLE_GROUP), self.n_features), self.X.dtype)
@@ -848,18 +856,23 @@ class LinearObjective(LinearParameters):
     def _sample_blocks(self, rows):
         """An evenly spread sample of about ``rows`` rows, as sorted index arrays.
 
-        Dense ``X`` only. Every ``n / rows``-th row (a systematic sample), in
-        groups of at most ``_SAMPLE_GROUP`` rows: any stretch of more than
-        ``n / rows`` consecutive rows is represented in proportion to its
-        length. (Sample blocks of consecutive rows, as before, could miss a
-        stretch of rows in other units, say, one source file of several:
-        measured, a tenth of the rows of a 200k-row data set between two blocks
-        made the default fit hit ``max_iter``.) Each group is gathered where
-        it is used (into a buffer of ``_SAMPLE_GROUP`` rows).
+        Dense ``X`` only. The rows are cut into ``rows`` strata of consecutive
+        rows, and one row is drawn from each, at a random place (a fixed seed:
+        fits are repeatable); the result comes in groups of at most
+        ``_SAMPLE_GROUP`` rows. Any stretch of more than two strata is
+        represented in proportion to its length: sample blocks of consecutive
+        rows, as before, could miss a stretch of rows in other units (one
+        source file of several, say; measured: a tenth of the rows of a
+        200k-row data set between two blocks made the default fit hit
+        ``max_iter``). The random place within each stratum keeps the sample
+        from lining up with a periodic row order, as every ``n / rows``-th row
+        did (196,603 rows with one row in 12 in other units: no sample saw
+        them, ``max_iter`` again). Each group is gathered where it is used.
         """
         n, m = self.n_samples, min(rows, self.n_samples)
-        # Strictly increasing, first row 0 and last row n - 1.
-        positions = np.arange(m, dtype=np.intp) * (n - 1) // max(m - 1, 1)
+        edges = np.arange(m + 1, dtype=np.intp) * n // m  # strictly increasing: m <= n
+        offsets = np.random.default_rng(_SAMPLE_SEED).random(m) * np.diff(edges)
+        positions = edges[:-1] + offsets.astype(np.intp)
         return [positions[i : i + _SAMPLE_GROUP] for i in range(0, positions.size, _SAMPLE_GROUP)]
 
     def row_sample(self, rows=_START_SAMPLE_ROWS):
@@ -890,7 +903,7 @@ class LinearObjective(LinearParameters):
             return None
         used = sampled.sum()
         A *= self.total_weight.sum() / used if used > 0 else 1.0
-        X = np.take(self.X, index, axis=0)
+        X = np.take(self.X, index, axis=0) if self.X.flags.c_contiguous else self.X[index]
         return LinearObjective(
             self.loss, X, A, self.alpha, self.fit_intercept, block_rows=_SAMPLE_GROUP
         )

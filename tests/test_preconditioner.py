@@ -385,6 +385,21 @@ def test_row_sample_represents_a_stretch_of_rows_in_other_units(
     assert (J - J_ref) / J_ref <= 1e-9
 
 
+def test_row_sample_does_not_line_up_with_a_periodic_row_order():
+    # 196,603 = 6 * 32,767 + 1 rows: every n/32k-th row is every 6th row, and
+    # every n/16k-th row falls on 7 of the 12 places of i % 12. With one row in 12
+    # in other units (12 interleaved sources, say) such a sample never saw them
+    # and the default fit hit max_iter; each sampled row now sits at a random
+    # place of its stratum.
+    n = 196_603
+    rng = np.random.RandomState(3)
+    X = rng.randn(n, 8)
+    y = (X @ rng.randn(8) + rng.logistic(size=n) > 0).astype(int)
+    X[np.arange(n) % 12 == 9, 3] *= 1000.0
+    model = _fit_without_warnings(WeightedLogisticCE(alpha=1e-6), X, y)
+    assert model.status_ == "converged" and model.n_iter_ <= 25
+
+
 def test_warm_start_skips_the_row_sample(monkeypatch):
     rng = np.random.RandomState(2)
     X = rng.randn(70_000, 3)
