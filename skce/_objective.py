@@ -661,7 +661,7 @@ class LinearObjective(LinearParameters):
         # Constant in the sample up to the moments' rounding (a constant 3.3
         # leaves a spread of a few ulps), as StandardizedCoordinates judges it.
         mean, spread2, wsum = self._sample_moments(rows)
-        flat = np.flatnonzero(spread2 <= _CONSTANT_RTOL * mean * mean * wsum)
+        flat = np.flatnonzero(_looks_constant(mean, spread2, wsum))
         return bool(flat.size == 0 or np.all(self.constant_values(flat)[0]))
 
     def constant_values(self, columns):
@@ -812,7 +812,7 @@ class LinearObjective(LinearParameters):
     def _standardized_rows(self, rows, mean, sigma, tau):
         """``S = [(X[rows] - mean) / sigma, 1 / tau]``, float64, one dense block."""
         d = self.n_features
-        S = np.empty((_count(rows, self.n_samples), d + 1))
+        S = np.empty((_count(rows), d + 1))
         np.subtract(self._rows(rows), mean, out=S[:, :d])
         S[:, :d] /= sigma
         S[:, d] = 1.0 / tau
@@ -943,9 +943,9 @@ def _coupled_cost_per_row(k, d):
     return k * (k + 1) / 2 * (d + 1) ** 2
 
 
-def _count(rows, n):
-    """How many rows a slice (of ``n``) or an index array selects."""
-    return len(range(*rows.indices(n))) if isinstance(rows, slice) else int(rows.shape[0])
+def _count(rows):
+    """How many rows a block selects: a slice (with its bounds) or an index array."""
+    return rows.stop - rows.start if isinstance(rows, slice) else int(rows.shape[0])
 
 
 def _grouped(blocks, rows):
@@ -965,7 +965,7 @@ def _grouped(blocks, rows):
             pieces = [block[i : i + rows] for i in range(0, block.shape[0], rows)]
         for piece in pieces:
             group.append(piece)
-            size += _count(piece, piece.stop if isinstance(piece, slice) else 0)
+            size += _count(piece)
             if size >= rows:
                 yield group
                 group, size = [], 0
@@ -1080,6 +1080,12 @@ class _ChangeOfVariables:
 _CONSTANT_RTOL = 1e-8
 
 
+def _looks_constant(mean, spread2, wsum):
+    """Which columns' moments allow them to be constant (``_CONSTANT_RTOL``)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return spread2 <= _CONSTANT_RTOL * mean * mean * wsum
+
+
 def merge_constant_values(parts):
     """Merge per-part :meth:`LinearObjective.constant_values` into the whole data's.
 
@@ -1104,8 +1110,7 @@ def _constant_columns(objective, mean, spread2, wsum):
     mask is exact whatever the moments' rounding or sampling.
     """
     mask = np.zeros(mean.shape[0], dtype=bool)
-    with np.errstate(over="ignore", invalid="ignore"):
-        candidates = np.flatnonzero((mean != 0) & (spread2 <= _CONSTANT_RTOL * mean * mean * wsum))
+    candidates = np.flatnonzero((mean != 0) & _looks_constant(mean, spread2, wsum))
     if candidates.size == 0:
         return mask, np.empty(0)
     constant, values = objective.constant_values(candidates)  # cached: not modified

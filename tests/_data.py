@@ -4,6 +4,9 @@ import numpy as np
 from sklearn.datasets import make_classification
 from sklearn.preprocessing import StandardScaler
 
+from skce._loss import BinaryCrossEntropy
+from skce._objective import LinearObjective
+
 
 def binary_data(n_samples=300, n_features=6, weights=(0.8, 0.2), seed=0):
     """Standardised, overlapping two-class data (a finite MLE exists)."""
@@ -53,3 +56,14 @@ def central_differences(f, x, h=1e-5):
         e[j] = h
         grad[j] = (f(x + e) - f(x - e)) / (2 * h)
     return grad
+
+
+def unsampled_rows(n, start_rows=1 << 14, moment_rows=1 << 15):
+    """Rows of an n-row dense problem in neither its start sample nor its moment sample.
+
+    The start sample (``row_sample``) holds at most ``n // 8`` rows.
+    """
+    dummy = LinearObjective(BinaryCrossEntropy, np.zeros((n, 1)), np.ones((2, n)) / (2 * n), 0.0)
+    sizes = (min(start_rows, n // 8), moment_rows)
+    sampled = [np.concatenate(dummy._sample_blocks(r)) for r in sizes]
+    return np.setdiff1d(np.arange(n), np.union1d(*sampled))

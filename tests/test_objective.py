@@ -22,7 +22,7 @@ from skce._objective import (
     weighted_targets,
 )
 
-from ._data import central_differences
+from ._data import central_differences, unsampled_rows
 
 objective_module = importlib.import_module("skce._objective")
 
@@ -889,8 +889,7 @@ def test_a_column_constant_on_every_row_keeps_the_row_sample():
         rare = X.copy()
         rare[:, 3] = base
         # On 100 rows that neither the moment sample nor the start sample holds.
-        sampled = [np.concatenate(obj._sample_blocks(r)) for r in (n // 8, 1 << 15)]
-        rare[np.setdiff1d(np.arange(n), np.union1d(*sampled))[1000:1100], 3] = 1.0
+        rare[unsampled_rows(n)[1000:1100], 3] = 1.0
         obj = LinearObjective(BinaryCrossEntropy, rare, A, alpha=1e-4)
         assert not obj.sample_sees_every_column(1 << 15)
         assert obj.row_sample() is None

@@ -22,6 +22,8 @@ from skce import SoftmaxCE, WeightedLogisticCE
 from skce._objective import LinearObjective, weighted_targets
 from skce._solvers import SOLVERS
 
+from ._data import unsampled_rows
+
 GUARDED_SOLVERS = ["bb", "agd", "lbfgs"]
 
 
@@ -430,21 +432,11 @@ def test_softmax_on_many_rows_couples_the_classes_on_a_row_sample():
     assert _softmax_gradient_max(model, X, y, 1e-5) <= 1e-7
 
 
-def _unsampled_rows(n):
-    """Rows of an n-row problem that neither the start sample nor the moment sample holds."""
-    dummy = LinearObjective(
-        WeightedLogisticCE()._loss, np.zeros((n, 1)), np.ones((2, n)) / (2 * n), alpha=0.0
-    )
-    # The start sample holds at most n / 8 rows.
-    sampled = [np.concatenate(dummy._sample_blocks(r)) for r in (min(1 << 14, n // 8), 1 << 15)]
-    return np.setdiff1d(np.arange(n), np.union1d(*sampled))
-
-
 def _rare_column_data(n=70_000, seed=0):
     # A column non-zero on 600 rows of 34,000-38,000, none of them sampled.
     rng = np.random.RandomState(seed)
     X = np.column_stack([rng.randn(n, 5), np.zeros(n)])
-    rows = _unsampled_rows(n)
+    rows = unsampled_rows(n)
     rows = rows[(rows >= 34_000) & (rows < 38_000)][::2][:600]
     X[rows, -1] = 50.0
     y = (X[:, 0] + X[:, -1] / 25 + rng.randn(n) > 0).astype(int)
@@ -465,7 +457,7 @@ def test_no_row_sample_start_when_the_sample_misses_a_column_or_a_class():
     rng = np.random.RandomState(1)
     X2 = rng.randn(70_000, 3)
     y2 = np.zeros(70_000, dtype=int)
-    y2[_unsampled_rows(70_000)[:2000]] = 1
+    y2[unsampled_rows(70_000)[:2000]] = 1
     A2 = weighted_targets(y2, 2, np.ones(len(y2)), np.ones(2))
     assert LinearObjective(WeightedLogisticCE()._loss, X2, A2, alpha=1e-4).row_sample() is None
     # A class on one stretch of consecutive rows is sampled in proportion.
