@@ -5,7 +5,6 @@ have in common lives here; the subclasses only say which loss they use, how
 their per-class weights are built and how many classes they accept.
 """
 
-import math
 import sys
 import time
 import warnings
@@ -18,41 +17,16 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context
+from ._fit import run
 from ._links import api_page_template
-from ._objective import (
-    FULL_METRIC_MAX_FEATURES,
-    LinearObjective,
-    OriginalCoordinates,
-    StandardizedCoordinates,
-    WhitenedCoordinates,
-    weighted_targets,
-)
-from ._solvers import _RESOLVABLE, SOLVERS
+from ._loop import RESOLVABLE
+from ._objective import LinearObjective, weighted_targets
+from ._plan import PRECONDITIONERS, plan_fit
+from ._solvers import SOLVERS
 from ._threads import limit_blas_threads
 
 _DTYPES = [np.float64, np.float32]
 _SPARSE_FORMATS = ["csr", "csc"]
-
-
-#: How each solver's ``coordinates`` (see :class:`skce._solvers.Solver`) is built.
-_COORDINATES = {
-    "original": OriginalCoordinates,
-    "standardized": StandardizedCoordinates,
-    "full": WhitenedCoordinates,
-}
-
-#: The values of ``preconditioner`` (see the estimators' docstrings).
-PRECONDITIONERS = ("auto", "diagonal", "full")
-
-#: The fit on a row sample stops at this fraction of its starting max|gradient|.
-_SAMPLE_RTOL = 1e-2
-
-#: Shortest round in a refreshed metric, in iterations.
-_MIN_ROUND = 4
-#: A round lasts at least this fraction of a refresh's cost (in evaluations).
-_ROUND_PER_REFRESH = 0.1
-#: Each round is this much longer than the one before.
-_ROUND_GROWTH = 1.25
 
 
 def _caller_stacklevel():
@@ -86,36 +60,6 @@ def _is_dask_array(X):
         return True
     frame = sys.modules.get("dask.dataframe")
     return frame is not None and isinstance(X, (frame.DataFrame, frame.Series))
-
-
-def _objective_noise(X):
-    """Relative rounding noise of the objective: logits are computed in X's dtype."""
-    return 16 * float(np.finfo(X.dtype).eps)
-
-
-def _shifted(callback, offset):
-    """``callback`` with iteration numbers continuing after ``offset`` earlier ones.
-
-    A later round starts at the point where the previous one ended, which was
-    reported already: its iteration 0 is not reported again.
-    """
-    if callback is None:
-        return None
-
-    def shifted(k, *args):
-        if k > 0 or offset == 0:
-            callback(k + offset, *args)
-
-    return shifted
-
-
-def _joined(first, second):
-    """One SolverResult for two consecutive runs, the second from the first's point."""
-    second.n_iter += first.n_iter
-    second.n_evals += first.n_evals
-    # The second run's history starts at the point where the first one ended.
-    second.history = first.history + second.history[1:]
-    return second
 
 
 def _check_prior_correction(class_weight):
@@ -308,7 +252,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 self.alpha = float(a)
                 self.warm_start = warm_start or k > 0
                 at_alpha = objective.with_alpha(a)
-                result, coords = self._minimise(at_alpha, X, coords)
+                result, coords = self._minimise(at_alpha, coords)
                 yield self._store_fit(at_alpha, result, X)
         finally:
             self.alpha, self.warm_start = alpha, warm_start
@@ -359,17 +303,38 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_objective(self, objective, X):
         """Minimise ``objective`` and store the fitted attributes (``X`` gives the dtype)."""
-        result, _ = self._minimise(objective, X)
+        result, _ = self._minimise(objective)
         return self._store_fit(objective, result, X)
 
-    def _minimise(self, objective, X, previous=None):
-        """Minimise ``objective`` from the initial point: ``(result, coordinates)``.
+    def _minimise(self, objective, previous=None):
+        """Plan and run the fit of ``objective``: ``(result, coordinates)``.
 
         ``previous`` are the coordinates a fit of the same data at another
-        ``alpha`` ended in (:meth:`_fit_path`): a full-matrix metric is then
-        carried over instead of rebuilt.
+        ``alpha`` ended in (:meth:`_fit_path`): a full metric is then carried
+        over instead of rebuilt (see :mod:`skce._plan` for every choice).
         """
-        return self._run_solver(objective, self._initial_theta(objective), X, previous)
+        theta0 = self._initial_theta(objective)
+        plan = plan_fit(
+            objective,
+            solver=self.solver,
+            preconditioner=self.preconditioner,
+            warm=bool(theta0.any()),
+            carried=previous is not None,
+        )
+        options = {}
+        if "learning_rate" in SOLVERS[self.solver].options:
+            options["learning_rate"] = self._learning_rate(objective)
+        return run(
+            plan,
+            objective,
+            self.solver,
+            theta0,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            callback=self._progress_printer(),
+            previous=previous,
+            **options,
+        )
 
     def _store_fit(self, objective, result, X):
         """Store the fitted attributes of a solver ``result`` (``X`` gives the dtype)."""
@@ -447,171 +412,6 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
 
         return report
 
-    def _run_solver(self, objective, theta0, X, previous=None):
-        """Minimise ``objective`` from ``theta0``: ``(result, coordinates)``.
-
-        The solver is the one named by ``solver``; ``coordinates`` are the
-        change of variables it ended in, and ``previous`` those of an earlier
-        fit of the same data (see :meth:`_coordinates`).
-
-        The registry entry says which coordinates the solver runs in and which
-        options it takes; nothing here depends on the solver's name.
-
-        On large dense data (where :meth:`LinearObjective.row_sample` gives a
-        sample: more than twice ``_MOMENT_SAMPLE_ROWS`` rows) the solvers in
-        standardised coordinates, unless warm-started, first minimise ``J``
-        over a stratified sample of about 16k rows (at most n/8), to ``_SAMPLE_RTOL`` times the
-        starting gradient: far cheaper iterations that end close to the full
-        optimum (within the sample's statistical error). The full fit then
-        continues from there in the same coordinates and metric (column moments
-        and metric from the sample: any of them gives an exact change of
-        variables; the metric from the curvature near the optimum, rebuilt at
-        the sample's optimum if the sample fit ended before a refresh), with a
-        longer first round (it needs few iterations), and
-        stops by the usual rule; ``n_iter_`` and ``loss_curve_`` count its
-        full-data iterations only. ``gd`` keeps its textbook iterations.
-        """
-        solver = SOLVERS[self.solver]
-        sample = None
-        if solver.coordinates == "standardized" and not theta0.any():
-            sample = objective.row_sample()
-        printer = self._progress_printer()
-        if sample is None:
-            coords = self._coordinates(solver, objective, theta0, previous)
-            # A metric carried over from the previous fit of a path was built near
-            # where this fit starts and ends: a longer first round, as after the
-            # row sample (it needs few iterations).
-            carried = previous is not None and getattr(coords, "refresh", None) is not None
-            first_round = 2 * _MIN_ROUND if carried else _MIN_ROUND
-            result = self._solve(
-                solver, coords, theta0, X, self.tol, self.max_iter, printer, first_round
-            )
-            return result, coords
-        on_sample = self._coordinates(solver, sample, theta0)
-        g0 = sample.value_and_grad(theta0)[1]
-        tol = max(self.tol, _SAMPLE_RTOL * on_sample.stopping_measure(g0))
-        start = self._solve(solver, on_sample, theta0, X, tol, self.max_iter, None).x
-        if getattr(on_sample, "curvature_at", False) is None:
-            # The sample fit ended before its first refresh: build the metric
-            # from the curvature at its optimum (over the sample's rows).
-            on_sample.refresh(start)
-        coords = on_sample.on(objective)
-        del sample, on_sample  # the sample's copy of its rows is not needed any more
-        result = self._solve(
-            solver, coords, start, X, self.tol, self.max_iter, printer, 2 * _MIN_ROUND
-        )
-        return result, coords
-
-    def _solve(self, solver, coords, theta0, X, tol, max_iter, callback, first_round=_MIN_ROUND):
-        """Run ``solver`` in ``coords`` from ``theta0``; ``result.x`` is ``theta``."""
-        options = self._solver_options(solver.options, coords.objective, coords, X)
-        if getattr(coords, "refresh", None) is not None:
-            return self._run_in_rounds(
-                solver, coords, options, theta0, tol, max_iter, callback, first_round
-            )
-        result = solver(
-            coords.value_and_grad,
-            coords.to_u(theta0),
-            tol=tol,
-            max_iter=max_iter,
-            grad_norm=coords.grad_max,
-            callback=callback,
-            **options,
-        )
-        result.x = coords.to_theta(result.x)
-        return result
-
-    def _run_in_rounds(self, solver, coords, options, theta0, tol, max_iter, printer, first_round):
-        """Run ``solver`` in a metric that is rebuilt between rounds.
-
-        The metric (WhitenedCoordinates) is fixed within a round: the solver runs
-        ``chunk`` iterations in it, then the metric is rebuilt from the curvature
-        at the round's last iterate and the solver continues from there. The
-        first round lasts ``first_round`` iterations, or a tenth of a refresh's
-        cost in evaluations when that is longer (a costly metric, such as the
-        class-coupled one, is rebuilt less often), and each round is 25% longer
-        than the one before, so a fit of many iterations refreshes only
-        O(log max_iter) times. The solver's tracker goes from one round to the
-        next (its record point mapped into the new metric): the point returned
-        without convergence is the one with the smallest stopping measure of the
-        whole fit, and the fit stalls as one solver run would.
-        """
-        theta, result, budget, tracker = theta0, None, max_iter, None
-        chunk = max(first_round, _ROUND_PER_REFRESH * coords.refresh_evaluations)
-        while True:
-            part = solver(
-                coords.value_and_grad,
-                coords.to_u(theta),
-                tol=tol,
-                max_iter=min(math.ceil(chunk), budget),
-                grad_norm=coords.grad_max,
-                callback=_shifted(printer, max_iter - budget),
-                tracker=tracker,
-                **options,
-            )
-            budget -= part.n_iter
-            result = part if result is None else _joined(result, part)
-            if part.status != "max_iter" or budget <= 0:
-                break
-            # Continue from the round's last iterate (the descent goes on from
-            # where it stood), not from its smallest-gradient point.
-            tracker = part.tracker
-            theta = coords.to_theta(part.last)
-            best = coords.to_theta(tracker.x)
-            coords.refresh(theta)
-            tracker.remap(coords.to_u(best))
-            chunk *= _ROUND_GROWTH
-        result.x = coords.to_theta(result.x)
-        return result
-
-    def _coordinates(self, solver, objective, theta0=None, previous=None):
-        """The change of variables the solver runs in (see ``preconditioner``).
-
-        The full metric is built at ``theta0`` when that is not the origin (a
-        warm start), from the curvature bound otherwise; or, when ``previous``
-        coordinates (of a fit of the same data at another ``alpha``, ended at
-        ``theta0``) carry a full metric, it is theirs with the new penalty
-        (:meth:`WhitenedCoordinates.on`): the curvature where the fit starts,
-        without a new Gram matrix. Every choice is an exact change of
-        variables: the optimum and the stopping rule do not depend on it.
-        """
-        kind = solver.coordinates
-        if kind == "standardized" and self._full_metric(solver, objective):
-            if isinstance(previous, WhitenedCoordinates):
-                return previous.on(objective)
-            start = theta0 if theta0 is not None and theta0.any() else None
-            return WhitenedCoordinates(objective, start)
-        return _COORDINATES[kind](objective)
-
-    def _full_metric(self, solver, objective):
-        """Whether a solver in standardised coordinates gets the full-matrix metric.
-
-        ``"auto"``: for the solvers registered with ``refreshed_metric``, dense
-        ``X`` and up to ``FULL_METRIC_MAX_FEATURES`` features, where the metric's
-        Gram matrix (``d^2`` per sampled row, at most 32k rows) costs less than
-        the iterations it saves (docs/solvers.md has the measurements). Sparse
-        ``X`` has no sampled Gram matrix (every row counts, and a CSC matrix is
-        multiplied once per slice of columns): measured 2-45x slower than the
-        diagonal scaling at 150-200 features, so it keeps the diagonal scaling.
-        """
-        if self.preconditioner == "auto":
-            return (
-                solver.refreshed_metric
-                and not objective.sparse
-                and objective.n_features <= FULL_METRIC_MAX_FEATURES
-            )
-        return self.preconditioner == "full"
-
-    def _solver_options(self, names, objective, coords, X):
-        """The solver options ``names``, each computed only when asked for."""
-        makers = {
-            "learning_rate": lambda: self._learning_rate(objective),
-            "value": lambda: coords.value,
-            "f_rtol": lambda: _objective_noise(X),
-            "resolution": lambda: coords.resolution,
-        }
-        return {name: makers[name]() for name in names}
-
     def _learning_rate(self, objective):
         if self.learning_rate == "auto":
             # The descent lemma: 1/L makes every step of gd decrease the objective.
@@ -644,7 +444,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 )
         elif result.status == "stalled":
             ratio = result.noise_ratio
-            if ratio is not None and ratio > _RESOLVABLE:
+            if ratio is not None and ratio > RESOLVABLE:
                 why = (
                     "the objective's rounding error hides any further decrease (the "
                     f"largest gradient entry is {ratio:.3g} times its own rounding error)"

@@ -11,9 +11,10 @@ by rows only; each chunk (a NumPy array or a CSR matrix) becomes one
 ``distributed`` client, or in this process with dask's local schedulers),
 with the weight normalisation ``1 / sum_i s_i`` taken over every row and no
 penalty. :class:`ChunkedObjective` sums their partial values, gradients, column
-moments and metrics, adds the penalty once, and offers the solvers and the
-changes of variables in :mod:`skce._objective` what a ``LinearObjective``
-does, so the solvers run unchanged on the client on the parameter vector::
+moments and metrics, adds the penalty once, and implements the same declared
+interface as a ``LinearObjective`` (:class:`skce._objective.Objective`), so the
+fit plan, the coordinates and the solvers run unchanged on the client on the
+parameter vector::
 
     J(theta) = sum_c J_c(theta) + (alpha / 2) ||W||^2
 
@@ -36,16 +37,10 @@ import scipy.sparse as sp
 from dask.base import get_scheduler
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._objective import (
-    LinearObjective,
-    LinearParameters,
-    l2_penalty,
-    l2_penalty_noise,
-    merge_constant_values,
-    merge_moments,
-    top_eigenvalue,
-    weighted_targets,
-)
+from ._columns import merge_constant_values, merge_moments
+from ._gram import top_eigenvalue, weighted_gram_matvec
+from ._noise import l2_penalty_noise
+from ._objective import LinearObjective, LinearParameters, l2_penalty, weighted_targets
 
 __all__ = ["ChunkedData", "ChunkedObjective", "as_dask_arrays", "lazy_prediction"]
 
@@ -507,9 +502,9 @@ class ChunkedObjective(LinearParameters):
 
     Every evaluation is one map over the chunks, where they live, and a sum of
     their small results on the client (in a fixed order, so a fit is
-    repeatable); the penalty ``(alpha / 2) ||W||^2`` is added once, here. Row
-    sampling is off (:attr:`can_sample` is False, :meth:`row_sample` None): the
-    metrics and moments are exact sums over every row.
+    repeatable); the penalty ``(alpha / 2) ||W||^2`` is added once, here. The
+    metrics and moments are exact sums over every row (the fit plan takes row
+    samples of data in memory only).
 
     Parameters
     ----------
@@ -527,8 +522,6 @@ class ChunkedObjective(LinearParameters):
         X's dtype (float32 or float64).
     """
 
-    can_sample = False
-
     def __init__(
         self, chunks, loss, *, n_samples, n_features, n_outputs, alpha, fit_intercept, sparse, dtype
     ):
@@ -543,6 +536,12 @@ class ChunkedObjective(LinearParameters):
         self.sparse = bool(sparse)
         self.dtype = np.dtype(dtype)
         self._nnz = None
+
+    def with_alpha(self, alpha):
+        """The same objective with the penalty ``alpha`` (the chunks are shared)."""
+        other = copy.copy(self)
+        other.alpha = float(alpha)
+        return other
 
     def _each(self, name, *args):
         """``name(*args)`` of every chunk's objective, gathered on the client."""
@@ -604,11 +603,11 @@ class ChunkedObjective(LinearParameters):
         """:meth:`LinearObjective.constant_values` over every chunk (merged)."""
         return merge_constant_values(self._each("constant_values", columns))
 
-    def standardized_gram(self, theta, mean, sigma, tau, floor, rows=None):
+    def standardized_gram(self, theta, mean, sigma, tau, floor):
         """:meth:`LinearObjective.standardized_gram` summed over the chunks (every row)."""
         return _sum(self._each("standardized_gram", theta, mean, sigma, tau, floor))
 
-    def coupled_gram(self, theta, mean, sigma, tau, floor, rows=None):
+    def coupled_gram(self, theta, mean, sigma, tau, floor):
         """:meth:`LinearObjective.coupled_gram` summed over the chunks (every row)."""
         return _sum(self._each("coupled_gram", theta, mean, sigma, tau, floor))
 
@@ -617,23 +616,13 @@ class ChunkedObjective(LinearParameters):
 
         The largest eigenvalue of the weighted Gram matrix of ``[X, 1]`` by
         Lanczos (:func:`~skce._objective.top_eigenvalue`), each product with it
-        one map over the chunks (``_weighted_gram_matvec``) and a sum of
+        one map over the chunks (:func:`~skce._gram.weighted_gram_matvec`) and a sum of
         ``d + 1`` numbers per chunk: the in-memory ``L`` (to Lanczos's
         tolerance), not the larger sum of the chunks' constants.
         """
         m = self.n_features + self.fit_intercept
-        lam = top_eigenvalue(lambda v: sum(self._each("_weighted_gram_matvec", v)), m)
+        lam = top_eigenvalue(lambda v: _sum(self.chunks.map(weighted_gram_matvec, v).gather()), m)
         return self.loss.curvature_bound * max(lam, 0.0) + self.alpha
-
-    @staticmethod
-    def sample_sees_every_column(rows):
-        """No row sampling for chunked data: sums are over every row."""
-        return False
-
-    @staticmethod
-    def row_sample(rows=None):
-        """No row sample for chunked data (fits start from zero on every row)."""
-        return None
 
 
 def _sum(parts):

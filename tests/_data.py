@@ -58,12 +58,10 @@ def central_differences(f, x, h=1e-5):
     return grad
 
 
-def unsampled_rows(n, start_rows=1 << 14, moment_rows=1 << 15):
-    """Rows of an n-row dense problem in neither its start sample nor its moment sample.
+def unsampled_rows(n):
+    """Rows of an n-row dense problem outside the row sample its fit plan takes."""
+    from skce._plan import plan_fit
 
-    The start sample (``row_sample``) holds at most ``n // 8`` rows.
-    """
-    dummy = LinearObjective(BinaryCrossEntropy, np.zeros((n, 1)), np.ones((2, n)) / (2 * n), 0.0)
-    sizes = (min(start_rows, n // 8), moment_rows)
-    sampled = [np.concatenate(dummy._sample_blocks(r)) for r in sizes]
-    return np.setdiff1d(np.arange(n), np.union1d(*sampled))
+    X = np.random.default_rng(0).standard_normal((n, 1))
+    dummy = LinearObjective(BinaryCrossEntropy, X, np.ones((2, n)) / (2 * n), 0.0)
+    return np.setdiff1d(np.arange(n), plan_fit(dummy, solver="bb").sample)

@@ -29,11 +29,12 @@ from skce import (
     SoftmaxCECV,
     WeightedLogisticCE,
     WeightedLogisticCECV,
+    _columns,
+    _gram,
     cross_entropy_score,
     make_cross_entropy_scorer,
 )
 from skce._compat import SKLEARN_VERSION, InvalidParameterError
-from skce._objective import LinearObjective
 from skce.linear_model import GridEdgeWarning
 
 from ._data import binary_data, multiclass_data, raw_scales
@@ -78,14 +79,17 @@ def test_fit_path_prepares_once_and_reuses_the_metric(monkeypatch):
     """The path computes the column moments once and no Gram matrix at a warm start."""
     X, y = _raw(binary_data(n_samples=2000))
     counts = {"moments": 0, "gram": 0}
-    for name, key in (("_column_moments", "moments"), ("standardized_gram", "gram")):
-        original = getattr(LinearObjective, name)
+    for owner, name, key in (
+        (_columns, "moments", "moments"),
+        (_gram, "standardized_gram", "gram"),
+    ):
+        original = getattr(owner, name)
 
-        def counted(self, *args, _original=original, _key=key, **kwargs):
+        def counted(*args, _original=original, _key=key, **kwargs):
             counts[_key] += 1
-            return _original(self, *args, **kwargs)
+            return _original(*args, **kwargs)
 
-        monkeypatch.setattr(LinearObjective, name, counted)
+        monkeypatch.setattr(owner, name, counted)
 
     def path():
         model = WeightedLogisticCE(beta=4.0)

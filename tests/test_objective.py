@@ -1,11 +1,12 @@
-"""The loss and the objective against independent references.
+"""The loss, the objective and the sums over its rows, against independent references.
 
-Finite differences for the gradient, direct formulas for the value, the
-gradient-difference quotient for the Lipschitz constant, and the estimators'
-documented mapping to scikit-learn's LogisticRegression.
+Finite differences for the gradient, direct formulas for the value, the column
+moments and the Gram matrices, dense eigensolvers for the Lipschitz constant,
+scipy for the log-probabilities, and extended precision for the rounding
+noise. The changes of variables built on these sums are in
+tests/test_coordinates.py, the fit plan's decisions in tests/test_plan.py.
 """
 
-import importlib
 import warnings
 
 import numpy as np
@@ -13,21 +14,19 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import expit, log_softmax
 
+from skce import _columns, _gram
+from skce._columns import _sparse_moments, constant_columns, merge_constant_values
+from skce._fit import coordinates
 from skce._loss import BinaryCrossEntropy, MultinomialCrossEntropy
-from skce._objective import (
-    LinearObjective,
-    StandardizedCoordinates,
-    WhitenedCoordinates,
-    merge_constant_values,
-    weighted_targets,
-)
+from skce._objective import LinearObjective, weighted_targets
+from skce._plan import plan_fit, rows_of, stratified_rows
 
 from ._data import central_differences, unsampled_rows
 
-objective_module = importlib.import_module("skce._objective")
 
-
-def _problem(loss, n=40, d=5, k=2, sparse=False, seed=0, alpha=0.3, intercept=True):
+def _problem(
+    loss, n=40, d=5, k=2, sparse=False, seed=0, alpha=0.3, intercept=True, block_rows=None
+):
     rng = np.random.RandomState(seed)
     X = rng.randn(n, d) * rng.uniform(0.5, 3, d) + rng.uniform(-2, 2, d)
     if sparse:
@@ -38,7 +37,7 @@ def _problem(loss, n=40, d=5, k=2, sparse=False, seed=0, alpha=0.3, intercept=Tr
     sw = rng.uniform(0, 3, n)
     cw = rng.uniform(0.2, 5, k)
     A = weighted_targets(y, k, sw, cw)
-    obj = LinearObjective(loss, X, A, alpha=alpha, fit_intercept=intercept)
+    obj = LinearObjective(loss, X, A, alpha=alpha, fit_intercept=intercept, block_rows=block_rows)
     theta = rng.randn(obj.n_params) * 0.5
     return obj, theta, (X, y, sw, cw)
 
@@ -117,15 +116,13 @@ def test_float32_objective_is_accurate_to_float32_precision():
     assert not np.array_equal(g32, g)  # float32 arithmetic really is used
 
 
-def test_blocked_dense_equals_single_pass(monkeypatch):
+def test_blocked_dense_equals_single_pass():
     """Many row blocks give the same sums as one block."""
-    import skce._objective as objective_module
-
     obj, theta, (X, *_) = _problem(MultinomialCrossEntropy, n=1000, k=3)
+    assert len(obj.row_blocks) == 1
     f1, g1 = obj.value_and_grad(theta)
-    monkeypatch.setattr(objective_module, "_BLOCK_BYTES", 64 * X.shape[1] * 8)
-    blocked = LinearObjective(MultinomialCrossEntropy, X, obj.A, alpha=obj.alpha)
-    assert len(blocked._blocks) > 10
+    blocked = LinearObjective(MultinomialCrossEntropy, X, obj.A, alpha=obj.alpha, block_rows=64)
+    assert len(blocked.row_blocks) > 10
     f2, g2 = blocked.value_and_grad(theta)
     assert f2 == pytest.approx(f1, rel=1e-13)
     np.testing.assert_allclose(g2, g1, rtol=1e-11, atol=1e-15)
@@ -161,23 +158,6 @@ def test_lipschitz_bounds_gradient_differences(loss, k, sparse):
         assert top >= (L - obj.alpha) * 0.999
 
 
-@pytest.mark.parametrize("sparse", [False, True])
-@pytest.mark.parametrize("intercept", [True, False])
-def test_standardized_coordinates_are_an_exact_change_of_variables(sparse, intercept):
-    obj, theta, _ = _problem(MultinomialCrossEntropy, k=3, sparse=sparse, intercept=intercept)
-    coords = StandardizedCoordinates(obj)
-    u = coords.to_u(theta)
-    np.testing.assert_allclose(coords.to_theta(u), theta, rtol=1e-12, atol=1e-12)
-    f, gu = coords.value_and_grad(u)
-    assert f == pytest.approx(obj.value(theta), rel=1e-12)
-    # The gradient in u is the derivative of u -> J(theta(u)): finite differences.
-    fd = central_differences(coords.value, u)
-    np.testing.assert_allclose(gu, fd, rtol=1e-6, atol=1e-8)
-    g = obj.value_and_grad(theta)[1]
-    np.testing.assert_allclose(coords.grad_to_theta(gu), g, rtol=1e-10, atol=1e-13)
-    assert coords.grad_max(gu) == pytest.approx(np.abs(g).max(), rel=1e-10)
-
-
 @pytest.mark.parametrize("loss, k", [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
 def test_extreme_logits_are_finite_without_warnings(loss, k):
     n_out = loss.n_outputs(k)
@@ -209,35 +189,30 @@ def test_binary_loss_has_no_cancellation_at_large_margins():
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
-def test_sparse_column_moments_equal_dense_ones(fmt, monkeypatch):
+def test_sparse_column_moments_equal_dense_ones(fmt):
     """Chunked sparse sums agree with the dense computation, for any chunk size."""
-    import skce._objective as objective_module
-
     obj, _, (X, *_) = _problem(MultinomialCrossEntropy, n=300, k=3, sparse=True)
     dense = LinearObjective(MultinomialCrossEntropy, X.toarray(), obj.A, alpha=obj.alpha)
     expected = dense.column_moments()
-    sparse = LinearObjective(MultinomialCrossEntropy, X.asformat(fmt), obj.A, alpha=obj.alpha)
-    for chunk in [1, 7, 1 << 16]:
-        monkeypatch.setattr(
-            objective_module,
-            "_sparse_weighted_column_sums",
-            lambda X, w, chunk=chunk, f=objective_module._sparse_weighted_column_sums: f(
-                X, w, chunk
-            ),
-        )
-        for got, want in zip(sparse.column_moments(), expected, strict=True):
+    Xf = X.asformat(fmt)
+    sparse = LinearObjective(MultinomialCrossEntropy, Xf, obj.A, alpha=obj.alpha)
+    w = sparse.total_weight
+    # chunk=1 and 7: one major index (row of CSR, column of CSC) or a few per slice.
+    assert len(list(_columns.major_slices(Xf, 7))) > 4
+    results = [_sparse_moments(Xf, w, True, chunk=c) for c in (1, 7, 1 << 16)]
+    for got_moments in [sparse.column_moments(), *results]:
+        for got, want in zip(got_moments, expected, strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("intercept", [True, False])
 @pytest.mark.parametrize("sparse", [False, True])
-def test_column_moments_match_their_definition(intercept, sparse, monkeypatch):
+def test_column_moments_match_their_definition(intercept, sparse):
     """Weighted mean (0 without intercept) and spread about it, over many row blocks."""
-    import skce._objective as objective_module
-
-    monkeypatch.setattr(objective_module, "_BLOCK_BYTES", 64)  # 64-row blocks
-    obj, _, (X, *_) = _problem(BinaryCrossEntropy, n=300, sparse=sparse, intercept=intercept)
-    assert sparse or len(obj._blocks) == 5
+    obj, _, (X, *_) = _problem(
+        BinaryCrossEntropy, n=300, sparse=sparse, intercept=intercept, block_rows=64
+    )
+    assert len(obj.row_blocks) == (1 if sparse else 5)
     Xd = X.toarray() if sparse else X
     w = obj.A.sum(axis=0)
     mean = (w @ Xd) / w.sum() if intercept else np.zeros(Xd.shape[1])
@@ -249,19 +224,17 @@ def test_column_moments_match_their_definition(intercept, sparse, monkeypatch):
 
 
 @pytest.mark.parametrize("blocks", [1, 5])
-def test_column_moments_keep_the_spread_of_columns_with_a_large_offset(blocks, monkeypatch):
+def test_column_moments_keep_the_spread_of_columns_with_a_large_offset(blocks):
     """Unit spread on an offset of 1e8: one-pass sums about 0 would lose it entirely."""
-    import skce._objective as objective_module
-
-    if blocks > 1:
-        monkeypatch.setattr(objective_module, "_BLOCK_BYTES", 64)
     rng = np.random.RandomState(4)
     n = 300
     X = rng.randn(n, 3) + np.array([1e8, 0.0, -3.0])
     y = rng.randint(0, 2, n)
     A = weighted_targets(y, 2, np.ones(n), np.ones(2))  # total weight exactly 1
-    obj = LinearObjective(BinaryCrossEntropy, X, A, alpha=0.0)
-    assert len(obj._blocks) == blocks
+    obj = LinearObjective(
+        BinaryCrossEntropy, X, A, alpha=0.0, block_rows=64 if blocks > 1 else None
+    )
+    assert len(obj.row_blocks) == blocks
     mean, spread2, wsum = obj.column_moments()
     assert wsum == pytest.approx(1.0, rel=1e-15)
     centred = X - X.mean(axis=0)
@@ -269,34 +242,42 @@ def test_column_moments_keep_the_spread_of_columns_with_a_large_offset(blocks, m
     np.testing.assert_allclose(spread2, (centred**2).mean(axis=0), rtol=1e-6)
 
 
-def test_sampled_dense_moments_are_close_and_fall_back_on_rare_columns(monkeypatch):
-    import skce._objective as objective_module
-
+def test_moments_of_the_row_sample_are_close_and_carry_the_full_weight():
+    # The plan's row sample (large dense data) gives the moments the scaling is
+    # built from: each an estimate of the exact one within a few standard errors,
+    # on the whole data's weight (the sample's weights are rescaled to the full total).
     rng = np.random.RandomState(0)
-    n = 4000
+    n = 70_000
     X = rng.randn(n, 4) * [1.0, 10.0, 0.1, 3.0] + [0.0, 50.0, -1.0, 2.0]
     y = rng.randint(0, 2, n)
     A = weighted_targets(y, 2, rng.uniform(0.5, 2, n), np.ones(2))
-    exact = LinearObjective(BinaryCrossEntropy, X, A, alpha=0.0).column_moments()
-    monkeypatch.setattr(objective_module, "_MOMENT_SAMPLE_ROWS", 512)
-    obj_sampled = LinearObjective(BinaryCrossEntropy, X, A, alpha=0.0)
-    sampled = obj_sampled.column_moments()
-    # Within 4 standard errors of a 512-row sample's mean.
-    standard_error = np.sqrt(exact[1] / exact[2] / 512)
-    assert np.all(np.abs(sampled[0] - exact[0]) <= 4 * standard_error)
-    np.testing.assert_allclose(sampled[1], exact[1], rtol=0.15)
-    assert sampled[2] == pytest.approx(exact[2])
-    # A column that is zero in every sampled row but not overall: exact moments.
+    obj = LinearObjective(BinaryCrossEntropy, X, A, alpha=0.0)
+    plan = plan_fit(obj, solver="bb")
+    assert plan.sample is not None
+    exact = obj.column_moments()
+    sampled = rows_of(obj, plan.sample).column_moments()
+    for planned, got in zip(plan.moments, sampled, strict=True):  # the scaling's moments
+        np.testing.assert_array_equal(planned, got)
+    # Effective rows of the weighted sample, (sum w)^2 / sum w^2.
+    w = obj.total_weight[plan.sample]
+    m = w.sum() ** 2 / (w @ w)
+    assert 0.8 * plan.sample.size < m < plan.sample.size
+    variance = exact[1] / exact[2]
+    # Normal columns: the standard error of a mean is sqrt(var / m), of a spread
+    # about sqrt(2 / m) relative.
+    assert np.all(np.abs(sampled[0] - exact[0]) <= 4 * np.sqrt(variance / m))
+    assert np.all(np.abs(sampled[1] / exact[1] - 1) <= 4 * np.sqrt(2 / m))
+    assert sampled[2] == pytest.approx(exact[2], rel=1e-12)
+    # A column that is zero on every sampled row but not on every row: the plan
+    # takes its moments from every row.
     X_rare = X.copy()
     X_rare[:, 2] = 0.0
-    unsampled = np.setdiff1d(np.arange(n), np.concatenate(obj_sampled._sample_blocks(512)))
-    X_rare[unsampled[10], 2] = 5.0
-    obj = LinearObjective(BinaryCrossEntropy, X_rare, A, alpha=0.0)
-    assert obj.column_moments()[1][2] > 0
-    monkeypatch.setattr(objective_module, "_MOMENT_SAMPLE_ROWS", 1 << 15)
-    exact_rare = LinearObjective(BinaryCrossEntropy, X_rare, A, alpha=0.0).column_moments()
-    monkeypatch.setattr(objective_module, "_MOMENT_SAMPLE_ROWS", 512)
-    for got, want in zip(obj.column_moments(), exact_rare, strict=True):
+    X_rare[unsampled_rows(n)[10], 2] = 5.0
+    rare = LinearObjective(BinaryCrossEntropy, X_rare, A, alpha=0.0)
+    assert rows_of(rare, plan.sample).column_moments()[1][2] == 0
+    plan = plan_fit(rare, solver="bb")
+    assert plan.moments[1][2] > 0
+    for got, want in zip(plan.moments, rare.column_moments(), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
@@ -323,14 +304,11 @@ def _direct_lipschitz(X, w, kappa, alpha, intercept):
 @pytest.mark.parametrize("loss, k", [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
 @pytest.mark.parametrize("intercept", [True, False])
 @pytest.mark.parametrize("blocks", [1, 16])
-def test_lipschitz_equals_direct_eigenvalue(loss, k, intercept, blocks, monkeypatch):
-    import skce._objective as objective_module
-
-    obj, _, (X, *_rest) = _problem(loss, k=k, n=400, intercept=intercept)
-    if blocks > 1:
-        monkeypatch.setattr(objective_module, "_BLOCK_BYTES", 25 * X.shape[1] * 8)
-    obj = LinearObjective(loss, X, obj.A, alpha=obj.alpha, fit_intercept=intercept)
-    assert (len(obj._blocks) > 1) == (blocks > 1)
+def test_lipschitz_equals_direct_eigenvalue(loss, k, intercept, blocks):
+    obj, _, (X, *_rest) = _problem(
+        loss, k=k, n=400, intercept=intercept, block_rows=25 if blocks > 1 else None
+    )
+    assert len(obj.row_blocks) == blocks
     ref = _direct_lipschitz(X, obj.A.sum(axis=0), loss.curvature_bound, obj.alpha, intercept)
     assert obj.lipschitz() == pytest.approx(ref, rel=1e-12)
 
@@ -338,28 +316,27 @@ def test_lipschitz_equals_direct_eigenvalue(loss, k, intercept, blocks, monkeypa
 @pytest.mark.parametrize("scale", [1.0, 1e-3])
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("intercept", [True, False])
-def test_lanczos_lipschitz_over_row_blocks(intercept, sparse, scale, monkeypatch):
-    """The Lanczos path (forced for dense data too) sums the Gram product over blocks.
+def test_lanczos_eigenvalue_over_row_blocks(intercept, sparse, scale):
+    """Lanczos on the Gram product summed over row blocks (dense here too).
 
-    ``scale=1e-3`` without intercept makes the top eigenvalue far below 1; a single
-    column without intercept is the one-parameter shortcut.
+    Large dense data and sparse data take this path; ``scale=1e-3`` without
+    intercept makes the top eigenvalue far below 1; a single column without
+    intercept is the one-parameter shortcut.
     """
-    import skce._objective as objective_module
-
-    monkeypatch.setattr(objective_module, "_EXACT_EIGEN_MAX", 0)
-    monkeypatch.setattr(objective_module, "_BLOCK_BYTES", 64)  # 64-row blocks
     for loss, k in [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)]:
         for d in [1, 6]:
             obj, _, (X, *_) = _problem(loss, k=k, n=300, d=d, sparse=sparse, alpha=0.0)
             X = X * scale
-            obj = LinearObjective(loss, X, obj.A, alpha=0.0, fit_intercept=intercept)
-            assert sparse or len(obj._blocks) == 5
+            obj = LinearObjective(loss, X, obj.A, alpha=0.0, fit_intercept=intercept, block_rows=64)
+            assert len(obj.row_blocks) == (1 if sparse else 5)
             w = obj.A.sum(axis=0)
-            ref = _direct_lipschitz(X, w, loss.curvature_bound, 0.0, intercept)
+            ref = _direct_lipschitz(X, w, 1.0, 0.0, intercept)  # lambda_max
             if scale < 1 and not intercept:  # an eigenvalue far below 1
                 assert ref < 1e-3
+            m = d + intercept
+            top = _gram.top_eigenvalue(lambda v, obj=obj: _gram.weighted_gram_matvec(obj, v), m)
             # Lanczos adds a 1e-5 margin; one parameter is exact (to rounding).
-            assert ref * (1 - 1e-12) <= obj.lipschitz() <= ref * (1 + 1e-4)
+            assert ref * (1 - 1e-12) <= top <= ref * (1 + 1e-4)
 
 
 @pytest.mark.parametrize("intercept", [True, False])
@@ -389,14 +366,11 @@ def test_lanczos_lipschitz_is_an_upper_bound_for_a_crowded_spectrum():
 
 
 @pytest.mark.parametrize("loss, k", [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
-def test_blocked_value_and_gradient_match_definition(loss, k, monkeypatch):
+def test_blocked_value_and_gradient_match_definition(loss, k):
     """Both ``value`` and ``value_and_grad`` sum over many row blocks correctly."""
-    import skce._objective as objective_module
-
     obj, theta, (X, y, sw, cw) = _problem(loss, k=k, n=700)
-    monkeypatch.setattr(objective_module, "_BLOCK_BYTES", 64 * X.shape[1] * 8)
-    blocked = LinearObjective(loss, X, obj.A, alpha=obj.alpha)
-    assert len(blocked._blocks) > 5
+    blocked = LinearObjective(loss, X, obj.A, alpha=obj.alpha, block_rows=64)
+    assert len(blocked.row_blocks) > 5
     if loss is BinaryCrossEntropy:
         beta = cw[1] / cw[0]
 
@@ -444,15 +418,12 @@ def test_log_proba_matches_scipy():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize(("loss", "k"), [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
-def test_separates_is_strict_correct_classification_of_weighted_samples(
-    loss, k, sparse, dtype, monkeypatch
-):
+def test_separates_is_strict_correct_classification_of_weighted_samples(loss, k, sparse, dtype):
     """separates(theta) == every sample with weight > 0 has its class strictly on top.
 
-    Dense X runs in blocks of 64 rows (the minimum), so that a block holding only
-    zero-weight samples is skipped.
+    Dense X runs in blocks of 64 rows, so that a block holding only zero-weight
+    samples is skipped.
     """
-    monkeypatch.setattr("skce._objective._BLOCK_BYTES", 64)
     rng = np.random.RandomState(5)
     n, d = 200, 4
     X = rng.randn(n, d)
@@ -463,7 +434,12 @@ def test_separates_is_strict_correct_classification_of_weighted_samples(
     Xin = sp.csr_matrix(X) if sparse else X
     sw = np.ones(n)
     sw[64:128] = 0.0  # one whole block without weight
-    obj = LinearObjective(loss, Xin, weighted_targets(y, k, sw, np.ones(k)), alpha=0.0)
+
+    def objective(A):
+        return LinearObjective(loss, Xin, A, alpha=0.0, block_rows=64)
+
+    obj = objective(weighted_targets(y, k, sw, np.ones(k)))
+    assert sparse or obj.row_blocks[1] == slice(64, 128)
     theta = obj.pack(W_true, np.zeros(W_true.shape[0]))
     assert obj.separates(theta)
     # Break one sample (in the block after the unweighted one): flip its label.
@@ -475,19 +451,19 @@ def test_separates_is_strict_correct_classification_of_weighted_samples(
         sw_bad = sw.copy()
         sw_bad[150] = weight
         A = weighted_targets(y_bad, k, sw_bad, np.ones(k))
-        assert LinearObjective(loss, Xin, A, alpha=0.0).separates(theta) is expected
+        assert objective(A).separates(theta) is expected
     # A class weight of 0 removes a whole class from the objective.
     cw = np.ones(k)
     cw[y_bad[150]] = 0.0
     sw_bad = sw.copy()
     A = weighted_targets(y_bad, k, sw_bad, cw)
-    assert LinearObjective(loss, Xin, A, alpha=0.0).separates(theta)
+    assert objective(A).separates(theta)
     # Ties (all logits equal at theta = 0) are not a strict separation.
     assert not obj.separates(np.zeros(obj.n_params))
     # Soft targets: every sample weighs on every class; no separation claim, even for
     # a theta that puts every sample in the first class (or in its own class).
     A_soft = weighted_targets(y, k, sw, np.ones(k), label_smoothing=0.1)
-    soft = LinearObjective(loss, Xin, A_soft, alpha=0.0)
+    soft = objective(A_soft)
     first = np.zeros(W_true.shape[0])
     first[0] = -10.0 if k == 2 else 10.0
     for point in (theta, obj.pack(np.zeros_like(W_true), first)):
@@ -516,29 +492,6 @@ def test_margins_are_target_logit_minus_best_other(loss, k):
     np.testing.assert_array_equal(Z, Z_before)
 
 
-# -- the full-matrix metric (WhitenedCoordinates) -----------------------------------------
-@pytest.mark.parametrize("loss, k", [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
-@pytest.mark.parametrize("sparse", [False, True])
-@pytest.mark.parametrize("intercept", [True, False])
-@pytest.mark.parametrize("refreshed", [False, True])
-def test_whitened_coordinates_are_an_exact_change_of_variables(
-    loss, k, sparse, intercept, refreshed
-):
-    obj, theta, _ = _problem(loss, k=k, sparse=sparse, intercept=intercept)
-    coords = WhitenedCoordinates(obj)
-    if refreshed:
-        coords.refresh(theta * 2.0)
-    u = coords.to_u(theta)
-    np.testing.assert_allclose(coords.to_theta(u), theta, rtol=1e-10, atol=1e-12)
-    f, gu = coords.value_and_grad(u)
-    assert f == pytest.approx(obj.value(theta), rel=1e-12)
-    fd = central_differences(coords.value, u)
-    np.testing.assert_allclose(gu, fd, rtol=1e-6, atol=1e-8)
-    g = obj.value_and_grad(theta)[1]
-    np.testing.assert_allclose(coords.grad_to_theta(gu), g, rtol=1e-9, atol=1e-12)
-    assert coords.grad_max(gu) == pytest.approx(np.abs(g).max(), rel=1e-9)
-
-
 def _direct_standardized_gram(obj, theta, mean, sigma, tau, floor):
     """``S^T diag(h_k) S`` written out with scipy's sigmoid / softmax."""
     X = obj.X.toarray() if sp.issparse(obj.X) else obj.X
@@ -558,12 +511,18 @@ def _direct_standardized_gram(obj, theta, mean, sigma, tau, floor):
 @pytest.mark.parametrize("loss, k", [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
 @pytest.mark.parametrize("sparse", [False, "csr", "csc"])
 @pytest.mark.parametrize("chunk", [1 << 16, 7])
-def test_standardized_gram_matches_its_definition(loss, k, sparse, chunk, monkeypatch):
-    # chunk=7: the sparse sum runs over many slices of rows (CSR) or columns (CSC).
-    monkeypatch.setattr("skce._objective._GRAM_CHUNK_ENTRIES", chunk)
-    obj, theta, _ = _problem(loss, k=k, sparse=bool(sparse), n=60)
+def test_standardized_gram_matches_its_definition(loss, k, sparse, chunk):
+    # chunk=7: the sparse sum runs over many slices of rows (CSR) or columns (CSC)
+    # of about `chunk` stored entries; dense X over many row blocks.
+    obj, theta, _ = _problem(
+        loss, k=k, sparse=bool(sparse), n=60, block_rows=16 if chunk < 60 else None
+    )
     if sparse:
         obj = LinearObjective(obj.loss, obj.X.asformat(sparse), obj.A, obj.alpha)
+        slices = len(list(_columns.major_slices(obj.X, chunk)))
+        assert (slices > 2) == (chunk < 60)
+    else:
+        assert (len(obj.row_blocks) > 2) == (chunk < 60)
     rng = np.random.RandomState(3)
     d = obj.n_features
     mean, sigma, tau = rng.randn(d), rng.uniform(0.5, 2, d), 1.7
@@ -576,110 +535,11 @@ def test_standardized_gram_matches_its_definition(loss, k, sparse, chunk, monkey
     S = np.column_stack([(X - mean) / sigma, np.full(X.shape[0], 1.0 / tau)])
     h = obj.loss.curvature_bound * obj.total_weight
     np.testing.assert_allclose(G0, S.T @ (h[:, None] * S), rtol=1e-10, atol=1e-12)
-
-
-def _fd_hessian_in_z(coords, z0, eps=1e-4):
-    """Central finite-difference Hessian of ``z -> J(theta(z))`` at ``z0``."""
-    H = np.empty((z0.size, z0.size))
-    for j in range(z0.size):
-        step = np.zeros_like(z0)
-        step[j] = eps
-        H[:, j] = (coords.value_and_grad(z0 + step)[1] - coords.value_and_grad(z0 - step)[1]) / (
-            2 * eps
-        )
-    return H
-
-
-def test_refreshed_metric_is_the_hessian_for_a_binary_problem():
-    # One output, theta given: the metric (plus the penalty) is the exact Hessian of
-    # J in the standardised coordinates, so in z the Hessian is the identity: a
-    # finite-difference Hessian of z -> J(theta(z)) at the refresh point.
-    obj, theta, _ = _problem(BinaryCrossEntropy, k=2, n=80, d=3)
-    coords = WhitenedCoordinates(obj)
-    coords.floor = 0.0
-    coords.refresh(theta)
-    z0 = coords.to_u(theta)
-    np.testing.assert_allclose(_fd_hessian_in_z(coords, z0), np.eye(z0.size), atol=1e-6)
-
-
-def test_singular_metric_gets_a_ridge():
-    # A constant column and a duplicated one with alpha = 0: the Gram matrix is
-    # singular; the change of variables must still be exact and finite.
-    rng = np.random.RandomState(0)
-    X = rng.randn(50, 3)
-    X = np.column_stack([X, X[:, 0], np.full(50, 2.0)])
-    y = (X[:, 0] + rng.randn(50) > 0).astype(int)
-    A = weighted_targets(y, 2, np.ones(50), np.ones(2))
-    obj = LinearObjective(BinaryCrossEntropy, X, A, alpha=0.0)
-    coords = WhitenedCoordinates(obj)
-    theta = rng.randn(obj.n_params)
-    u = coords.to_u(theta)
-    assert np.all(np.isfinite(u))
-    # The constant column's coefficient is held at 0 (with an intercept): its
-    # share 2 w_4 of every logit moves into the intercept; the rest is unchanged.
-    np.testing.assert_array_equal(coords.frozen, [False, False, False, False, True])
-    expected = theta.copy()
-    expected[4], expected[5] = 0.0, theta[5] + 2.0 * theta[4]
-    np.testing.assert_allclose(coords.to_theta(u), expected, rtol=1e-6, atol=1e-6)
-
-
-def test_coupled_softmax_metric_is_the_hessian_on_the_class_sum_zero_subspace():
-    # Dense softmax with an intercept and small K d: the metric couples the classes
-    # (the Hessian of the loss, plus the penalty, plus a curvature along the
-    # class-sum directions the loss does not see). For v with class sums zero and
-    # z = L^T v, the Hessian in z maps z to itself: a directional finite
-    # difference of the gradient in z, at the refresh point.
-    obj, theta, _ = _problem(MultinomialCrossEntropy, k=3, n=80, d=3)
-    coords = WhitenedCoordinates(obj)
-    assert coords._coupled
-    coords.floor = 0.0
-    coords.refresh(theta)
-    k, width = 3, 4
-    v = np.random.RandomState(5).randn(k, width)
-    v -= v.mean(axis=0)
-    z_dir = coords._flat((coords.L.T @ v.ravel()).reshape(k, width))
-    z0 = coords.to_u(theta)
-    eps = 1e-4
-    hz = (
-        coords.value_and_grad(z0 + eps * z_dir)[1] - coords.value_and_grad(z0 - eps * z_dir)[1]
-    ) / (2 * eps)
-    np.testing.assert_allclose(hz, z_dir, rtol=1e-5, atol=1e-6)
-
-
-def test_metric_carried_to_another_alpha_is_that_alphas_hessian(monkeypatch):
-    # A regularisation path carries the metric from one alpha to the next
-    # (WhitenedCoordinates.on with LinearObjective.with_alpha): the curvature is
-    # kept and the penalty replaced, so at the refresh point the metric is the
-    # Hessian of the new objective (the identity in z, by finite differences),
-    # without a new Gram matrix.
-    obj, theta, _ = _problem(BinaryCrossEntropy, k=2, n=80, d=3, alpha=0.3)
-    coords = WhitenedCoordinates(obj)
-    coords.floor = 0.0
-    coords.refresh(theta)
-    gram = LinearObjective.standardized_gram
-    calls = []
-    monkeypatch.setattr(
-        LinearObjective, "standardized_gram", lambda *a, **k: calls.append(1) or gram(*a, **k)
-    )
-    moved = coords.on(obj.with_alpha(1e-3))
-    assert not calls
-    assert moved.objective.alpha == 1e-3 and coords.objective.alpha == 0.3
-    for c in (coords, moved):  # the original keeps its own penalty
-        np.testing.assert_allclose(_fd_hessian_in_z(c, c.to_u(theta)), np.eye(4), atol=1e-6)
-
-
-def test_coupled_metric_carried_to_another_alpha_keeps_its_form():
-    obj, theta, _ = _problem(MultinomialCrossEntropy, k=3, n=80, d=3, alpha=0.3)
-    coords = WhitenedCoordinates(obj)
-    coords.floor = 0.0
-    coords.refresh(theta)
-    moved = coords.on(obj.with_alpha(1e-3))
-    assert moved._coupled
-    reference = WhitenedCoordinates(obj.with_alpha(1e-3))
-    reference.floor = 0.0
-    reference.std = moved.std  # the same scaling, so the same metric is expected
-    reference.refresh(theta)
-    np.testing.assert_allclose(moved.L, reference.L, rtol=1e-10, atol=1e-12)
+    if sparse:
+        # The sparse sum itself, slice by slice.
+        G1 = np.zeros_like(G0)
+        _gram._add_sparse_gram(obj.X, G1, h, mean, sigma, tau, chunk=chunk)
+        np.testing.assert_allclose(G1, S.T @ (h[:, None] * S), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -740,49 +600,57 @@ def test_rounding_noise_estimates_the_actual_rounding_error(loss, k, sparse, dty
     assert g_noise.max() <= 100 * g_err.max()
 
 
-def test_row_sample_is_the_weighted_mean_over_the_sampled_rows(monkeypatch):
-    # Small sample blocks so that a 3,000-row problem has a row sample.
-    monkeypatch.setattr(objective_module, "_MOMENT_SAMPLE_ROWS", 1000)
+def test_a_row_sample_is_the_weighted_mean_over_the_sampled_rows():
+    # objective.subset(rows): a copy of those rows, their weights s_i c_{y_i}
+    # rescaled to the full total, so that J over them is the weighted mean of the
+    # cross-entropy over the sampled rows on the full data's scale.
     rng = np.random.RandomState(4)
     n, d, k = 3000, 4, 3
     X = rng.randn(n, d) + 2.0
     y = rng.randint(0, k, n)
     sw, cw = rng.uniform(0.5, 2, n), np.array([1.0, 3.0, 0.5])
     obj = LinearObjective(MultinomialCrossEntropy(), X, weighted_targets(y, k, sw, cw), 0.1)
-    sample = obj.row_sample(480)  # at most n / 8 = 375 rows
-    rows = np.concatenate(obj._sample_blocks(375))
-    # One row from each of 375 strata of 8 consecutive rows.
-    edges = np.arange(376) * n // 375
-    assert len(rows) == 375 and np.all((rows >= edges[:-1]) & (rows < edges[1:]))
-    assert len(np.unique(rows % 8)) > 4  # not one place in every stratum
+    rows = stratified_rows(n, n // 8)
+    # One row from each stratum of 8 consecutive rows, not at one place in each.
+    assert len(rows) == 375 and len(np.unique(rows % 8)) > 4
+    sample = obj.subset(rows)
     np.testing.assert_array_equal(sample.X, X[rows])  # a copy of those rows
     assert not np.shares_memory(sample.X, X)
-    assert sample.n_samples == 375
+    assert sample.n_samples == 375 and sample.alpha == obj.alpha
+    assert sample.A.sum() == pytest.approx(obj.A.sum(), rel=1e-14)
     theta = rng.randn(obj.n_params) * 0.3
-    # The sampled rows' weights s_i c_{y_i} rescaled to the full total: the
-    # weighted mean of the cross-entropy over them, times the full data's mean
-    # weight per unit of sample weight (as in J).
     w = sw * cw[y]
     ce = -log_softmax(X @ theta[: k * d].reshape(k, d).T + theta[k * d :], axis=1)[np.arange(n), y]
     W = theta[: k * d]
     want = (w.sum() / sw.sum()) * (w[rows] @ ce[rows]) / w[rows].sum() + 0.05 * (W @ W)
     assert sample.value(theta) == pytest.approx(want, rel=1e-12)
+    # Fortran-ordered X (a pandas DataFrame's values) gives the same rows.
+    fortran = LinearObjective(obj.loss, np.asfortranarray(X), obj.A, obj.alpha).subset(rows)
+    np.testing.assert_array_equal(fortran.X, X[rows])
+    assert fortran.value(theta) == pytest.approx(want, rel=1e-12)
 
 
-def test_coupled_metric_on_a_row_sample_is_the_sampled_hessian():
-    # coupled_gram(rows=r) is the same sum as over every row, taken over the
-    # sample blocks and rescaled to the full weight.
+@pytest.mark.parametrize("gram", ["standardized_gram", "coupled_gram"])
+def test_the_gram_matrix_of_a_row_sample_is_that_of_its_rows_rescaled(gram):
+    # The metric over a row sample is the same sum as over every row, taken over
+    # the sampled rows with their weights rescaled to the full total: an
+    # objective with those weights on the sampled rows and 0 on the others.
     obj, theta, _ = _problem(MultinomialCrossEntropy, k=3, n=400, d=3)
-    std = StandardizedCoordinates(obj)
-    args = (theta, std.mean, std.sigma, std.tau, 1e-6)
-    blocks, scale = obj._metric_blocks(96)
-    rows = np.concatenate(blocks)
-    assert len(rows) == 96 and scale > 1
+    mean, spread2, wsum = obj.column_moments()
+    kappa = obj.loss.curvature_bound
+    sigma, tau = np.sqrt(kappa * spread2 + obj.alpha), np.sqrt(kappa * wsum)
+    args = (theta, mean, sigma, tau, 1e-6)
+    rows = stratified_rows(400, 96)
+    scale = obj.A.sum() / obj.A[:, rows].sum()
+    assert scale > 1
     A = np.zeros_like(obj.A)
     A[:, rows] = obj.A[:, rows] * scale
     restricted = LinearObjective(obj.loss, obj.X, A, obj.alpha)
     np.testing.assert_allclose(
-        obj.coupled_gram(*args, rows=96), restricted.coupled_gram(*args), rtol=1e-12, atol=1e-14
+        getattr(obj.subset(rows), gram)(*args),
+        getattr(restricted, gram)(*args),
+        rtol=1e-12,
+        atol=1e-14,
     )
 
 
@@ -807,23 +675,26 @@ def test_with_alpha_is_the_objective_built_at_that_alpha(loss, sparse):
 
 
 def test_with_alpha_copies_share_the_alpha_free_work(monkeypatch):
+    # The column moments and the Gram matrix's top eigenvalue do not depend on
+    # alpha: a regularisation path computes them once for all its penalties.
     obj, _, _ = _problem(BinaryCrossEntropy)
     calls = {"moments": 0, "eigen": 0}
-    moments, eigen = LinearObjective._column_moments, LinearObjective._weighted_gram_eigenvalue
+    moments, eigen = _columns.moments, _gram.gram_eigenvalue
 
-    def counted_moments(self):
+    def counted_moments(objective):
         calls["moments"] += 1
-        return moments(self)
+        return moments(objective)
 
-    def counted_eigen(self):
+    def counted_eigen(objective):
         calls["eigen"] += 1
-        return eigen(self)
+        return eigen(objective)
 
-    monkeypatch.setattr(LinearObjective, "_column_moments", counted_moments)
-    monkeypatch.setattr(LinearObjective, "_weighted_gram_eigenvalue", counted_eigen)
+    monkeypatch.setattr(_columns, "moments", counted_moments)
+    monkeypatch.setattr(_gram, "gram_eigenvalue", counted_eigen)
     lipschitz = [obj.with_alpha(a).lipschitz() for a in (1.0, 0.1, 0.01)]
     for a in (1.0, 0.1, 0.01):
-        StandardizedCoordinates(obj.with_alpha(a))
+        other = obj.with_alpha(a)
+        coordinates(plan_fit(other, solver="bb", preconditioner="diagonal"), other)
     assert calls == {"moments": 1, "eigen": 1}
     # L = kappa lambda_max + alpha: the alphas' constants differ by their alphas.
     np.testing.assert_allclose(np.diff(lipschitz), [-0.9, -0.09], rtol=1e-10)
@@ -843,53 +714,29 @@ def test_merge_constant_values_over_parts():
     assert np.isnan(values[[1, 2]]).all()
 
 
-@pytest.mark.parametrize("sparse", [False, True])
-def test_constant_columns_are_frozen_exactly_and_checked_again_on_other_rows(sparse):
-    # Column 1 is constant (5.0) on the rows of positive weight, except row 0,
-    # whose weight is 0 in the first objective only. Frozen there (coefficient
-    # mapped to 0, the logits unchanged: c W_j moves into the intercept), and no
-    # longer once the coordinates move to the objective that weights row 0.
+@pytest.mark.parametrize("base", [0.0, 123.456])
+def test_constant_columns_read_from_sample_moments_are_checked_on_every_row(base):
+    # A column constant on the sampled rows but not on every row (a rare feature
+    # the sample misses) is a candidate by its moments, and the exact check on
+    # every row rejects it: reported as misread, not frozen. The candidate test is
+    # relative to the mean: on base 123.456 the weighted sample spread carries
+    # rounding (about 1e-42 here). A column constant on every row is frozen with
+    # its exact value; a column of zeros has nothing to freeze.
     rng = np.random.RandomState(0)
-    X = rng.randn(30, 3)
-    X[:, 1] = 5.0
-    X[0, 1] = 9.0
-    y = rng.randint(0, 2, 30)
-    y[:2] = [0, 1]
-    sw = np.ones(30)
-    sw[0] = 0.0
-    Xs = sp.csr_matrix(X) if sparse else X
-    targets = weighted_targets(y, 2, sw, np.ones(2))
-    without_row = LinearObjective(BinaryCrossEntropy, Xs, targets, alpha=0.1)
-    coords = StandardizedCoordinates(without_row)
-    np.testing.assert_array_equal(coords.frozen, [False, True, False])
-    theta = np.array([0.3, -0.7, 0.2, 0.5])
-    moved = coords.to_theta(coords.to_u(theta))
-    assert moved[1] == 0.0
-    logits = lambda t: X[1:] @ t[:3] + t[3]  # noqa: E731 (the weighted rows)
-    np.testing.assert_allclose(logits(moved), logits(theta), rtol=1e-12)
-    targets = weighted_targets(y, 2, np.ones(30), np.ones(2))
-    every_row = LinearObjective(BinaryCrossEntropy, Xs, targets, alpha=0.1)
-    assert StandardizedCoordinates(every_row).frozen is None
-    assert coords.on(every_row).frozen is None
-
-
-def test_a_column_constant_on_every_row_keeps_the_row_sample():
-    # Large dense data start on a row sample unless a column looks constant in
-    # it (it may be a rare feature the sample misses); a column constant on
-    # every weighted row (a column of ones) is shown as it is by any sample.
-    rng = np.random.RandomState(0)
-    n = 70_000
-    X = np.column_stack([rng.randn(n, 3), np.ones(n)])
-    y = (X[:, 0] + rng.logistic(size=n) > 0).astype(int)
-    A = weighted_targets(y, 2, np.ones(n), np.ones(2))
-    obj = LinearObjective(BinaryCrossEntropy, X, A, alpha=1e-4)
-    assert obj.sample_sees_every_column(1 << 15)
-    assert obj.row_sample() is not None
-    for base in (0.0, 3.3):  # 3.3: its sample spread is not 0 but rounding (1.6e-40)
-        rare = X.copy()
-        rare[:, 3] = base
-        # On 100 rows that neither the moment sample nor the start sample holds.
-        rare[unsampled_rows(n)[1000:1100], 3] = 1.0
-        obj = LinearObjective(BinaryCrossEntropy, rare, A, alpha=1e-4)
-        assert not obj.sample_sees_every_column(1 << 15)
-        assert obj.row_sample() is None
+    n = 800
+    rows = stratified_rows(n, n // 8)
+    X = np.column_stack([rng.randn(n), np.full(n, 7.1), np.zeros(n), np.full(n, base)])
+    X[np.setdiff1d(np.arange(n), rows)[::50], 3] = 1.0
+    y = rng.randint(0, 2, n)
+    A = weighted_targets(y, 2, rng.uniform(0.5, 2, n), np.ones(2))
+    obj = LinearObjective(BinaryCrossEntropy, X, A, 0.0)
+    sample_moments = obj.subset(rows).column_moments()
+    np.testing.assert_array_equal(_columns.looks_constant(*sample_moments), [0, 1, 1, 1])
+    mask, values, misread = constant_columns(obj, *sample_moments)
+    np.testing.assert_array_equal(mask, [False, True, False, False])
+    np.testing.assert_array_equal(values, [7.1])
+    np.testing.assert_array_equal(misread, [3])
+    # On every row's moments the rare column is no candidate: nothing misread.
+    mask, values, misread = constant_columns(obj, *obj.column_moments())
+    np.testing.assert_array_equal(mask, [False, True, False, False])
+    assert misread.size == 0

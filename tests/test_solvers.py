@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from skce._base import BaseCrossEntropyClassifier
+from skce._loop import PATIENCE
 from skce._solvers import (
-    _PATIENCE,
     SOLVER_NAMES,
     SOLVERS,
     LearningRateError,
@@ -210,7 +210,7 @@ def test_stall_where_the_line_search_cannot_move(name):
     result = SOLVERS[name](biased(problem), np.zeros(N), tol=1e-8, max_iter=5000)
     assert result.status == "stalled"
     # Within the stall tracker's patience: the line search itself gave up.
-    assert result.n_iter < _PATIENCE
+    assert result.n_iter < PATIENCE
     # It stopped far from meeting tol: the biased gradient cannot vanish near x*.
     assert result.grad_norm > 1e-5
 
@@ -466,19 +466,80 @@ def test_stall_at_the_floor_given_a_resolution(name):
     assert told.n_evals == blind.n_evals + 1  # the resolution costs one evaluation
 
 
-def test_a_tracker_continues_the_best_point_and_the_stall_count():
+class Rescaled:
+    """``problem`` in coordinates ``u = s * x`` whose scale ``s`` a refresh changes."""
+
+    def __init__(self, problem, scales):
+        self.problem = problem
+        self.scales = list(scales)
+        self.s = self.scales.pop(0)
+        self.calls = []
+
+    def __call__(self, u):
+        f, g = self.problem(u / self.s)
+        return f, g / self.s
+
+    def grad_max(self, gu):
+        return float(np.max(np.abs(gu * self.s)))  # the measure in x, whatever the scale
+
+    def due(self, k):
+        return k in (3, 7)
+
+    def refresh(self, u, best):
+        self.calls.append((u.copy(), best.copy()))
+        old, self.s = self.s, self.scales.pop(0)
+        return u / old * self.s, best / old * self.s
+
+
+@pytest.mark.parametrize("name", GUARDED)
+def test_a_metric_refresh_inside_the_loop_keeps_the_point_and_the_best_point(name):
+    problem = Quadratic(1e2, rotated=True)
+    fun = Rescaled(problem, [1.0, 3.0, 0.5])
+    refresh = _Hook(fun)
+    reports = []
+    result = SOLVERS[name](
+        fun,
+        np.ones(N),
+        tol=1e-10,
+        max_iter=500,
+        grad_norm=fun.grad_max,
+        callback=lambda *a: reports.append(a),
+        refresh=refresh,
+    )
+    assert result.status == "converged"
+    # Two refreshes, each at the point the run stood at after iterations 3 and 7
+    # (in the coordinates of then: scale 1, then 3).
+    assert len(fun.calls) == 2
+    (u3, _), (u7, _) = fun.calls
+    assert problem(u3 / 1.0)[0] == pytest.approx(reports[3][1], rel=1e-14)
+    assert problem(u7 / 3.0)[0] == pytest.approx(reports[7][1], rel=1e-14)
+    # The result is the minimiser, in the last coordinates (scale 0.5).
+    np.testing.assert_allclose(result.x / fun.s, problem.x_star, atol=1e-9)
+    # The iterations are counted across the refreshes, one report per iteration.
+    assert [k for k, *_ in reports] == list(range(result.n_iter + 1))
+
+
+class _Hook:
+    def __init__(self, fun):
+        self.fun = fun
+
+    def due(self, k):
+        return self.fun.due(k)
+
+    def __call__(self, u, best):
+        return self.fun.refresh(u, best)
+
+
+def test_the_best_point_is_mapped_into_the_new_coordinates():
+    # A run that ends at max_iter returns its record point, in the final coordinates.
     problem = Quadratic(1e3, rotated=True)
-    first = SOLVERS["bb"](problem, np.ones(N), tol=1e-14, max_iter=20)
-    tracker = first.tracker
-    best, since = tracker.x.copy(), tracker.since
-    # The second run starts far off: its own points are all worse than the record.
-    second = SOLVERS["bb"](problem, 10 * np.ones(N), tol=1e-14, max_iter=3, tracker=tracker)
-    assert second.status == "max_iter" and second.tracker is tracker
-    np.testing.assert_array_equal(second.x, best)
-    assert second.grad_norm == first.grad_norm
-    # Three iterations without progress counted on top of the first run's
-    # (the continued run's starting point is not counted again).
-    assert tracker.since == since + 3
+    fun = Rescaled(problem, [1.0, 4.0, 4.0])
+    result = SOLVERS["bb"](
+        fun, np.ones(N), tol=1e-14, max_iter=9, grad_norm=fun.grad_max, refresh=_Hook(fun)
+    )
+    assert result.status == "max_iter"
+    # The returned measure is the smallest seen, and it belongs to the returned point.
+    assert result.grad_norm == pytest.approx(fun.grad_max(fun(result.x)[1]), rel=1e-12)
 
 
 @pytest.mark.timeout(15)

@@ -292,7 +292,7 @@ def merge_summaries(files, kind, summaries, target_column, options):
     """The :class:`_Layout` of the files, or the first problem as a :class:`UsageError`."""
     import numpy as np
 
-    from .._objective import merge_moments
+    from .._columns import merge_moments
 
     for summary in summaries:
         if "error" in summary:

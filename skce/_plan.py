@@ -1,0 +1,326 @@
+"""The fit plan: every choice a fit makes, decided once from the data and the parameters.
+
+A fit reads as: validate -> :func:`plan_fit` -> :func:`skce._fit.run` -> store.
+The plan says which coordinates the solver runs in (identity, the diagonal
+scaling or the full metric, shared between the classes or coupled), which
+columns are held constant, which rows the statistics and the start are taken
+over, when the metric is refreshed and where the solver starts. It is a small
+immutable object; a test can build one from a small objective and inspect it
+without fitting. docs/fit_plan.md lists the rules in a table.
+
+Every tuned constant of the fit path sits here, with a line on how it was
+measured. Any choice is exact: coordinates are a change of variables, a
+sample only sets the scaling, the metric and the starting point, so the
+optimum and the stopping rule (``max |grad_theta J| <= tol``) do not depend on
+the plan; only the time to reach them does.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._columns import constant_columns
+from ._gram import coupled_cost_per_row
+from ._objective import LinearObjective, check_objective
+from ._solvers import SOLVERS
+
+__all__ = ["PRECONDITIONERS", "FitPlan", "plan_fit", "stratified_rows"]
+
+#: The values of the estimators' ``preconditioner`` parameter.
+PRECONDITIONERS = ("auto", "diagonal", "full")
+
+#: Dense data in memory with more rows than this gets one row sample, from which
+#: the column moments, the metric and the starting point are taken: below it a
+#: sample of at most an eighth of the rows saves less than it costs.
+SAMPLE_MIN_ROWS = 1 << 16
+
+#: Rows of the sample, at most ``n / SAMPLE_MAX_FRACTION``. Measured (1 BLAS
+#: thread) on dense 200k x 100 and softmax 100k x 50, K = 10: 16k rows left 4
+#: full-data iterations on both; 8k rows started the softmax fit too far away (10
+#: iterations); 32k rows cost a third of the softmax data's time.
+SAMPLE_ROWS = 1 << 14
+SAMPLE_MAX_FRACTION = 8
+
+#: Seed of the place of each sampled row within its stratum: fits are repeatable.
+SAMPLE_SEED = 20261129
+
+#: Rows per block of the sample's own objective: its temporaries stay small.
+SAMPLE_BLOCK_ROWS = 1024
+
+#: A class with less than this fraction of its share of the weight in the sample
+#: (a rare class the sample happens to under-represent) turns the sample off.
+CLASS_SHARE = 0.5
+
+#: The fit on the sample stops at this fraction of its starting max|gradient|:
+#: far cheaper iterations that end within the sample's statistical error.
+SAMPLE_RTOL = 1e-2
+
+#: Up to this many features, ``preconditioner="auto"`` gives the solvers with a
+#: refreshed metric the full-matrix metric on dense data. Measured with ``bb`` on
+#: standardised data, 1 BLAS thread (docs/solvers.md): 1.6-1.8x faster at 50 and
+#: 100 features, 1.8x slower at 300, 2.3x at 500 and 3.4x at 1000, where its
+#: Gram matrix (``d^2`` per row) costs more than the iterations it saves. Sparse
+#: data keeps the diagonal scaling: 2-45x slower with the full metric at 150-200.
+FULL_METRIC_MAX_FEATURES = 200
+
+#: Softmax gets the class-coupled metric summed over at most this many
+#: multiply-adds per refresh (rows x K(K+1)/2 x (d+1)^2). Measured on softmax
+#: 100k x 50, K = 10 (1 BLAS thread): 6-8 iterations, against 15-22 with one
+#: metric shared between the classes; a budget of 2e9 saved one iteration and
+#: cost 30% more time.
+COUPLED_METRIC_MAX_FLOPS = 1e9
+
+#: Fewest rows per parameter the class-coupled metric may be summed over: a
+#: Hessian estimated from ``r`` rows per parameter is within about ``1/sqrt(r)``.
+COUPLED_ROWS_PER_PARAMETER = 8
+
+#: Iterations of the first round of a refreshed metric, and of the first round
+#: when the metric comes in built near the optimum (from the sample's fit or the
+#: previous fit of a path, which need few iterations).
+FIRST_ROUND = 4
+CARRIED_ROUND = 8
+
+#: A round lasts at least this fraction of a refresh's cost in evaluations (a
+#: costly metric is rebuilt less often), and each is this much longer than the
+#: one before, so a fit of many iterations refreshes O(log max_iter) times.
+ROUND_PER_REFRESH = 0.1
+ROUND_GROWTH = 1.25
+
+
+@dataclass(frozen=True, eq=False)
+class FitPlan:
+    """Every choice of one fit.
+
+    Attributes
+    ----------
+    coordinates : {"original", "diagonal", "full"}
+        The change of variables the solver runs in (:mod:`skce._coordinates`).
+    coupled : bool
+        With ``"full"`` and several outputs: one metric coupling the classes.
+    sample : ndarray or None
+        The row sample (sorted row indices): the rows the moments, the metric
+        and the start are taken over. None: every row.
+    coupled_rows : ndarray or None
+        Positions, within the metric's rows, that the coupled metric is summed
+        over; None: all of them.
+    moments : tuple or None
+        ``(mean, spread2, weight_sum)`` of the columns (of the sample's rows,
+        scaled to the whole data's weight), for the scaling.
+    constant : tuple or None
+        ``(mask, values)``: the columns that hold one non-zero value on every
+        weighted row, decided exactly on every row; held at 0 with an intercept.
+    start : {"zero", "given", "sample"}
+        Where the solver starts: the origin, the given parameters (a warm
+        start) or the optimum of the sample, reached first.
+    rounds, sample_rounds : tuple or None
+        ``(first, growth)`` of the metric refresh of the fit on every row and of
+        the fit on the sample: the first round's iterations and the growth of
+        each next one. None: no refresh.
+    """
+
+    coordinates: str
+    coupled: bool = False
+    sample: np.ndarray = None
+    coupled_rows: np.ndarray = None
+    moments: tuple = None
+    constant: tuple = None
+    start: str = "zero"
+    rounds: tuple = None
+    sample_rounds: tuple = None
+
+
+def plan_fit(objective, *, solver, preconditioner="auto", warm=False, carried=False):
+    """The plan of a fit of ``objective`` with the named ``solver``.
+
+    Parameters
+    ----------
+    objective : Objective
+        The function to minimise (its data: shape, sparsity, rows).
+    solver : str
+        A name of :data:`skce._solvers.SOLVERS`.
+    preconditioner : {"auto", "diagonal", "full"}
+    warm : bool
+        Whether the fit starts from given parameters.
+    carried : bool
+        Whether the full metric comes from the previous fit of a path.
+    """
+    check_objective(objective)
+    entry = SOLVERS[solver]
+    if entry.coordinates == "original":
+        return FitPlan("original", start="given" if warm else "zero")
+    full = preconditioner == "full" or (
+        preconditioner == "auto"
+        and entry.refreshed_metric
+        and not objective.sparse
+        and objective.n_features <= FULL_METRIC_MAX_FEATURES
+    )
+    sample, moments, constant = _row_sample(objective)
+    coupled, coupled_rows = _coupled_metric(objective, sample) if full else (False, None)
+    start = "given" if warm else ("sample" if sample is not None else "zero")
+    rounds = sample_rounds = None
+    if full:
+        n = objective.n_samples
+        m = n if sample is None else sample.size
+        r = m if coupled_rows is None else coupled_rows.size
+        first = CARRIED_ROUND if carried or start == "sample" else FIRST_ROUND
+        rounds = _rounds(first, objective, n, m, r if coupled else None)
+        if start == "sample":
+            sample_rounds = _rounds(FIRST_ROUND, objective, m, m, r if coupled else None)
+    return FitPlan(
+        "full" if full else "diagonal",
+        coupled,
+        sample,
+        coupled_rows,
+        moments,
+        constant,
+        start,
+        rounds,
+        sample_rounds,
+    )
+
+
+def stratified_rows(n, m, seed=SAMPLE_SEED):
+    """About ``m`` of ``n`` rows, one drawn from each of ``m`` strata of consecutive rows.
+
+    Sorted indices. Any stretch of more than two strata is represented in
+    proportion to its length: consecutive blocks of rows could miss a stretch of
+    rows in other units (measured: a tenth of a 200k-row data set between two
+    blocks made the default fit hit ``max_iter``), and every ``n / m``-th row
+    lined up with a periodic row order (one row in 12 in other units: no sample
+    saw them). The place within each stratum is random, with a fixed seed.
+    """
+    m = min(m, n)
+    edges = np.arange(m + 1, dtype=np.intp) * n // m  # strictly increasing: m <= n
+    offsets = np.random.default_rng(seed).random(m) * np.diff(edges)
+    return edges[:-1] + offsets.astype(np.intp)
+
+
+def rows_of(objective, rows):
+    """``objective`` over the rows ``rows`` (None: itself), made once per objective."""
+    if rows is None:
+        return objective
+    key = ("rows", rows.size, rows.tobytes())
+    return objective.cached(key, lambda: objective.subset(rows, block_rows=SAMPLE_BLOCK_ROWS))
+
+
+def metric_rows(objective, plan):
+    """The objective over the rows the plan's metric is summed over."""
+    return rows_of(objective, plan.sample)
+
+
+def coupled_metric_rows(objective, plan):
+    """The objective over the rows of the plan's coupled metric, or None."""
+    if not plan.coupled:
+        return None
+    return rows_of(metric_rows(objective, plan), plan.coupled_rows)
+
+
+def _moments(objective):
+    # Squares of values beyond about 1e154 overflow: the coordinates say so once
+    # (skce._columns.check_representable), not numpy's warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return objective.column_moments()
+
+
+def _constant(mask, values):
+    return (mask, values) if mask.any() else None
+
+
+def _row_sample(objective):
+    """``(sample, moments, constant)``: the one row sample (if any) and what it gives.
+
+    The sample is used only where it represents the data: every column that
+    looks constant in it must be constant on every row (a rare feature it misses
+    would get the scaling of a constant column, and a metric nearly singular
+    along it), and every class must have at least ``CLASS_SHARE`` of its share
+    of the weight in it. The constant columns are decided exactly on every row
+    either way (:func:`skce._columns.constant_columns`).
+    """
+    n = objective.n_samples
+    if isinstance(objective, LinearObjective) and not objective.sparse and n > SAMPLE_MIN_ROWS:
+        sample = stratified_rows(n, min(SAMPLE_ROWS, n // SAMPLE_MAX_FRACTION))
+        moments = _moments(rows_of(objective, sample))
+        mask, values, misread = constant_columns(objective, *moments)
+        if misread.size == 0 and _classes_represented(objective, sample):
+            return sample, moments, _constant(mask, values)
+    moments = _moments(objective)
+    mask, values, _ = constant_columns(objective, *moments)
+    return None, moments, _constant(mask, values)
+
+
+def _classes_represented(objective, sample):
+    sampled = objective.A[:, sample].sum(axis=1)
+    expected = objective.A.sum(axis=1) * (sample.size / objective.n_samples)
+    return bool(np.all(sampled >= CLASS_SHARE * expected))
+
+
+def _coupled_metric(objective, sample):
+    """Whether softmax gets the class-coupled metric, and the positions it is summed over.
+
+    On dense data with an intercept, over every row of the metric's rows when
+    that costs at most ``COUPLED_METRIC_MAX_FLOPS`` per refresh; otherwise over
+    a stratified subset of them within that budget, if it holds at least
+    ``COUPLED_ROWS_PER_PARAMETER`` rows per parameter and represents every
+    column (data in memory); otherwise the classes share one metric.
+    """
+    k, d = objective.n_outputs, objective.n_features
+    if k == 1 or not objective.fit_intercept or objective.sparse:
+        return False, None
+    m = objective.n_samples if sample is None else sample.size
+    per_row = coupled_cost_per_row(k, d)
+    if m * per_row <= COUPLED_METRIC_MAX_FLOPS:
+        return True, None
+    r = int(COUPLED_METRIC_MAX_FLOPS // per_row)
+    if r < COUPLED_ROWS_PER_PARAMETER * k * (d + 1) or not isinstance(objective, LinearObjective):
+        return False, None
+    positions = stratified_rows(m, r)
+    moments = _moments(rows_of(rows_of(objective, sample), positions))
+    misread = constant_columns(objective, *moments)[2]
+    return (True, positions) if misread.size == 0 else (False, None)
+
+
+def _rounds(first, objective, n, metric_rows, coupled_rows):
+    """``(first, growth)`` of a metric refresh on ``n`` rows (cost model below)."""
+    cost = _refresh_evaluations(objective, n, metric_rows, coupled_rows)
+    return max(first, ROUND_PER_REFRESH * cost), ROUND_GROWTH
+
+
+def _refresh_evaluations(objective, n, metric_rows, coupled_rows):
+    """What one metric refresh costs, in evaluations of the objective (a flop model).
+
+    An evaluation is two passes over ``X`` (``4 nnz K`` flops); a refresh is the
+    Gram matrix over the metric's rows (``K (K + 1) / 2`` of them when the
+    classes are coupled) and its Cholesky factorisation. Both carry a fixed
+    overhead of about a million flops (Python and temporaries), which dominates
+    on small data.
+    """
+    d, k = objective.n_features, objective.n_outputs
+    per_row = objective.nnz / max(objective.n_samples, 1) if objective.sparse else d
+    evaluation = 4.0 * per_row * max(n, 1) * k
+    if coupled_rows is not None:
+        size = k * (d + 1)
+        refresh = 2 * coupled_rows * coupled_cost_per_row(k, d) + size**3 / 3
+    else:
+        refresh = metric_rows * (per_row + 1) * (d + 1) + (d + 1) ** 3 / 3
+    overhead = 1e6
+    return (refresh + overhead) / (evaluation + overhead)
+
+
+def refresh_schedule(rounds):
+    """The iterations after which the metric is refreshed: ``due(k)`` for the loop."""
+    return _Schedule(*rounds)
+
+
+class _Schedule:
+    def __init__(self, first, growth):
+        self.length = first
+        self.growth = growth
+        self.next = math.ceil(first)
+
+    def due(self, k):
+        if k < self.next:
+            return False
+        self.length *= self.growth
+        self.next += math.ceil(self.length)
+        return True
