@@ -520,6 +520,33 @@ def test_failed_fit_is_a_run_time_error(work, tmp_path, jobs, monkeypatch):
     assert not (tmp_path / "failed.json").exists()
 
 
+class WarningCE(WeightedLogisticCE):
+    """A classifier that warns in every fit (importable, for joblib's workers)."""
+
+    def fit(self, X, y, sample_weight=None):
+        warnings.warn("a note from fit", UserWarning, stacklevel=2)
+        return super().fit(X, y, sample_weight)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_fold_warnings_are_replayed_once_with_their_count(work, tmp_path, jobs, monkeypatch):
+    # Recorded in the fold fits (in worker processes with -j 2), replayed once.
+    from skce.cli import _commands
+
+    monkeypatch.setattr(_commands, "_estimator", lambda args: (WarningCE(), [{}], "WarningCE"))
+    path, _ = work
+    args = ["fit", path / "train.csv", "--target", "label", "--model", "warned.json"]
+    result = run(*args, "--cv", "3", "-j", jobs, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if "a note from fit" in line]
+    assert warned == [
+        "skce: warning: UserWarning: a note from fit (in 3 of 3 cross-validation fits)",
+        "skce: warning: UserWarning: a note from fit",  # the final fit
+    ]
+    quiet = run(*args, "--cv", "3", "-j", jobs, "--quiet", "--force", cwd=tmp_path)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
 def test_demo_without_pandas_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)  # makes `import pandas` fail
     result = run("demo", *FAST, cwd=tmp_path)

@@ -20,14 +20,12 @@ import time
 import warnings
 from dataclasses import dataclass
 
+from .._warnings import recorded_warnings, replay, tally
 from ._output import CLIError, first_line, import_pandas, one_line
 
 # Warnings the fold fits do not report: the final model's convergence is
 # reported once from its status_ (a fold's is not the model's), and a category
-# that a training fold did not see is expected with small folds. The others are
-# Python's default ignores, set explicitly because a worker process and the
-# parent (under pytest, say) start from different filters.
-_SILENCED = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+# that a training fold did not see is expected with small folds.
 _SILENCED_MESSAGES = ("Found unknown categories",)
 
 
@@ -133,13 +131,7 @@ def _fit_and_score(pipeline, params, X, y, train, test, scoring, candidate, fold
     from sklearn.exceptions import ConvergenceWarning
 
     record = {"candidate": candidate, "fold": fold}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.resetwarnings()
-        warnings.simplefilter("always")
-        for category in (*_SILENCED, ConvergenceWarning):
-            warnings.simplefilter("ignore", category)
-        for message in _SILENCED_MESSAGES:
-            warnings.filterwarnings("ignore", message=message)
+    with recorded_warnings((ConvergenceWarning,), _SILENCED_MESSAGES) as caught:
         try:
             start = time.perf_counter()
             model = clone(pipeline).set_params(**params)
@@ -152,7 +144,7 @@ def _fit_and_score(pipeline, params, X, y, train, test, scoring, candidate, fold
             record["score_time"] = time.perf_counter() - start
         except Exception as exc:
             record["error"] = f"{type(exc).__name__}: {one_line(first_line(exc))}"
-    record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    record["warnings"] = caught
     return record
 
 
@@ -214,7 +206,7 @@ def cross_validate(pipeline, grid, X, y, *, scoring, folds, seed, jobs, out):
         for k, params in enumerate(candidates)
         for f, (train, test) in enumerate(splits)
     )
-    records, warned = [], {}
+    records, recorded = [], []
     start = time.perf_counter()
     # verbose=0 whatever a caller's joblib.parallel_config says: the progress
     # lines are ours, and joblib's sequential generator (n_jobs=1), closed
@@ -226,8 +218,7 @@ def cross_validate(pipeline, grid, X, y, *, scoring, folds, seed, jobs, out):
             if "error" in record:
                 where = _describe(candidates[record["candidate"]], record["fold"], folds)
                 raise CLIError(f"fitting failed ({where}): {record['error']}")
-            for text in record.pop("warnings"):
-                warned[text] = warned.get(text, 0) + 1
+            recorded.append(record.pop("warnings"))
             records.append(record)
             progress.update(len(records))
     except (CLIError, KeyboardInterrupt):
@@ -243,8 +234,11 @@ def cross_validate(pipeline, grid, X, y, *, scoring, folds, seed, jobs, out):
             warnings.filterwarnings("ignore", category=UserWarning, module="joblib")
             generator.close()
     out.progress(f"cross-validation: done in {time.perf_counter() - start:.1f} s")
-    for text, count in warned.items():
-        out.warning(f"{text} (in {count} of {total} cross-validation fits)")
+    # Replayed through the caller's filters, into warnings_as_lines.
+    replay(
+        tally(recorded),
+        describe=lambda text, n: f"{text} (in {n} of {total} cross-validation fits)",
+    )
     fits = pd.DataFrame(records).sort_values(["candidate", "fold"], ignore_index=True)
     return CVResults(candidates=candidates, fits=fits, n_folds=folds)
 
