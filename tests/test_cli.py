@@ -704,3 +704,29 @@ def test_numeric_columns_are_parsed_exactly():
     parsed = _numeric(texts).to_numpy()
     np.testing.assert_array_equal(parsed[:-3], values)
     assert np.isnan(parsed[-3:]).all()
+
+
+@pytest.mark.parametrize(
+    "name, value, fragments",
+    [
+        ("alpha", -1.0, ["'alpha' parameter of WeightedLogisticCE", "Got -1.0"]),
+        ("max_iter", 0, ["'max_iter' parameter of WeightedLogisticCE", "Got 0"]),
+        ("solver", "newton", ["'solver' parameter of WeightedLogisticCE", "'newton'"]),
+        ("label_smoothing", 1.0, ["'label_smoothing' parameter", "Got 1.0"]),
+        ("beta", "huge", ["'beta' parameter of WeightedLogisticCE", "'huge'"]),
+        ("gamma", 1.0, ["Invalid parameter 'gamma'"]),
+    ],
+)
+def test_model_file_parameters_are_judged_by_the_estimators_validation(
+    work, tmp_path, name, value, fragments
+):
+    # The values scikit-learn's parameter validation refuses for the estimator
+    # (WeightedLogisticCE(**{name: value}).fit would raise) make the file invalid.
+    path, _ = work
+    document = json.loads((path / "train.skce.json").read_text())
+    document["model"]["params"][name] = value
+    (tmp_path / "bad.json").write_text(json.dumps(with_checksum(document)))
+    with pytest.raises((ValueError, TypeError)):
+        WeightedLogisticCE(**document["model"]["params"]).fit([[0.0], [1.0]], [0, 1])
+    result = run("predict", tmp_path / "bad.json", path / "new.csv", cwd=tmp_path)
+    assert_one_line_error(result, 1, "not a valid skce model file", "model.params", *fragments)
