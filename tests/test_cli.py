@@ -501,15 +501,21 @@ class FailingCE(WeightedLogisticCE):
         raise ValueError("deliberate failure")
 
 
+def fit_with(estimator, work, tmp_path, monkeypatch, *options):
+    """``skce fit`` of train.csv with ``estimator`` in place of the one the options choose."""
+    from skce.cli import _commands
+
+    choice = (estimator, [{}], type(estimator).__name__)
+    monkeypatch.setattr(_commands, "_estimator", lambda args: choice)
+    path, _ = work
+    return run("fit", path / "train.csv", "--target", "label", *options, cwd=tmp_path)
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_failed_fit_is_a_run_time_error(work, tmp_path, jobs, monkeypatch):
     # The fit fails in this process (-j 1) as in joblib's worker processes (-j 2).
-    from skce.cli import _commands
-
-    monkeypatch.setattr(_commands, "_estimator", lambda args: (FailingCE(), [{}], "FailingCE"))
-    path, _ = work
-    args = ["fit", path / "train.csv", "--target", "label", "--model", "failed.json"]
-    result = run(*args, "--cv", "2", "-j", jobs, cwd=tmp_path)
+    options = ["--model", "failed.json", "--cv", "2", "-j", jobs]
+    result = fit_with(FailingCE(), work, tmp_path, monkeypatch, *options)
     assert result.returncode == 1, result.stderr
     # Progress lines, then the error; no warnings (not even joblib's note that
     # it cancelled the other fit) and no traceback.
@@ -531,19 +537,15 @@ class WarningCE(WeightedLogisticCE):
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_fold_warnings_are_replayed_once_with_their_count(work, tmp_path, jobs, monkeypatch):
     # Recorded in the fold fits (in worker processes with -j 2), replayed once.
-    from skce.cli import _commands
-
-    monkeypatch.setattr(_commands, "_estimator", lambda args: (WarningCE(), [{}], "WarningCE"))
-    path, _ = work
-    args = ["fit", path / "train.csv", "--target", "label", "--model", "warned.json"]
-    result = run(*args, "--cv", "3", "-j", jobs, cwd=tmp_path)
+    options = ["--model", "warned.json", "--cv", "3", "-j", jobs]
+    result = fit_with(WarningCE(), work, tmp_path, monkeypatch, *options)
     assert result.returncode == 0, result.stderr
     warned = [line for line in result.stderr.splitlines() if "a note from fit" in line]
     assert warned == [
         "skce: warning: UserWarning: a note from fit (in 3 of 3 cross-validation fits)",
         "skce: warning: UserWarning: a note from fit",  # the final fit
     ]
-    quiet = run(*args, "--cv", "3", "-j", jobs, "--quiet", "--force", cwd=tmp_path)
+    quiet = fit_with(WarningCE(), work, tmp_path, monkeypatch, *options, "--quiet", "--force")
     assert quiet.returncode == 0 and quiet.stderr == ""
 
 
