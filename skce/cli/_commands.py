@@ -334,6 +334,16 @@ def _estimator(args):
     return estimator, [{}], f"WeightedLogisticCE(beta={format_beta(beta)}, alpha={alpha:g})"
 
 
+def _data_line(args, source):
+    """``data:   train.csv: 120 rows, 3 feature columns (2 numeric, 1 categorical)``."""
+    n = len(source.columns)
+    return (
+        f"data:   {source.described()}, {n} feature column{'s' if n > 1 else ''} "
+        f"({len(source.numeric)} numeric, {len(source.categorical)} categorical)"
+        + (", missing values imputed" if args.impute else "")
+    )
+
+
 def cmd_fit(args, out):
     """``skce fit``: cross-validate, fit on all rows, save the model file.
 
@@ -371,13 +381,7 @@ def cmd_fit(args, out):
             described = "WeightedLogisticCECV, β tuned" + (
                 f" at alpha={args.alpha:g}" if args.alpha is not None else " with alpha"
             )
-        n_columns = len(source.columns)
-        out.info(
-            f"data:   {source.described()}, {n_columns} feature column"
-            f"{'s' if n_columns > 1 else ''} ({len(source.numeric)} numeric, "
-            f"{len(source.categorical)} categorical)"
-            + (", missing values imputed" if args.impute else "")
-        )
+        out.info(_data_line(args, source))
         report_target(args, out, classes, counts, positive)
         out.info(model_line(described, source.numeric, source.categorical))
         out.info()

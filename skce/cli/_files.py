@@ -713,11 +713,8 @@ class FilesOnCluster(DataSource):
         self.counts = [
             int(sum(c[k] for c in layout.class_counts)) for k in range(len(self.classes))
         ]
-        self.columns, self.numeric, self.categorical = (
-            layout.columns,
-            layout.numeric,
-            layout.categorical,
-        )
+        self.columns, self.numeric = layout.columns, layout.numeric
+        self.categorical = layout.categorical
         self.n_rows = layout.n_rows
 
     def described(self):
@@ -749,7 +746,7 @@ class FilesOnCluster(DataSource):
         # The fit on the other folds is the fit with weight 0 on this fold's
         # rows: the objective normalises by the weight total.
         start = time.perf_counter()
-        model = self._fit(pipeline, params, (self.arrays[2] != fold).astype("float64"))[-1]
+        model = self._model(pipeline, params, (self.arrays[2] != fold).astype("float64"))
         record = {"fit_time": time.perf_counter() - start}
         start = time.perf_counter()
         scores = _score_fold(self.client, self.arrays, model, fold, self.layout.fit_classes)
@@ -763,14 +760,15 @@ class FilesOnCluster(DataSource):
             yield function(*args, **kwargs)
 
     def fit(self, pipeline, params):
-        return self._fit(pipeline, params, None)
-
-    def _fit(self, pipeline, params, sample_weight):
-        """The pipeline with its estimator fitted on the files (its preprocessing is fitted)."""
-        from sklearn.base import clone
         from sklearn.pipeline import Pipeline
+
+        model = self._model(pipeline, params, None)
+        return Pipeline([("preprocess", pipeline.named_steps["preprocess"]), ("model", model)])
+
+    def _model(self, pipeline, params, sample_weight):
+        """The pipeline's estimator with ``params``, fitted on the feature blocks."""
+        from sklearn.base import clone
 
         X, y, _ = self.arrays
         model = clone(pipeline).set_params(**params).named_steps["model"]
-        model.fit(X, y, sample_weight=sample_weight)
-        return Pipeline([("preprocess", pipeline.named_steps["preprocess"]), ("model", model)])
+        return model.fit(X, y, sample_weight=sample_weight)
