@@ -580,4 +580,4 @@ def test_both_data_sources_print_the_same_report(tmp_path, scheduler, extra):
     assert b[3] == "3-fold stratified cross-validation (shuffled, seed 0), 150 rows in 3 files:"
     for result in (one, files):
         assert "model fitted on all 150 rows" in result.stdout
-        assert result.stdout.splitlines()[-1].startswith("finished in ")
+        assert result.stderr.splitlines()[-1].startswith("skce: finished in ")

@@ -431,7 +431,8 @@ def cmd_fit(args, out):
     write_model(document, model_path)
     out.result()
     out.result(f"model fitted on all {source.n_rows} rows, saved to {model_path}")
-    out.info(f"finished in {time.perf_counter() - start:.1f} s")
+    # On stderr: the output of a run is the same every time.
+    out.progress(f"finished in {time.perf_counter() - start:.1f} s")
     return EXIT_OK
 
 

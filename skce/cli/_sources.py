@@ -201,13 +201,18 @@ class InMemoryTable(DataSource):
             self.y = (np.asarray(self.y) == positive).astype(np.int64)
         args = self.args
         folds = StratifiedKFold(n_splits=args.cv, shuffle=True, random_state=args.seed)
-        self.splits = list(folds.split(self.X, self.y))
+        # Each row's fold (the test sets partition the rows): one array to send
+        # to joblib's workers, not every fold's train and test indices.
+        self.fold = np.empty(self.n_rows, dtype=np.int64)
+        for k, (_, test) in enumerate(folds.split(self.X, self.y)):
+            self.fold[test] = k
         return make_pipeline(self.numeric, self.categorical, estimator, impute=args.impute)
 
     def fit_and_score(self, pipeline, params, fold, metrics):
+        import numpy as np
         from sklearn.metrics import get_scorer
 
-        train, test = self.splits[fold]
+        train, test = np.flatnonzero(self.fold != fold), np.flatnonzero(self.fold == fold)
         start = time.perf_counter()
         model = self.fit(pipeline, params, train)
         record = {"fit_time": time.perf_counter() - start}
