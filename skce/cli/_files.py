@@ -694,19 +694,11 @@ class FilesOnCluster(DataSource):
     def read(self, out):
         files, kind, args = self.files, self.kind, self.args
         out.progress(f"reading {len(files)} {kind.upper()} file{'s' if len(files) > 1 else ''}")
-        n = len(files)
-        summaries = self.client.gather(
-            self.client.map(
-                _summarise,
-                [_worker_path(p) for p in files],
-                [str(p) for p in files],
-                [kind] * n,
-                [args.target] * n,
-                [self.options] * n,
-                [list(args.drop)] * n,
-                pure=False,
-            )
-        )
+        how = (kind, args.target, self.options, list(args.drop))
+        futures = [
+            self.client.submit(_summarise, _worker_path(p), str(p), *how, pure=False) for p in files
+        ]
+        summaries = self.client.gather(futures)
         layout = merge_summaries(files, kind, summaries, args.target, self.options)
         self.layout = layout
         self.classes = layout.classes

@@ -1,12 +1,8 @@
 """Where the rows of ``skce fit`` live: the data-source interface and the table in memory.
 
-``skce fit`` (:func:`~skce.cli._commands.cmd_fit`) is one flow: argument
-checks, the target report, the model choice, cross-validation
-(:func:`~skce.cli._crossval.cross_validate`), the final fit, the report and
-the model file. What differs between one CSV file read into memory
-(:class:`InMemoryTable`, here) and files fitted on a dask cluster
-(:class:`~skce.cli._files.FilesOnCluster`) is a :class:`DataSource`: how the
-rows are read, split into folds, fitted and scored.
+``skce fit`` (:func:`~skce.cli._commands.cmd_fit`) is one flow over a
+:class:`DataSource`: :class:`InMemoryTable` (here) or
+:class:`~skce.cli._files.FilesOnCluster`.
 """
 
 import abc
