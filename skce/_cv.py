@@ -46,19 +46,12 @@ from sklearn.utils.validation import validate_data
 from ._base import _caller_stacklevel, _is_dask_array
 from ._compat import _check_sample_weight, _fit_context, scorer_accepts_sample_weight
 from ._threads import blas_threads, limit_blas_threads
+from ._warnings import recorded_warnings, replay
 
 __all__ = ["DEFAULT_ALPHAS", "CrossValidatedMixin", "GridEdgeWarning"]
 
 #: The default ``alphas``: 3 per decade from 1e-1 down to 3e-5 (half-decade steps).
 DEFAULT_ALPHAS = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5)
-
-#: Python's default warning filters ignore these (outside ``__main__``).
-_IGNORED_BY_DEFAULT = (
-    DeprecationWarning,
-    PendingDeprecationWarning,
-    ImportWarning,
-    ResourceWarning,
-)
 
 #: Splitters whose folds keep the class proportions: each class must have at
 #: least one member per fold.
@@ -150,14 +143,9 @@ def _fit_and_score_path(estimator, label, alphas, X, y, sample_weight, train, te
     X_test, y_test = X[test], y[test]
     test_params = _fold_params(params, test, n_samples)
     scores, fit_times, score_times = [], [], []
-    with blas_threads(), warnings.catch_warnings(record=True) as caught:
-        # Every warning is recorded here and re-emitted by the caller, whose
-        # filters then decide (a worker process does not share them); but not
-        # the categories Python ignores by default, which would surface in the
-        # caller's code once re-emitted from there.
-        warnings.simplefilter("always")
-        for category in _IGNORED_BY_DEFAULT:
-            warnings.simplefilter("ignore", category)
+    # Every warning is recorded here and replayed by the caller, whose filters
+    # then decide (a worker process does not share them).
+    with blas_threads(), recorded_warnings() as caught:
         start = time.perf_counter()
         objective, X_fit = estimator._objective(X_train, y_train, w_train)
         preparation = time.perf_counter() - start
@@ -171,7 +159,6 @@ def _fit_and_score_path(estimator, label, alphas, X, y, sample_weight, train, te
             score_times.append(time.perf_counter() - start)
             start = time.perf_counter()
     fit_times = np.asarray(fit_times) + preparation / len(alphas)
-    caught = [(w.category, str(w.message)) for w in caught]
     return scores, fit_times, np.asarray(score_times), caught
 
 
@@ -442,8 +429,7 @@ class CrossValidatedMixin:
                     first = first or message
                 else:
                     others[(category, message)] += 1
-        for (category, message), _ in others.items():
-            warnings.warn(message, category, stacklevel=_caller_stacklevel())
+        replay(others, stacklevel=_caller_stacklevel())
         if not_converged:
             total = len(outputs) * len(alphas)
             where = ", ".join(sorted(set(not_converged), key=not_converged.index))

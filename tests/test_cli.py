@@ -501,15 +501,21 @@ class FailingCE(WeightedLogisticCE):
         raise ValueError("deliberate failure")
 
 
+def fit_with(estimator, work, tmp_path, monkeypatch, *options):
+    """``skce fit`` of train.csv with ``estimator`` in place of the one the options choose."""
+    from skce.cli import _commands
+
+    choice = (estimator, [{}], type(estimator).__name__)
+    monkeypatch.setattr(_commands, "_estimator", lambda args: choice)
+    path, _ = work
+    return run("fit", path / "train.csv", "--target", "label", *options, cwd=tmp_path)
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_failed_fit_is_a_run_time_error(work, tmp_path, jobs, monkeypatch):
     # The fit fails in this process (-j 1) as in joblib's worker processes (-j 2).
-    from skce.cli import _commands
-
-    monkeypatch.setattr(_commands, "_estimator", lambda args: (FailingCE(), [{}], "FailingCE"))
-    path, _ = work
-    args = ["fit", path / "train.csv", "--target", "label", "--model", "failed.json"]
-    result = run(*args, "--cv", "2", "-j", jobs, cwd=tmp_path)
+    options = ["--model", "failed.json", "--cv", "2", "-j", jobs]
+    result = fit_with(FailingCE(), work, tmp_path, monkeypatch, *options)
     assert result.returncode == 1, result.stderr
     # Progress lines, then the error; no warnings (not even joblib's note that
     # it cancelled the other fit) and no traceback.
@@ -518,6 +524,29 @@ def test_failed_fit_is_a_run_time_error(work, tmp_path, jobs, monkeypatch):
     assert errors == [result.stderr.splitlines()[-1]]
     assert "fitting failed (fold " in errors[0] and "ValueError: deliberate failure" in errors[0]
     assert not (tmp_path / "failed.json").exists()
+
+
+class WarningCE(WeightedLogisticCE):
+    """A classifier that warns in every fit (importable, for joblib's workers)."""
+
+    def fit(self, X, y, sample_weight=None):
+        warnings.warn("a note from fit", UserWarning, stacklevel=2)
+        return super().fit(X, y, sample_weight)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_fold_warnings_are_replayed_once_with_their_count(work, tmp_path, jobs, monkeypatch):
+    # Recorded in the fold fits (in worker processes with -j 2), replayed once.
+    options = ["--model", "warned.json", "--cv", "3", "-j", jobs]
+    result = fit_with(WarningCE(), work, tmp_path, monkeypatch, *options)
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if "a note from fit" in line]
+    assert warned == [
+        "skce: warning: UserWarning: a note from fit (in 3 of 3 cross-validation fits)",
+        "skce: warning: UserWarning: a note from fit",  # the final fit
+    ]
+    quiet = fit_with(WarningCE(), work, tmp_path, monkeypatch, *options, "--quiet", "--force")
+    assert quiet.returncode == 0 and quiet.stderr == ""
 
 
 def test_demo_without_pandas_says_what_to_install(tmp_path, monkeypatch):
@@ -677,3 +706,29 @@ def test_numeric_columns_are_parsed_exactly():
     parsed = _numeric(texts).to_numpy()
     np.testing.assert_array_equal(parsed[:-3], values)
     assert np.isnan(parsed[-3:]).all()
+
+
+@pytest.mark.parametrize(
+    "name, value, fragments",
+    [
+        ("alpha", -1.0, ["'alpha' parameter of WeightedLogisticCE", "Got -1.0"]),
+        ("max_iter", 0, ["'max_iter' parameter of WeightedLogisticCE", "Got 0"]),
+        ("solver", "newton", ["'solver' parameter of WeightedLogisticCE", "'newton'"]),
+        ("label_smoothing", 1.0, ["'label_smoothing' parameter", "Got 1.0"]),
+        ("beta", "huge", ["'beta' parameter of WeightedLogisticCE", "'huge'"]),
+        ("gamma", 1.0, ["Invalid parameter 'gamma'"]),
+    ],
+)
+def test_model_file_parameters_are_judged_by_the_estimators_validation(
+    work, tmp_path, name, value, fragments
+):
+    # The values scikit-learn's parameter validation refuses for the estimator
+    # (WeightedLogisticCE(**{name: value}).fit would raise) make the file invalid.
+    path, _ = work
+    document = json.loads((path / "train.skce.json").read_text())
+    document["model"]["params"][name] = value
+    (tmp_path / "bad.json").write_text(json.dumps(with_checksum(document)))
+    with pytest.raises((ValueError, TypeError)):
+        WeightedLogisticCE(**document["model"]["params"]).fit([[0.0], [1.0]], [0, 1])
+    result = run("predict", tmp_path / "bad.json", path / "new.csv", cwd=tmp_path)
+    assert_one_line_error(result, 1, "not a valid skce model file", "model.params", *fragments)

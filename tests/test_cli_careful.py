@@ -376,12 +376,12 @@ def test_failed_fold_under_a_verbose_joblib_config_is_one_line(tmp_path, monkeyp
     """joblib's sequential generator, closed early with verbose > 0, reads an attribute
     that only its parallel path sets ('_pre_dispatch_amount'): the failure must still be
     the fold's one line."""
-    from skce.cli import _crossval
+    from skce.cli._sources import InMemoryTable
 
-    def failing(pipeline, params, X, y, train, test, scoring, candidate, fold):
-        return {"candidate": candidate, "fold": fold, "error": "ValueError: boom", "warnings": []}
+    def failing(self, pipeline, params, fold, metrics):
+        raise ValueError("boom")
 
-    monkeypatch.setattr(_crossval, "_fit_and_score", failing)
+    monkeypatch.setattr(InMemoryTable, "fit_and_score", failing)
     make_frame().to_csv(tmp_path / "train.csv", index=False)
     with parallel_config(verbose=10):
         result = run("fit", "train.csv", "--target", "label", *FAST, cwd=tmp_path)

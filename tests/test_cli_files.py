@@ -547,3 +547,37 @@ def test_jobs_with_a_scheduler_is_said_to_be_ignored(tmp_path, scheduler):
                 "--force", cwd=tmp_path)  # fmt: skip
     assert plain.returncode == 0, plain.stderr
     assert "skce: warning:" not in plain.stderr
+
+
+def _report(result):
+    """The stdout lines of ``skce fit`` that do not depend on the data source, and the rest."""
+    lines = result.stdout.splitlines()
+    end = lines.index("")
+    table = next(k for k, line in enumerate(lines) if "-fold stratified" in line)
+    metrics = [line.strip().split("  ")[0] for line in lines[table + 1 : lines.index("", table)]]
+    return lines[1:end], metrics, lines[0], lines[table]
+
+
+@pytest.mark.parametrize("extra", [["--beta", "2", "--drop", "x2"], ["--softmax"]])
+def test_both_data_sources_print_the_same_report(tmp_path, scheduler, extra):
+    # One flow: the same target, dropped-columns and model lines, the same metrics, and
+    # data and cross-validation lines that differ only in how the source is described.
+    joined = _write_parts(tmp_path / "parts", [40, 50, 60])
+    joined.to_csv(tmp_path / "joined.csv", index=False)
+    options = ["--target", "label", *extra, *FAST]
+    one = run("fit", "joined.csv", *options, "-j", "1", cwd=tmp_path)
+    files = run("fit", "parts", *options, "--scheduler", scheduler, cwd=tmp_path)
+    assert one.returncode == 0 and files.returncode == 0, (one.stderr, files.stderr)
+    a, b = _report(one), _report(files)
+    assert a[0] == b[0] and any(line.startswith("target:") for line in a[0])  # and model
+    assert ("dropped 1 column: 'x2'" in a[0][0]) == ("--drop" in extra)
+    assert a[1] == b[1] and "accuracy" in a[1]
+    n = 2 if "--drop" in extra else 3
+    columns = f"{n} feature columns ({n - 1} numeric, 1 categorical)"
+    assert a[2] == f"data:   joined.csv: 150 rows, {columns}"
+    assert b[2] == f"data:   parts: 3 CSV files, 150 rows, {columns}"
+    assert a[3] == "3-fold stratified cross-validation (shuffled, seed 0), 150 rows:"
+    assert b[3] == "3-fold stratified cross-validation (shuffled, seed 0), 150 rows in 3 files:"
+    for result in (one, files):
+        assert "model fitted on all 150 rows" in result.stdout
+        assert result.stderr.splitlines()[-1].startswith("skce: finished in ")

@@ -11,9 +11,11 @@ with ``skce: error:``.
 The package has one module per concern:
 
 - ``_main``: the argument parser and :func:`main`;
-- ``_commands``: the three commands;
+- ``_commands``: the three commands (one ``skce fit`` flow for every data source);
 - ``_data``: reading CSV files, numeric and categorical columns, targets;
-- ``_crossval``: the cross-validation fits, run through joblib, with progress;
+- ``_sources``: the data-source interface of ``skce fit`` and the table in memory;
+- ``_files``: the data source of files fitted on a dask cluster;
+- ``_crossval``: the one cross-validation loop, with progress;
 - ``_reports``: the β report and the metrics table (pandas);
 - ``_modelfile`` and ``_rebuild``: writing, loading and validating model files;
 - ``_output``: errors, exit statuses, output streams and warnings.

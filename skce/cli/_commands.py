@@ -11,19 +11,9 @@ import warnings
 from pathlib import Path
 
 from ._crossval import cross_validate, fit_scorers, refit, search_beta_alpha
-from ._data import (
-    check_feature_columns,
-    check_input_file,
-    check_missing,
-    counts_text,
-    features,
-    make_pipeline,
-    read_csv,
-    split_columns,
-    target,
-)
-from ._files import fit_files, is_several_files
-from ._modelfile import default_model_path, load_model, model_document, write_model
+from ._data import check_input_file, counts_text, read_csv
+from ._files import FilesOnCluster, is_several_files
+from ._modelfile import load_model, model_document, write_model
 from ._output import (
     EXIT_OK,
     CLIError,
@@ -37,6 +27,7 @@ from ._output import (
     wrap,
 )
 from ._reports import BETA_GRID, format_beta, print_beta_report, print_metrics_table
+from ._sources import InMemoryTable
 
 #: The positive class of ``skce demo``: this digit against the nine others.
 DEMO_DIGIT = 8
@@ -219,47 +210,6 @@ def report_metrics(args, out, results, metrics, best, which, rows):
     }
 
 
-def _fit_data(args):
-    """Read the training file: (path, frame, columns, y, classes, counts)."""
-    import numpy as np
-
-    frame = read_csv(args.data, sep=args.sep, encoding=args.encoding, decimal=args.decimal)
-    path = Path(args.data)
-    if args.target not in frame.columns:
-        hint = ""
-        if frame.shape[1] == 1:
-            hint = (
-                f"; the file has a single column when read as separated by "
-                f"{frame.attrs['sep']!r}: if another character separates its fields, "
-                "pass --sep"
-            )
-        raise UsageError(
-            f"{path} has no column {args.target!r}; its columns are "
-            f"{', '.join(repr(c) for c in frame.columns)}{hint}"
-        )
-    _check_drop(args, frame, path)
-    columns = [c for c in frame.columns if c != args.target and c not in args.drop]
-    if not columns:
-        if args.drop:
-            raise UsageError(f"--drop leaves {path} with no feature columns besides the target")
-        raise UsageError(f"{path} has no feature columns besides the target {args.target!r}")
-    y = target(frame, args.target, path)
-    classes, counts = np.unique(y, return_counts=True)
-    return path, frame, columns, y, classes.tolist(), counts.tolist()
-
-
-def _check_drop(args, frame, path):
-    """Usage errors of ``--drop``: a column the file lacks, or the target."""
-    for column in args.drop:
-        if column == args.target:
-            raise UsageError(f"--drop {column!r} names the target column; it cannot be dropped")
-        if column not in frame.columns:
-            raise UsageError(
-                f"--drop: {path} has no column {column!r}; its columns are "
-                f"{', '.join(repr(c) for c in frame.columns)}"
-            )
-
-
 def _check_fit_request(args, classes, counts):
     """Usage errors that the target's classes reveal."""
     if len(classes) < 2:
@@ -308,21 +258,6 @@ def positive_class(classes, text, target_name):
         f"--positive {text!r} is not a class of the target column {target_name!r}; its "
         f"classes are {', '.join(repr(c) for c in classes)}"
     )
-
-
-def encode_positive(y, classes, counts, positive):
-    """The binary target as the fits see it: ``(y01, [negative, positive], counts)``.
-
-    WeightedLogisticCE weights ``classes_[1]``, the larger label; fitting on 1
-    for ``positive`` and 0 for the other class makes any label the weighted
-    one. :func:`name_classes` gives the fitted model its labels back.
-    """
-    import numpy as np
-
-    negative = classes[1 - classes.index(positive)]
-    y01 = (np.asarray(y) == positive).astype(np.int64)
-    order = [classes.index(negative), classes.index(positive)]
-    return y01, [negative, positive], [counts[k] for k in order]
 
 
 def name_classes(estimator, classes):
@@ -379,28 +314,6 @@ def warn_majority_positive(positive, classes, counts, out):
         )
 
 
-def _fit_features(args, frame, columns, path):
-    """The feature frame and its numeric and categorical columns."""
-    numeric, categorical = split_columns(frame, columns)
-    check_feature_columns(frame, categorical, path)
-    X = features(frame, numeric, categorical, path)
-    if args.impute:
-        empty = [c for c in X.columns if X[c].isna().all()]
-        if empty:
-            raise UsageError(
-                f"column {empty[0]!r} has no values at all, so there is nothing to impute "
-                "from; remove the column"
-            )
-    else:
-        check_missing(
-            X,
-            path,
-            "pass --impute to fill missing values (median for numeric, most frequent value "
-            "for other columns)",
-        )
-    return X, numeric, categorical
-
-
 def _estimator(args):
     """(estimator, grid, description) for the options.
 
@@ -421,87 +334,95 @@ def _estimator(args):
     return estimator, [{}], f"WeightedLogisticCE(beta={format_beta(beta)}, alpha={alpha:g})"
 
 
-def cmd_fit(args, out):
-    """``skce fit``: cross-validate, fit on all rows, save the model file."""
-    import_pandas("'skce fit'")
-    if args.scheduler or is_several_files(args.data):
-        return fit_files(args, out)
-    data_path = check_input_file(args.data, "data file")
-    model_path = check_output_path(
-        args.model or default_model_path(data_path),
-        option="--model",
-        inputs={"the training data": data_path},
-        force=args.force,
-    )
-    path, frame, columns, y, classes, counts = _fit_data(args)
-    _check_fit_request(args, classes, counts)
-    X, numeric, categorical = _fit_features(args, frame, columns, path)
-    estimator, grid, described = _estimator(args)
-    binary = len(classes) == 2 and not args.softmax
-    positive = None
-    if binary:
-        positive = positive_class(classes, args.positive, args.target)
-        y, classes, counts = encode_positive(y, classes, counts, positive)
-    metrics = fit_scorers(classes, pos_label=1 if binary else None)
-    if args.tune_beta:
-        estimator = _beta_alpha_search(args, {n: m[0] for n, m in metrics.items()})
-        described = "WeightedLogisticCECV, β tuned" + (
-            f" at alpha={args.alpha:g}" if args.alpha is not None else " with alpha"
-        )
-    pipeline = make_pipeline(numeric, categorical, estimator, impute=args.impute)
-
-    separator = frame.attrs.get("sep", ",")
-    out.info(
-        f"data:   {path}: {len(frame)} rows"
-        + (f", separated by {separator!r}" if separator != "," else "")
-        + f", {len(columns)} feature column{'s' if len(columns) > 1 else ''} "
-        f"({len(numeric)} numeric, {len(categorical)} categorical)"
+def _data_line(args, source):
+    """``data:   train.csv: 120 rows, 3 feature columns (2 numeric, 1 categorical)``."""
+    n = len(source.columns)
+    return (
+        f"data:   {source.described()}, {n} feature column{'s' if n > 1 else ''} "
+        f"({len(source.numeric)} numeric, {len(source.categorical)} categorical)"
         + (", missing values imputed" if args.impute else "")
     )
-    report_target(args, out, classes, counts, positive)
-    out.info(model_line(described, numeric, categorical))
-    out.info()
 
-    with warnings_as_lines(out):
-        if args.tune_beta:
+
+def cmd_fit(args, out):
+    """``skce fit``: cross-validate, fit on all rows, save the model file.
+
+    One flow for both data sources (:mod:`skce.cli._sources`): a CSV file read
+    into memory, or files (a directory, a glob, or ``--scheduler``) fitted on a
+    dask cluster.
+    """
+    import_pandas("'skce fit'")
+    if args.target in args.drop:
+        raise UsageError(f"--drop {args.target!r} names the target column; it cannot be dropped")
+    several = args.scheduler or is_several_files(args.data)
+    source = FilesOnCluster(args) if several else InMemoryTable(args)
+    model_path = check_output_path(
+        args.model or source.default_model_path(),
+        option="--model",
+        inputs=source.inputs(),
+        force=args.force,
+    )
+    start = time.perf_counter()
+    with source.session(out), warnings_as_lines(out):
+        source.read(out)
+        classes, counts = source.classes, source.counts
+        _check_fit_request(args, classes, counts)
+        positive = None
+        if len(classes) == 2 and not args.softmax:
+            # Fitted on 1 for the positive label, 0 for the other (name_classes).
+            positive = positive_class(classes, args.positive, args.target)
+            k = classes.index(positive)
+            classes, counts = [classes[1 - k], positive], [counts[1 - k], counts[k]]
+        metrics = fit_scorers(classes, pos_label=None if positive is None else 1)
+        estimator, grid, described = _estimator(args)
+        search = args.tune_beta and source.searches_alpha
+        if search:
+            estimator = _beta_alpha_search(args, {n: m[0] for n, m in metrics.items()})
+            described = "WeightedLogisticCECV, β tuned" + (
+                f" at alpha={args.alpha:g}" if args.alpha is not None else " with alpha"
+            )
+        out.info(_data_line(args, source))
+        report_target(args, out, classes, counts, positive)
+        out.info(model_line(described, source.numeric, source.categorical))
+        out.info()
+        pipeline = source.prepare(estimator, positive)
+        if search:
             # One search of β and alpha (preprocessing fitted once, on all rows).
-            results, final = search_beta_alpha(pipeline, X, y, out=out)
+            results, final = source.search(pipeline, out)
             best = results.best("balanced_accuracy")
         else:
-            results = cross_validate(
-                pipeline, grid, X, y, scoring={n: m[0] for n, m in metrics.items()},
-                folds=args.cv, seed=args.seed, jobs=args.jobs, out=out,
-            )  # fmt: skip
-            best = 0
-            final = refit(pipeline, results.candidates[best], X, y)
+            results = cross_validate(source, pipeline, grid, metrics, folds=args.cv, out=out)
+            best = results.best("balanced_accuracy") if args.tune_beta else 0
+            final = refit(source, pipeline, results.candidates[best])
         report_fit_status(final[-1], out)
-    if binary:
+    if positive is not None:
         name_classes(final[-1], classes)
 
-    if args.tune_beta:
-        # β = "balanced" on all rows: negatives over positives.
-        balanced_value = counts[0] / counts[1]
-        print_beta_report(
-            out, results, balanced_value=balanced_value, final=final[-1], n_rows=len(frame)
-        )
-        out.result()
     which = ""
     if args.tune_beta:
+        # β = "balanced" on all rows: negatives over positives.
+        print_beta_report(
+            out,
+            results,
+            balanced_value=counts[0] / counts[1],
+            final=final[-1],
+            n_rows=source.n_rows,
+        )
+        out.result()
         which = f" at β = {format_beta(final[-1].beta)}, alpha = {final[-1].alpha:g}"
-    summary = report_metrics(args, out, results, metrics, best, which, f"{len(frame)} rows")
+    summary = report_metrics(args, out, results, metrics, best, which, source.rows())
     document = model_document(
         final,
         target=args.target,
         classes=classes,
-        numeric=numeric,
-        categorical=categorical,
-        order=columns,
+        numeric=source.numeric,
+        categorical=source.categorical,
+        order=source.columns,
         impute=args.impute,
         dropped=args.drop,
         positive=positive,
         training={
-            "data": path.name,
-            "n_rows": len(frame),
+            **source.training(),
             "cv_folds": args.cv,
             "cv_seed": args.seed,
             "cv_mean": summary,
@@ -509,7 +430,9 @@ def cmd_fit(args, out):
     )
     write_model(document, model_path)
     out.result()
-    out.result(f"model fitted on all {len(frame)} rows, saved to {model_path}")
+    out.result(f"model fitted on all {source.n_rows} rows, saved to {model_path}")
+    # On stderr: the output of a run is the same every time.
+    out.progress(f"finished in {time.perf_counter() - start:.1f} s")
     return EXIT_OK
 
 

@@ -1,33 +1,33 @@
-"""Cross-validation of a few candidate pipelines, with progress lines.
+"""Cross-validation of a few candidate pipelines on a data source, with progress lines.
 
-The (candidate, fold) fits run through :class:`joblib.Parallel` with
-``return_as="generator_unordered"``, built from public scikit-learn pieces
-(:func:`~sklearn.base.clone`, :class:`~sklearn.model_selection.StratifiedKFold`,
-``fit``, scorers): counting the fits as they finish gives the progress line
-without reading joblib's verbose output, and a failed fit comes back as a
-record, the same with one process as with many. The scores are those that
-:class:`~sklearn.model_selection.GridSearchCV` computes with the same folds
-and scorers (``tests/test_cli.py``: ``test_fit_metrics_equal_cross_validate`` checks
-it).
+:func:`cross_validate` is the one loop of ``skce fit``: every (candidate,
+fold) fit is a task that the data source runs (:mod:`skce.cli._sources`:
+joblib's ``Parallel`` with ``return_as="generator_unordered"`` for a table in
+memory, one after another for files on a cluster, where each fit is spread
+over the workers). Counting the fits as they finish gives the progress line;
+a failed fit comes back as a record, and the fits' warnings as recorded
+pairs (:mod:`skce._warnings`), the same with one process as with many. In
+memory, the scores are those that :class:`~sklearn.model_selection.GridSearchCV`
+computes with the same folds and scorers (``tests/test_cli.py``:
+``test_fit_metrics_equal_cross_validate``); on files, scikit-learn's metrics on
+the same folds (``tests/test_cli_files.py``).
 
-``skce demo`` and ``skce fit --tune-beta`` search β and alpha with
-:class:`~skce.WeightedLogisticCECV` instead (:func:`search_beta_alpha`), whose
-scores are also ``GridSearchCV``'s (``tests/test_cv.py``), and read its table as
-the same :class:`CVResults`.
+``skce demo`` and ``skce fit --tune-beta`` on a table in memory search β and
+alpha with :class:`~skce.WeightedLogisticCECV` instead (:func:`search_beta_alpha`),
+whose scores are also ``GridSearchCV``'s (``tests/test_cv.py``), and read its
+table as the same :class:`CVResults`.
 """
 
 import time
 import warnings
 from dataclasses import dataclass
 
+from .._warnings import recorded_warnings, replay, tally
 from ._output import CLIError, first_line, import_pandas, one_line
 
 # Warnings the fold fits do not report: the final model's convergence is
 # reported once from its status_ (a fold's is not the model's), and a category
-# that a training fold did not see is expected with small folds. The others are
-# Python's default ignores, set explicitly because a worker process and the
-# parent (under pytest, say) start from different filters.
-_SILENCED = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+# that a training fold did not see is expected with small folds.
 _SILENCED_MESSAGES = ("Found unknown categories",)
 
 
@@ -118,41 +118,22 @@ class _Progress:
             )
 
 
-def _rows(X, indices):
-    return X.iloc[indices] if hasattr(X, "iloc") else X[indices]
+def fold_fit(source, pipeline, params, fold, metrics, candidate):
+    """One fold fit of ``source``; returns a record, with ``error`` set if it failed.
 
-
-def _fit_and_score(pipeline, params, X, y, train, test, scoring, candidate, fold):
-    """One fold fit; returns a record, with ``error`` set if it failed (never raises).
-
-    Runs in a worker process when ``jobs > 1``. Its warnings are recorded and
-    returned with the scores, so that the parent reports them the same way
-    whatever the number of processes.
+    Never raises. Runs in a worker process when the source's tasks run there:
+    its warnings are recorded and returned with the scores, so that the
+    parent reports them the same way whatever the number of processes.
     """
-    from sklearn.base import clone
     from sklearn.exceptions import ConvergenceWarning
 
     record = {"candidate": candidate, "fold": fold}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.resetwarnings()
-        warnings.simplefilter("always")
-        for category in (*_SILENCED, ConvergenceWarning):
-            warnings.simplefilter("ignore", category)
-        for message in _SILENCED_MESSAGES:
-            warnings.filterwarnings("ignore", message=message)
+    with recorded_warnings((ConvergenceWarning,), _SILENCED_MESSAGES) as caught:
         try:
-            start = time.perf_counter()
-            model = clone(pipeline).set_params(**params)
-            model.fit(_rows(X, train), y[train])
-            record["fit_time"] = time.perf_counter() - start
-            start = time.perf_counter()
-            X_test, y_test = _rows(X, test), y[test]
-            for name, scorer in scoring.items():
-                record[f"test_{name}"] = float(scorer(model, X_test, y_test))
-            record["score_time"] = time.perf_counter() - start
+            record.update(source.fit_and_score(pipeline, params, fold, metrics))
         except Exception as exc:
             record["error"] = f"{type(exc).__name__}: {one_line(first_line(exc))}"
-    record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    record["warnings"] = caught
     return record
 
 
@@ -165,105 +146,75 @@ def _describe(params, fold, n_folds):
     return ", ".join([*where, f"fold {fold + 1} of {n_folds}"])
 
 
-def cross_validate(pipeline, grid, X, y, *, scoring, folds, seed, jobs, out):
-    """Score every candidate of ``grid`` by stratified, shuffled K-fold CV.
+def cross_validate(source, pipeline, grid, metrics, *, folds, out):
+    """Score every candidate of ``grid`` on the folds of ``source``.
 
-    Parameters
-    ----------
-    pipeline : estimator
-        Cloned for every fit; ``grid`` sets parameters of the clone.
-    grid : dict or list of dict
-        As :class:`~sklearn.model_selection.ParameterGrid` takes it; ``[{}]``
-        scores ``pipeline`` alone.
-    X : pandas.DataFrame or ndarray
-    y : ndarray
-    scoring : dict
-        Name -> scorer callable or scikit-learn scorer name.
-    folds, seed, jobs : int
-        ``StratifiedKFold(folds, shuffle=True, random_state=seed)``, run on
-        ``jobs`` processes.
-    out : Output
-        Progress and the fits' warnings go here.
-
-    Returns
-    -------
-    CVResults
-
-    Raises
-    ------
-    CLIError
-        If a fit or its scoring fails: the first failure, with its candidate
-        and fold.
+    ``source`` (:mod:`skce.cli._sources`) splits, fits, scores and runs the
+    fits of ``pipeline`` (as it prepared it) with the parameters of each
+    candidate of ``grid`` (as :class:`~sklearn.model_selection.ParameterGrid`
+    takes it; ``[{}]`` scores ``pipeline`` alone) and the ``metrics`` of
+    :func:`fit_scorers`. Progress goes to ``out``; the fits' warnings are
+    replayed, once each, through the caller's warning filters. Returns
+    :class:`CVResults`; the first failed fit is a :class:`CLIError` naming its
+    candidate and fold.
     """
-    from joblib import Parallel, delayed
-    from sklearn.metrics import get_scorer
-    from sklearn.model_selection import ParameterGrid, StratifiedKFold
+    from joblib import delayed
+    from sklearn.model_selection import ParameterGrid
 
     pd = import_pandas()
     candidates = list(ParameterGrid(grid))
-    splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, y))
-    scorers = {n: get_scorer(s) if isinstance(s, str) else s for n, s in scoring.items()}
     total = len(candidates) * folds
     out.progress(
-        f"cross-validation: {total} fits ({len(candidates)} × {folds} folds) "
-        f"on {jobs} process{'es' if jobs > 1 else ''}"
+        f"cross-validation: {total} fits ({len(candidates)} × {folds} folds) {source.processes}"
     )
     progress = _Progress(out, total, "cross-validation")
     tasks = (
-        delayed(_fit_and_score)(pipeline, params, X, y, train, test, scorers, k, f)
+        delayed(fold_fit)(source, pipeline, params, f, metrics, k)
         for k, params in enumerate(candidates)
-        for f, (train, test) in enumerate(splits)
+        for f in range(folds)
     )
-    records, warned = [], {}
+    records, recorded = [], []
     start = time.perf_counter()
-    # verbose=0 whatever a caller's joblib.parallel_config says: the progress
-    # lines are ours, and joblib's sequential generator (n_jobs=1), closed
-    # early after a failed fit with verbose > 0, fails in its own progress
-    # report ("'Parallel' object has no attribute '_pre_dispatch_amount'").
-    generator = Parallel(n_jobs=jobs, verbose=0, return_as="generator_unordered")(tasks)
+    results = source.run(tasks)
     try:
-        for record in generator:
+        for record in results:
             if "error" in record:
                 where = _describe(candidates[record["candidate"]], record["fold"], folds)
                 raise CLIError(f"fitting failed ({where}): {record['error']}")
-            for text in record.pop("warnings"):
-                warned[text] = warned.get(text, 0) + 1
+            recorded.append(record.pop("warnings"))
             records.append(record)
             progress.update(len(records))
     except (CLIError, KeyboardInterrupt):
         raise
-    except Exception as exc:  # joblib itself failed, e.g. a worker process died
+    except Exception as exc:  # the runner itself failed, e.g. a worker process died
         raise CLIError(
             f"cross-validation failed: {type(exc).__name__}: {first_line(exc)}"
         ) from None
     finally:
-        # Closing stops the fits still queued after a failure; joblib warns that
-        # it cancelled them, which is what we asked for.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=UserWarning, module="joblib")
-            generator.close()
+        results.close()
     out.progress(f"cross-validation: done in {time.perf_counter() - start:.1f} s")
-    for text, count in warned.items():
-        out.warning(f"{text} (in {count} of {total} cross-validation fits)")
+    # Replayed through the caller's filters, into warnings_as_lines.
+    replay(
+        tally(recorded),
+        describe=lambda text, n: f"{text} (in {n} of {total} cross-validation fits)",
+    )
     fits = pd.DataFrame(records).sort_values(["candidate", "fold"], ignore_index=True)
     return CVResults(candidates=candidates, fits=fits, n_folds=folds)
 
 
-def refit(pipeline, params, X, y):
-    """Fit a clone of ``pipeline`` with ``params`` on all rows.
+def refit(source, pipeline, params):
+    """``pipeline`` with ``params`` fitted on all rows of ``source``.
 
     Its ConvergenceWarning is silenced: the caller reports the fit's
     ``status_`` and ``separable_`` in the CLI's own words.
     """
-    from sklearn.base import clone
     from sklearn.exceptions import ConvergenceWarning
 
-    model = clone(pipeline).set_params(**params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         try:
-            return model.fit(X, y)
-        except KeyboardInterrupt:
+            return source.fit(pipeline, params)
+        except (CLIError, KeyboardInterrupt):
             raise
         except Exception as exc:
             raise CLIError(

@@ -1,4 +1,6 @@
-"""``skce fit`` on a directory or glob of CSV or Parquet files, on a dask cluster.
+"""The data source of ``skce fit`` for a directory or glob of CSV or Parquet files.
+
+:class:`FilesOnCluster` reads and fits them on a dask cluster.
 
 Each file is one block of rows and stays on the cluster's workers: the client
 sees per-file summaries and small partial sums, never the rows. The steps are
@@ -9,7 +11,7 @@ those of the one-file ``skce fit``, done blockwise:
    target's labels and their counts, and the first problem (a missing or
    infinite value, a text value in a numeric column) with its file and row;
 2. the client merges the summaries (the spreads by the parallel-variance
-   formula, :func:`skce._objective.merge_moments`) into the fitted
+   formula of Chan, Golub and LeVeque) into the fitted
    preprocessing: a ``StandardScaler`` with the moments of all rows and a
    ``OneHotEncoder`` with the union of the categories, exactly as the one-file
    pipeline would have fitted them on the files joined;
@@ -18,7 +20,8 @@ those of the one-file ``skce fit``, done blockwise:
    ``_Layout.sparse``) and keep them (``Client.persist``; workers spill
    to disk what does not fit their memory), with the labels and each row's
    cross-validation fold;
-4. cross-validation fits the estimator on the dask array with sample weight 0
+4. cross-validation (the loop of :mod:`skce.cli._crossval`, one fit at a
+   time) fits the estimator on the dask array with sample weight 0
    on the held-out fold, which is the fit on the other folds: the objective
    normalises by the weight total, so rows of weight 0 do not change it;
    every metric is summed blockwise (counts of a confusion matrix, sums of
@@ -54,14 +57,15 @@ from ._data import (
     split_columns,
     target,
 )
+from ._modelfile import MODEL_SUFFIX, default_model_path
 from ._output import (
     CLIError,
     MissingDependencyError,
     UsageError,
-    check_output_path,
     first_line,
     one_line,
 )
+from ._sources import DataSource
 
 #: File kinds by suffix.
 _KINDS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -292,8 +296,6 @@ def merge_summaries(files, kind, summaries, target_column, options):
     """The :class:`_Layout` of the files, or the first problem as a :class:`UsageError`."""
     import numpy as np
 
-    from .._columns import merge_moments
-
     for summary in summaries:
         if "error" in summary:
             _raise_from(summary)
@@ -347,16 +349,14 @@ def merge_summaries(files, kind, summaries, target_column, options):
         check_distinct_share(len(values), n_present, column, where)
     rows = [s["rows"] for s in summaries]
     if numeric:
-        parts = [
-            (
-                np.array([s["moments"][c][0] for c in numeric]),
-                np.array([s["moments"][c][1] for c in numeric]),
-                float(s["rows"]),
-            )
-            for s in summaries
-        ]
-        mean, spread2, n = merge_moments(parts)
-        var = spread2 / n
+        # Chan, Golub and LeVeque's parallel formulas: the mean of all rows is the
+        # files' means weighted by their rows; the spread sum_i (x_i - mean)^2 is
+        # the files' spreads plus each file's rows times (its mean - mean)^2.
+        n = np.array(rows, dtype=np.float64)[:, None]
+        means = np.array([[s["moments"][c][0] for c in numeric] for s in summaries])
+        spreads = np.array([[s["moments"][c][1] for c in numeric] for s in summaries])
+        mean = (n * means).sum(axis=0) / n.sum()
+        var = (spreads + n * (means - mean) ** 2).sum(axis=0) / n.sum()
     else:
         mean = var = None
     kinds = [s["target_numeric"] for s in summaries]
@@ -596,81 +596,6 @@ def _score_fold(client, arrays, model, k, classes):
     return _metrics_from_sums(counts, ce_sum, scores, positive)
 
 
-def _fit(estimator, X, y, sample_weight=None):
-    from sklearn.base import clone
-    from sklearn.exceptions import ConvergenceWarning
-
-    model = clone(estimator)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X, y, sample_weight=sample_weight)
-    return model
-
-
-def cross_validate_files(client, estimator, grid, arrays, layout, *, folds, out):
-    """:class:`~skce.cli._crossval.CVResults` of the candidates, fold fits on the cluster."""
-    import pandas as pd
-    from sklearn.model_selection import ParameterGrid
-
-    from ._crossval import CVResults, _describe
-
-    X, y, fold = arrays
-    candidates = list(ParameterGrid(grid))
-    total = len(candidates) * folds
-    out.progress(
-        f"cross-validation: {total} fits ({len(candidates)} × {folds} folds) on the cluster"
-    )
-    start_all = time.perf_counter()
-    records = []
-    for c, params in enumerate(candidates):
-        model_params = {name.split("__")[-1]: value for name, value in params.items()}
-        candidate = estimator.set_params(**model_params) if model_params else estimator
-        for k in range(folds):
-            record = {"candidate": c, "fold": k}
-            try:
-                start = time.perf_counter()
-                model = _fit(candidate, X, y, sample_weight=(fold != k).astype("float64"))
-                record["fit_time"] = time.perf_counter() - start
-                start = time.perf_counter()
-                scores = _score_fold(client, arrays, model, k, layout.fit_classes)
-                record["score_time"] = time.perf_counter() - start
-            except (CLIError, KeyboardInterrupt):
-                raise
-            except Exception as exc:
-                where = _describe(params, k, folds)
-                raise CLIError(
-                    f"fitting failed ({where}): {type(exc).__name__}: {one_line(first_line(exc))}"
-                ) from None
-            record.update({f"test_{name}": value for name, value in scores.items()})
-            records.append(record)
-            out.progress(
-                f"cross-validation: {len(records)}/{total} fits done "
-                f"({time.perf_counter() - start_all:.1f} s)"
-            )
-    fits = pd.DataFrame(records).sort_values(["candidate", "fold"], ignore_index=True)
-    return CVResults(candidates=candidates, fits=fits, n_folds=folds)
-
-
-def refit_files(pipeline, params, arrays):
-    """The pipeline with its estimator fitted on every row of the files."""
-    from sklearn.base import clone
-    from sklearn.pipeline import Pipeline
-
-    X, y, _ = arrays
-    estimator = clone(pipeline.named_steps["model"])
-    model_params = {name.split("__")[-1]: value for name, value in params.items()}
-    estimator.set_params(**model_params)
-    try:
-        model = _fit(estimator, X, y)
-    except (CLIError, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        raise CLIError(
-            f"fitting failed on all rows: {type(exc).__name__}: {one_line(first_line(exc))}"
-        ) from None
-    return Pipeline([("preprocess", pipeline.named_steps["preprocess"]), ("model", model)])
-
-
 # -- the cluster ------------------------------------------------------------------------
 @contextlib.contextmanager
 def cluster(address, workers, out):
@@ -722,149 +647,120 @@ def cluster(address, workers, out):
         yield client
 
 
-def summarise_files(client, files, kind, target_column, options, drop):
-    """Every file's summary, computed on the workers, in file order."""
-    n = len(files)
-    futures = client.map(
-        _summarise,
-        [_worker_path(p) for p in files],
-        [str(p) for p in files],
-        [kind] * n,
-        [target_column] * n,
-        [options] * n,
-        [list(drop)] * n,
-        pure=False,
-    )
-    return client.gather(futures)
+# -- the data source -----------------------------------------------------------------
+class FilesOnCluster(DataSource):
+    """A directory or glob of CSV or Parquet files, read and fitted on a dask cluster."""
 
+    processes = "on the cluster"
 
-# -- the command ------------------------------------------------------------------------
-def fit_files(args, out):
-    """``skce fit DIR|GLOB`` (or ``--scheduler``): the one-file steps, blockwise on a cluster."""
-    from ._commands import (
-        _check_fit_request,
-        _estimator,
-        model_line,
-        name_classes,
-        positive_class,
-        report_fit_status,
-        report_metrics,
-        report_target,
-    )
-    from ._crossval import fit_scorers
-    from ._modelfile import model_document, write_model
-    from ._output import warnings_as_lines
-    from ._reports import format_beta, print_beta_report
+    def __init__(self, args):
+        super().__init__(args)
+        if args.impute:
+            raise UsageError(
+                "--impute is not available with several files or --scheduler (it needs every "
+                "file's values at once); fill missing values first"
+            )
+        self.files, self.kind = find_files(args.data)
+        self.options = {"sep": args.sep, "encoding": args.encoding, "decimal": args.decimal}
+        if self.kind == "parquet":
+            given = [f"--{k}" for k, v in self.options.items() if v is not None and v != "."]
+            if given:
+                raise UsageError(f"{', '.join(given)} apply to CSV files, not to Parquet files")
+            self.options = {}
 
-    if args.impute:
-        raise UsageError(
-            "--impute is not available with several files or --scheduler (it needs every "
-            "file's values at once); fill missing values first"
-        )
-    if args.target in args.drop:
-        raise UsageError(f"--drop {args.target!r} names the target column; it cannot be dropped")
-    files, kind = find_files(args.data)
-    options = {"sep": args.sep, "encoding": args.encoding, "decimal": args.decimal}
-    if kind == "parquet":
-        given = [f"--{k}" for k, v in options.items() if v is not None and v != "."]
-        if given:
-            raise UsageError(f"{', '.join(given)} apply to CSV files, not to Parquet files")
-        options = {}
-    model_path = check_output_path(
-        args.model or _default_model_path(args.data, files),
-        option="--model",
-        inputs=[("a training file", p) for p in files],
-        force=args.force,
-    )
-    _import_cluster()
-    if args.scheduler and getattr(args, "jobs_given", False):
-        out.warning(
-            f"-j/--jobs {args.jobs} is ignored with --scheduler: the cluster's workers do the work"
-        )
-    start = time.perf_counter()
-    with cluster(args.scheduler, args.jobs, out) as client, warnings_as_lines(out):
+    def inputs(self):
+        return [("a training file", p) for p in self.files]
+
+    def default_model_path(self):
+        path = Path(self.args.data)
+        if path.is_file():
+            return default_model_path(path)
+        if path.is_dir():
+            return path.parent / (path.resolve().name + MODEL_SUFFIX)
+        return self.files[0].parent / ("model" + MODEL_SUFFIX)
+
+    @contextlib.contextmanager
+    def session(self, out):
+        args = self.args
+        _import_cluster()
+        if args.scheduler and getattr(args, "jobs_given", False):
+            out.warning(
+                f"-j/--jobs {args.jobs} is ignored with --scheduler: the cluster's workers do "
+                "the work"
+            )
+        with cluster(args.scheduler, args.jobs, out) as self.client:
+            yield
+
+    def read(self, out):
+        files, kind, args = self.files, self.kind, self.args
         out.progress(f"reading {len(files)} {kind.upper()} file{'s' if len(files) > 1 else ''}")
-        summaries = summarise_files(client, files, kind, args.target, options, args.drop)
-        layout = merge_summaries(files, kind, summaries, args.target, options)
-        classes = layout.classes
-        counts = [int(sum(c[k] for c in layout.class_counts)) for k in range(len(classes))]
-        _check_fit_request(args, classes, counts)
-        binary = len(classes) == 2 and not args.softmax
-        positive = None
-        if binary:
-            # As the one-file fit: fitted on 1 for the positive label, 0 for the other.
-            positive = positive_class(classes, args.positive, args.target)
-            layout.positive = positive
-            k = classes.index(positive)
-            classes, counts = [classes[1 - k], positive], [counts[1 - k], counts[k]]
-        estimator, grid, described = _estimator(args)
-        pipeline = fitted_preprocessing(layout, estimator)
-        metrics = fit_scorers(classes, pos_label=1 if binary else None)
-        out.info(
-            f"data:   {args.data}: {len(files)} {kind.upper()} file"
-            f"{'s' if len(files) > 1 else ''}, {layout.n_rows} rows, {len(layout.columns)} "
-            f"feature column{'s' if len(layout.columns) > 1 else ''} ({len(layout.numeric)} "
-            f"numeric, {len(layout.categorical)} categorical)"
-        )
-        report_target(args, out, classes, counts, positive)
-        out.info(model_line(described, layout.numeric, layout.categorical))
-        out.info()
-        arrays = chunked_arrays(
-            client, layout, pipeline.named_steps["preprocess"], args.target, args.cv, args.seed
-        )
-        results = cross_validate_files(
-            client, estimator, grid, arrays, layout, folds=args.cv, out=out
-        )
-        best = results.best("balanced_accuracy") if args.tune_beta else 0
-        final = refit_files(pipeline, results.candidates[best], arrays)
-        report_fit_status(final[-1], out)
-    if binary:
-        name_classes(final[-1], classes)
+        how = (kind, args.target, self.options, list(args.drop))
+        futures = [
+            self.client.submit(_summarise, _worker_path(p), str(p), *how, pure=False) for p in files
+        ]
+        summaries = self.client.gather(futures)
+        layout = merge_summaries(files, kind, summaries, args.target, self.options)
+        self.layout = layout
+        self.classes = layout.classes
+        self.counts = [
+            int(sum(c[k] for c in layout.class_counts)) for k in range(len(self.classes))
+        ]
+        self.columns, self.numeric = layout.columns, layout.numeric
+        self.categorical = layout.categorical
+        self.n_rows = layout.n_rows
 
-    if args.tune_beta:
-        print_beta_report(
-            out,
-            results,
-            balanced_value=counts[0] / counts[1],
-            final=final[-1],
-            n_rows=layout.n_rows,
+    def described(self):
+        n, kind = len(self.files), self.kind.upper()
+        return f"{self.args.data}: {n} {kind} file{'s' if n > 1 else ''}, {self.n_rows} rows"
+
+    def rows(self):
+        n = len(self.files)
+        return f"{self.n_rows} rows in {n} file{'s' if n > 1 else ''}"
+
+    def training(self):
+        return {"data": str(self.args.data), "n_rows": self.n_rows, "n_files": len(self.files)}
+
+    def prepare(self, estimator, positive):
+        self.layout.positive = positive
+        pipeline = fitted_preprocessing(self.layout, estimator)
+        args = self.args
+        self.arrays = chunked_arrays(
+            self.client,
+            self.layout,
+            pipeline.named_steps["preprocess"],
+            args.target,
+            args.cv,
+            args.seed,
         )
-        out.result()
-    rows = f"{layout.n_rows} rows in {len(files)} file{'s' if len(files) > 1 else ''}"
-    which = f" at β = {format_beta(final[-1].beta)}" if args.tune_beta else ""
-    summary = report_metrics(args, out, results, metrics, best, which, rows)
-    document = model_document(
-        final,
-        target=args.target,
-        classes=classes,
-        numeric=layout.numeric,
-        categorical=layout.categorical,
-        order=layout.columns,
-        impute=False,
-        dropped=args.drop,
-        positive=positive,
-        training={
-            "data": str(args.data),
-            "n_rows": layout.n_rows,
-            "n_files": len(files),
-            "cv_folds": args.cv,
-            "cv_seed": args.seed,
-            "cv_mean": summary,
-        },
-    )
-    write_model(document, model_path)
-    out.result()
-    out.result(f"model fitted on all {layout.n_rows} rows, saved to {model_path}")
-    out.info(f"finished in {time.perf_counter() - start:.1f} s")
-    return 0
+        return pipeline
 
+    def fit_and_score(self, pipeline, params, fold, metrics):
+        # The fit on the other folds is the fit with weight 0 on this fold's
+        # rows: the objective normalises by the weight total.
+        start = time.perf_counter()
+        model = self._model(pipeline, params, (self.arrays[2] != fold).astype("float64"))
+        record = {"fit_time": time.perf_counter() - start}
+        start = time.perf_counter()
+        scores = _score_fold(self.client, self.arrays, model, fold, self.layout.fit_classes)
+        record["score_time"] = time.perf_counter() - start
+        record.update({f"test_{name}": scores[name] for name in metrics})
+        return record
 
-def _default_model_path(spec, files):
-    from ._modelfile import MODEL_SUFFIX, default_model_path
+    def run(self, tasks):
+        # One fit at a time: each is spread over the cluster's workers.
+        for function, args, kwargs in tasks:
+            yield function(*args, **kwargs)
 
-    path = Path(spec)
-    if path.is_file():
-        return default_model_path(path)
-    if path.is_dir():
-        return path.parent / (path.resolve().name + MODEL_SUFFIX)
-    return files[0].parent / ("model" + MODEL_SUFFIX)
+    def fit(self, pipeline, params):
+        from sklearn.pipeline import Pipeline
+
+        model = self._model(pipeline, params, None)
+        return Pipeline([("preprocess", pipeline.named_steps["preprocess"]), ("model", model)])
+
+    def _model(self, pipeline, params, sample_weight):
+        """The pipeline's estimator with ``params``, fitted on the feature blocks."""
+        from sklearn.base import clone
+
+        X, y, _ = self.arrays
+        model = clone(pipeline).set_params(**params).named_steps["model"]
+        return model.fit(X, y, sample_weight=sample_weight)

@@ -14,7 +14,7 @@ import warnings
 
 from .. import __version__
 from ._data import _missing, make_pipeline
-from ._output import ModelFileError, import_pandas
+from ._output import ModelFileError, first_line, import_pandas, one_line
 
 MODEL_FORMAT = "skce-model"
 MODEL_FORMAT_VERSION = 2
@@ -292,12 +292,10 @@ def rebuild(document):
     params = _get(model, "params", "model")
     if not isinstance(params, dict) or not all(json_scalar(v) for v in params.values()):
         _bad("model.params must map names to plain values")
-    known = set(kinds[kind]().get_params())
-    unknown = sorted(set(params) - known)
-    if unknown:
-        _bad(f"model.params has unknown parameters {unknown}")
-    _check_params(params)
-    estimator = kinds[kind](**params)
+    # prior_correction changes the predictions of the saved coefficients (it
+    # subtracts ln beta_ or ln class_weight_ from the logits): the file must say.
+    _get(params, "prior_correction", "model.params")
+    estimator = _estimator(kinds[kind], params)
     n_outputs = 1 if kind == "WeightedLogisticCE" else len(classes)
     if kind == "WeightedLogisticCE":
         # The positive class is the second (fits see it as 1), whatever its sort order.
@@ -417,50 +415,17 @@ def _check_predictions(pipeline, check, numeric, categorical, impute):
         )
 
 
-def _check_params(params):
-    """Check the estimator's hyper-parameters.
+def _estimator(kind, params):
+    """``kind(**params)``, its parameters judged by the estimator's own validation.
 
-    ``prior_correction`` changes the predictions of the fitted coefficients (it
-    subtracts ``ln beta_`` or ``ln class_weight_`` from the logits), so the
-    file must state it; the others matter only if the model is refitted.
+    ``set_params`` refuses an unknown name; ``_validate_params`` (what ``fit``
+    runs first) checks every value against the estimator's
+    ``_parameter_constraints``.
     """
-    from .._base import PRECONDITIONERS
-    from .._solvers import SOLVERS
-
-    def number(name, low, closed):
-        if name not in params:
-            return
-        value = params[name]
-        ok = _is_number(value) and math.isfinite(value)
-        ok = ok and (value >= low if closed else value > low)
-        if not ok:
-            _bad(f"model.params.{name} must be a finite number {'>=' if closed else '>'} {low}")
-
-    if "beta" in params and params["beta"] != "balanced":
-        number("beta", 0, False)
-    number("alpha", 0, True)
-    number("tol", 0, True)
-    if "learning_rate" in params and params["learning_rate"] != "auto":
-        number("learning_rate", 0, False)
-    if "max_iter" in params:
-        value = params["max_iter"]
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            _bad("model.params.max_iter must be an integer >= 1")
-    if "solver" in params and params["solver"] not in SOLVERS:
-        _bad(f"model.params.solver must be one of {', '.join(SOLVERS)}")
-    if "preconditioner" in params and params["preconditioner"] not in PRECONDITIONERS:
-        _bad(f"model.params.preconditioner must be one of {', '.join(PRECONDITIONERS)}")
-    if "label_smoothing" in params:
-        value = params["label_smoothing"]
-        if not (_is_number(value) and 0 <= value < 1):
-            _bad("model.params.label_smoothing must be a number in [0, 1)")
-    if "verbose" in params:
-        value = params["verbose"]
-        if not (isinstance(value, int) and value >= 0):
-            _bad("model.params.verbose must be an integer >= 0")
-    _get(params, "prior_correction", "model.params")
-    for name in ("fit_intercept", "warm_start", "prior_correction"):
-        if name in params and not isinstance(params[name], bool):
-            _bad(f"model.params.{name} must be true or false")
-    if "class_weight" in params and params["class_weight"] not in (None, "balanced"):
-        _bad("model.params.class_weight must be null or 'balanced'")
+    estimator = kind()
+    try:
+        estimator.set_params(**params)
+        estimator._validate_params()
+    except ValueError as exc:  # scikit-learn's InvalidParameterError is a ValueError
+        _bad(f"model.params: {one_line(first_line(exc))}")
+    return estimator
