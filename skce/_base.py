@@ -7,19 +7,17 @@ their per-class weights are built and how many classes they accept.
 
 import sys
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context
+from ._convergence import warn_if_not_converged
 from ._fit import run
 from ._links import api_page_template
-from ._loop import RESOLVABLE
 from ._objective import LinearObjective, weighted_targets
 from ._plan import PRECONDITIONERS, plan_fit
 from ._solvers import SOLVERS
@@ -27,26 +25,6 @@ from ._threads import limit_blas_threads
 
 _DTYPES = [np.float64, np.float32]
 _SPARSE_FORMATS = ["csr", "csc"]
-
-
-def _caller_stacklevel():
-    """The ``stacklevel`` that points a warning at the caller's code.
-
-    Counted from the function that calls ``warnings.warn`` (level 1) back to
-    the first frame outside skce and scikit-learn (``fit`` and its wrappers:
-    the BLAS thread policy, scikit-learn's ``_fit_context``, a ``Pipeline`` or
-    a search calling ``fit``), so refactoring the frames in between does not
-    move it.
-    """
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
-        "skce",
-        "sklearn",
-    ):
-        frame = frame.f_back
-        level += 1
-    return level
 
 
 def _is_dask_array(X):
@@ -351,7 +329,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         # every weighted sample correctly proves it (LinearObjective.separates).
         separable = bool(self.alpha == 0 and objective.separates(result.x))
         self.separable_ = separable
-        self._warn_if_not_converged(result, separable)
+        warn_if_not_converged(self, result, separable)
         return self
 
     def _initial_theta(self, objective):
@@ -427,65 +405,10 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             return 1.0 / lipschitz
         return float(self.learning_rate)
 
-    def _warn_if_not_converged(self, result, separable=False):
-        """Emit one ConvergenceWarning when the fit is not an optimum."""
-        name = type(self).__name__
-        grad = f"max|gradient| = {result.grad_norm:.3g}"
-        if result.status == "max_iter":
-            message = (
-                f"{name} (solver={self.solver!r}) did not converge in "
-                f"max_iter={self.max_iter} iterations: {grad} > tol = {self.tol:.3g}. "
-            )
-            if not separable:
-                message += (
-                    "Increase max_iter, increase alpha, or scale the features. If "
-                    "alpha=0 and the classes are linearly separable, the weights grow "
-                    "without bound and no finite optimum exists."
-                )
-        elif result.status == "stalled":
-            ratio = result.noise_ratio
-            if ratio is not None and ratio > RESOLVABLE:
-                why = (
-                    "the objective's rounding error hides any further decrease (the "
-                    f"largest gradient entry is {ratio:.3g} times its own rounding error)"
-                )
-            else:
-                why = "the gradient is within rounding error of zero"
-            message = (
-                f"{name} (solver={self.solver!r}) stopped after {result.n_iter} "
-                f"iterations at the limit of the working precision: {why}, with "
-                f"{grad} > tol = {self.tol:.3g}. "
-            )
-            if not separable:
-                message += (
-                    "The result is as accurate as the data's precision allows; raise "
-                    "tol to silence this warning."
-                )
-        elif separable:
-            message = (
-                f"{name} (solver={self.solver!r}) stopped after {result.n_iter} "
-                f"iterations with {grad} <= tol = {self.tol:.3g}, but this is not an "
-                "optimum. "
-            )
-        else:
-            return
-        if separable:
-            message += (
-                "The classes are linearly separable in the training data (the fitted "
-                "logits classify every training sample of positive weight strictly "
-                "correctly) and alpha=0, so the "
-                "cross-entropy has no minimiser: it decreases towards 0 as the weights "
-                "grow without bound, and its gradient fades with it. These "
-                "coefficients are one point on that path; their size depends on tol "
-                "and max_iter. Set alpha > 0 (or label_smoothing > 0) for a finite "
-                "fit."
-            )
-        warnings.warn(message, ConvergenceWarning, stacklevel=_caller_stacklevel())
-
     # -- prediction ------------------------------------------------------------
     def _lazy_prediction(self, X, method):
         """``method`` on a dask array: a lazy dask array, computed chunk by chunk."""
-        from ._dask import lazy_prediction
+        from ._dask_predict import lazy_prediction
 
         return lazy_prediction(self, X, method)
 
@@ -542,7 +465,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         """
         if _is_dask_array(X):
             return self._lazy_prediction(X, "predict_proba")
-        return np.exp(self.predict_log_proba(X))
+        return self._loss.proba(self._logits(X))
 
     def predict(self, X):
         """Most probable class of each sample.

@@ -45,7 +45,7 @@ class OriginalCoordinates:
 class _ChangeOfVariables:
     """What every change of variables ``theta = theta(u)`` of an objective offers.
 
-    Subclasses set ``objective`` and ``frozen`` and define ``to_theta``,
+    Subclasses set ``objective`` and define ``to_theta``,
     ``to_u``, ``grad_to_u`` and ``grad_to_theta``; the objective, its loss-only
     value and the stopping measure in the solver's coordinates follow.
     """
@@ -70,27 +70,17 @@ class _ChangeOfVariables:
         other.objective = objective
         return other
 
-    def _measured(self, g):
-        """``|g|`` with the frozen columns' entries left out (set to 0).
-
-        A frozen column's gradient entry is exactly ``c_j`` times the
-        intercept's, which the measure already holds; with ``|c_j|`` large it
-        is ``|c_j|`` times the intercept gradient's rounding error, which no
-        representable parameters reduce.
-        """
-        g = np.abs(g)
-        if self.frozen is not None:
-            k, d = self.objective.n_outputs, self.objective.n_features
-            g[: k * d].reshape(k, d)[:, self.frozen] = 0.0
-        return g
-
     def stopping_measure(self, g):
-        """``max |g|`` of a gradient ``g`` in the original coordinates, frozen columns out."""
-        return float(np.max(self._measured(g), initial=0.0))
+        """``max |g|`` of a gradient ``g`` in ``theta``, over the solver's parameters.
+
+        The coefficients of constant columns are not the solver's (they are 0 at
+        the optimum, exactly): their entries are left out.
+        """
+        return self.grad_max(self.grad_to_u(g))
 
     def grad_max(self, gu):
-        """The stopping measure (:meth:`stopping_measure`) of a gradient ``gu`` in ``u``."""
-        return self.stopping_measure(self.grad_to_theta(gu))
+        """The stopping measure of a gradient ``gu`` in ``u``: ``max |grad_theta J|``."""
+        return float(np.max(np.abs(self.grad_to_theta(gu)), initial=0.0))
 
     def resolution(self, u, gu):
         """How far the gradient at ``u`` is above the arithmetic's resolution.
@@ -101,9 +91,7 @@ class _ChangeOfVariables:
         where the stopping measure is taken.
         """
         f_noise, g_noise = self.objective.rounding_noise(self.to_theta(u))
-        ratio = self._measured(self.grad_to_theta(gu)) / np.maximum(
-            g_noise, np.finfo(np.float64).tiny
-        )
+        ratio = np.abs(self.grad_to_theta(gu)) / np.maximum(g_noise, np.finfo(np.float64).tiny)
         return f_noise, float(np.max(ratio, initial=0.0))
 
 
@@ -130,12 +118,12 @@ class StandardizedCoordinates(_ChangeOfVariables):
     With an intercept, a column that holds one value ``c_j`` on every weighted
     row (``constant``) only adds ``c_j W_j`` to every logit, which the
     unpenalised intercept takes over: at the optimum ``W_j = 0`` exactly (the
-    penalty's minimum). Its coefficient is held at 0 (the map sends it to 0 and
-    its gradient in ``u`` to 0) and its mean set to ``c_j``, so its centred
-    values are 0; the stopping measure leaves its entry (``c_j grad_b``) out.
-    Without this, ``c_j W_j`` and the intercept's ``- c_j W_j`` cancel in every
-    logit to a rounding error of ``eps |c_j W_j|``, which stalled fits with
-    ``|c_j|`` beyond about 1e8.
+    penalty's minimum). Such a column is not among the solver's parameters at
+    all: ``V`` has the other columns only, ``W_j = 0``, and the stopping measure
+    (over the solver's parameters) leaves its entry ``c_j grad_b`` out. With it,
+    ``c_j W_j`` and the intercept's ``- c_j W_j`` cancelled in every logit to a
+    rounding error of ``eps |c_j W_j|``, which stalled fits with ``|c_j|``
+    beyond about 1e8.
 
     Parameters
     ----------
@@ -160,65 +148,70 @@ class StandardizedCoordinates(_ChangeOfVariables):
         self._k = objective.n_outputs
         self._d = objective.n_features
         self._intercept = objective.fit_intercept
-        self.frozen = None
+        #: The columns the solver moves: a slice of all, or the non-constant ones.
+        self.active = slice(None)
         if constant is not None and self._intercept and constant[0].any():
-            self.frozen = constant[0]
             self.mean = mean.copy()
-            self.mean[self.frozen] = constant[1]
+            self.mean[constant[0]] = constant[1]  # their centred values are 0
+            self.active = np.flatnonzero(~constant[0])
+        self.n_active = self.mean[self.active].shape[0]
 
-    def _split(self, v):
+    def _split(self, u):
+        k, d = self._k, self.n_active
+        return u[: k * d].reshape(k, d), u[k * d :]
+
+    def _theta_split(self, theta):
         k, d = self._k, self._d
-        return v[: k * d].reshape(k, d), v[k * d :]
+        return theta[: k * d].reshape(k, d), theta[k * d :]
+
+    def _empty_u(self):
+        return np.empty(self._k * (self.n_active + self._intercept))
+
+    def _zero_theta(self):
+        return np.zeros(self._k * (self._d + self._intercept))
 
     def to_theta(self, u):
         """Original parameters ``theta = (W, b)`` from ``u = (V, c)``."""
         V, c = self._split(u)
-        theta = np.empty_like(u)
-        W, b = self._split(theta)
-        np.divide(V, self.sigma, out=W)
-        if self.frozen is not None:
-            W[:, self.frozen] = 0.0
+        theta = self._zero_theta()
+        W, b = self._theta_split(theta)
+        W[:, self.active] = V / self.sigma[self.active]
         if self._intercept:
             b[:] = c / self.tau - W @ self.mean
         return theta
 
     def to_u(self, theta):
         """``u = (V, c)`` from original parameters ``theta = (W, b)``."""
-        W, b = self._split(theta)
-        u = np.empty_like(theta)
+        W, b = self._theta_split(theta)
+        u = self._empty_u()
         V, c = self._split(u)
-        np.multiply(W, self.sigma, out=V)
+        V[:] = W[:, self.active] * self.sigma[self.active]
         if self._intercept:
-            # A frozen column's c W_j moves into the intercept: the same logits.
+            # A constant column's c_j W_j moves into the intercept: the same logits.
             c[:] = (b + W @ self.mean) * self.tau
-        if self.frozen is not None:
-            V[:, self.frozen] = 0.0
         return u
 
     def grad_to_u(self, g):
         """Gradient in ``u`` from the gradient in ``theta``."""
-        gW, gb = self._split(g)
-        out = np.empty_like(g)
+        gW, gb = self._theta_split(g)
+        out = self._empty_u()
         gV, gc = self._split(out)
+        gV[:] = gW[:, self.active]
         if self._intercept:
-            np.subtract(gW, gb[:, None] * self.mean, out=gV)
+            gV -= gb[:, None] * self.mean[self.active]
             gc[:] = gb / self.tau
-        else:
-            gV[:] = gW
-        gV /= self.sigma
-        if self.frozen is not None:
-            gV[:, self.frozen] = 0.0
+        gV /= self.sigma[self.active]
         return out
 
     def grad_to_theta(self, gu):
-        """Gradient in ``theta`` from the gradient in ``u``."""
+        """Gradient in ``theta`` from the gradient in ``u`` (0 for the constant columns)."""
         gV, gc = self._split(gu)
-        out = np.empty_like(gu)
-        gW, gb = self._split(out)
-        np.multiply(gV, self.sigma, out=gW)
+        out = self._zero_theta()
+        gW, gb = self._theta_split(out)
+        gW[:, self.active] = gV * self.sigma[self.active]
         if self._intercept:
             gb[:] = gc * self.tau
-            gW += gb[:, None] * self.mean
+            gW[:, self.active] += gb[:, None] * self.mean[self.active]
         return out
 
 
@@ -270,12 +263,15 @@ class WhitenedCoordinates(_ChangeOfVariables):
     def __init__(self, objective, std, metric_rows, coupled=None, theta=None):
         self.objective = objective
         self.std = std
-        self.frozen = std.frozen
         self.metric_rows = metric_rows
         self.coupled = coupled
         self._k = objective.n_outputs
-        self._d = objective.n_features
+        self._d = std.n_active  # the metric sees the solver's columns only
         self._intercept = objective.fit_intercept
+        # The rows and columns of the Gram matrices (of every column and the
+        # intercept) that belong to the solver's parameters.
+        every = np.arange(objective.n_features + 1)
+        self._rows = np.append(every[:-1][std.active], every[-1])
         self._factor(theta)
 
     def refresh(self, theta):
@@ -304,29 +300,9 @@ class WhitenedCoordinates(_ChangeOfVariables):
         if self.coupled is not None:
             self._curvature = self._coupled_curvature(theta)
         else:
-            self._curvature = self.metric_rows.standardized_gram(
-                theta, std.mean, std.sigma, std.tau, self.floor
-            )
-        self._isolate_frozen()
+            G = self.metric_rows.standardized_gram(theta, std.mean, std.sigma, std.tau, self.floor)
+            self._curvature = G[np.ix_(self._rows, self._rows)]
         self.L = self._penalised_factor()
-
-    def _isolate_frozen(self):
-        """Decouple the frozen columns' coordinates in the metric (unit curvature).
-
-        Their coefficients are held at 0 and their centred values are 0 in exact
-        arithmetic; any rounding left in their rows of the Gram matrix would
-        couple a dead coordinate to live ones. A unit diagonal keeps the metric
-        positive definite.
-        """
-        if self.frozen is None:
-            return
-        d1 = self._d + 1
-        blocks = self._k if self.coupled is not None else 1
-        index = (np.arange(blocks)[:, None] * d1 + np.flatnonzero(self.frozen)[None, :]).ravel()
-        G = self._curvature
-        G[index, :] = 0.0
-        G[:, index] = 0.0
-        G[index, index] = 1.0
 
     def _penalised_factor(self):
         """Cholesky factor of the stored curvature plus the objective's penalty."""
@@ -335,7 +311,7 @@ class WhitenedCoordinates(_ChangeOfVariables):
         d = self._d
         G = self._curvature.copy()
         diag = np.arange(d)
-        G[diag, diag] += self.objective.alpha / self.std.sigma**2
+        G[diag, diag] += self.objective.alpha / self.std.sigma[self.std.active] ** 2
         if not self._intercept:
             G = G[:d, :d]
         return _cholesky_with_jitter(G)
@@ -347,11 +323,13 @@ class WhitenedCoordinates(_ChangeOfVariables):
         the bound metric of one output, which carries ``kappa``); otherwise the
         Hessian (:func:`skce._gram.coupled_gram`).
         """
-        std, k = self.std, self._k
+        std, k, rows = self.std, self._k, self._rows
         if theta is None:
             G = self.coupled.standardized_gram(None, std.mean, std.sigma, std.tau, self.floor)
-            return np.kron(np.eye(k) - np.ones((k, k)) / k, G)
-        return self.coupled.coupled_gram(theta, std.mean, std.sigma, std.tau, self.floor)
+            return np.kron(np.eye(k) - np.ones((k, k)) / k, G[np.ix_(rows, rows)])
+        M = self.coupled.coupled_gram(theta, std.mean, std.sigma, std.tau, self.floor)
+        index = (np.arange(k)[:, None] * (self.objective.n_features + 1) + rows).ravel()
+        return M[np.ix_(index, index)]
 
     def _coupled_factor(self):
         """Cholesky factor of the class-coupled metric.
@@ -364,7 +342,7 @@ class WhitenedCoordinates(_ChangeOfVariables):
         k, d = self._k, self._d
         M = self._curvature.copy()
         penalty = np.zeros(d + 1)
-        penalty[:d] = self.objective.alpha / self.std.sigma**2
+        penalty[:d] = self.objective.alpha / self.std.sigma[self.std.active] ** 2
         M[np.diag_indices_from(M)] += np.tile(penalty, k)
         scale = float(np.trace(M)) / M.shape[0]
         M += np.kron(np.full((k, k), scale / k), np.eye(d + 1))

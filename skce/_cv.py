@@ -29,7 +29,6 @@ from collections import Counter
 
 import numpy as np
 import sklearn
-from scipy.stats import rankdata
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import (
@@ -43,10 +42,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import validate_data
 
-from ._base import _caller_stacklevel, _is_dask_array
+from ._base import _is_dask_array
 from ._compat import _check_sample_weight, _fit_context, scorer_accepts_sample_weight
-from ._threads import blas_threads, limit_blas_threads
-from ._warnings import recorded_warnings, replay
+from ._convergence import caller_stacklevel
+from ._cv_path import describe_value, fit_and_score_path, param_array, rank
+from ._threads import limit_blas_threads
+from ._warnings import replay
 
 __all__ = ["DEFAULT_ALPHAS", "CrossValidatedMixin", "GridEdgeWarning"]
 
@@ -64,102 +65,6 @@ class GridEdgeWarning(UserWarning):
     Emitted by :class:`~skce.WeightedLogisticCECV` and :class:`~skce.SoftmaxCECV`
     after ``fit``, with the direction in which to extend the grid.
     """
-
-
-def _fold_params(params, indices, n_samples):
-    """Metadata for one fold: array-likes of length ``n_samples`` indexed by ``indices``.
-
-    Other values (scalars, arrays of another length) are passed as they are,
-    as scikit-learn's searches do.
-    """
-    out = {}
-    for name, value in params.items():
-        if value is not None and hasattr(value, "__len__") and not isinstance(value, str):
-            if len(value) == n_samples:
-                value = value[indices] if hasattr(value, "shape") else np.asarray(value)[indices]
-        out[name] = value
-    return out
-
-
-def _param_array(values):
-    """A ``param_<name>`` column as ``GridSearchCV`` builds it: a masked array.
-
-    Numeric values give a numeric array; strings, ``None``, dicts and mixtures
-    an object array. Nothing is masked: every candidate has every parameter.
-    """
-    try:
-        array = np.array(values)
-        dtype = array.dtype if array.dtype.kind not in "UO" and array.ndim == 1 else object
-    except ValueError:
-        dtype = object
-    column = np.empty(len(values), dtype=dtype)
-    for k, value in enumerate(values):
-        column[k] = value
-    return np.ma.MaskedArray(column, mask=False)
-
-
-def _rank(means):
-    """Rank 1 for the highest mean (ties share the lowest rank); NaN ranks last."""
-    if np.isnan(means).all():
-        return np.ones(means.shape[0], dtype=np.int32)
-    filled = np.where(np.isnan(means), np.nanmin(means) - 1, means)
-    return rankdata(-filled, method="min").astype(np.int32)
-
-
-def _describe_value(value):
-    if isinstance(value, float):
-        return f"{value:g}"
-    return repr(value)
-
-
-def _score(scorer, estimator, X, y, params, where):
-    """``scorer(estimator, X, y, **params)``; a failure names the scorer and the fit."""
-    try:
-        return scorer(estimator, X, y, **params)
-    except Exception as exc:
-        raise ValueError(
-            f"The scoring {scorer!r} cannot score the model fitted at {where}: "
-            f"{type(exc).__name__}: {exc}. Choose a scoring that applies to this "
-            "problem (e.g. a binary-only metric does not apply to more than two classes)."
-        ) from exc
-
-
-def _fit_and_score_path(estimator, label, alphas, X, y, sample_weight, train, test, scorer, params):
-    """One (class weight, fold) task: fit along ``alphas`` on ``train``, score on ``test``.
-
-    ``estimator`` has the class weight set (``label`` says which, for error
-    messages); the fold's objective is prepared once and solved at every
-    alpha from the first to the last, each fit warm-started from the previous
-    one. Returns the score of each alpha (a
-    float, or a dict for several scorers), the fit and score times, and the
-    warnings raised, which the caller emits (the same with one process as
-    with many, and subject to the caller's warning filters).
-
-    The preparation's time is shared equally among the alphas' fit times.
-    """
-    n_samples = X.shape[0]
-    X_train, y_train = X[train], y[train]
-    w_train = None if sample_weight is None else sample_weight[train]
-    X_test, y_test = X[test], y[test]
-    test_params = _fold_params(params, test, n_samples)
-    scores, fit_times, score_times = [], [], []
-    # Every warning is recorded here and replayed by the caller, whose filters
-    # then decide (a worker process does not share them).
-    with blas_threads(), recorded_warnings() as caught:
-        start = time.perf_counter()
-        objective, X_fit = estimator._objective(X_train, y_train, w_train)
-        preparation = time.perf_counter() - start
-        path = estimator._fit_path(objective, X_fit, alphas)
-        start = time.perf_counter()
-        for alpha, fitted in zip(alphas, path, strict=True):
-            fit_times.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            where = f"{label}, alpha={alpha:g}"
-            scores.append(_score(scorer, fitted, X_test, y_test, test_params, where))
-            score_times.append(time.perf_counter() - start)
-            start = time.perf_counter()
-    fit_times = np.asarray(fit_times) + preparation / len(alphas)
-    return scores, fit_times, np.asarray(score_times), caught
 
 
 class CrossValidatedMixin:
@@ -316,7 +221,7 @@ class CrossValidatedMixin:
             f"The scoring {scorer!r} does not accept sample_weight: the fits of "
             f"{type(self).__name__} are weighted, its scores are not.",
             UserWarning,
-            stacklevel=_caller_stacklevel(),
+            stacklevel=caller_stacklevel(),
         )
         return {}, {}
 
@@ -381,9 +286,9 @@ class CrossValidatedMixin:
 
         scorer = self._scorer()
         tasks = [
-            delayed(_fit_and_score_path)(
+            delayed(fit_and_score_path)(
                 self._estimator(weight, path[0], warm_start=False),
-                f"{self._weight_parameter}={_describe_value(weight)}, fold {fold}",
+                f"{self._weight_parameter}={describe_value(weight)}, fold {fold}",
                 path,
                 X,
                 y,
@@ -425,11 +330,11 @@ class CrossValidatedMixin:
             weight = weights[k // n_folds]
             for category, message in caught:
                 if issubclass(category, ConvergenceWarning):
-                    not_converged.append(_describe_value(weight))
+                    not_converged.append(describe_value(weight))
                     first = first or message
                 else:
                     others[(category, message)] += 1
-        replay(others, stacklevel=_caller_stacklevel())
+        replay(others, stacklevel=caller_stacklevel())
         if not_converged:
             total = len(outputs) * len(alphas)
             where = ", ".join(sorted(set(not_converged), key=not_converged.index))
@@ -437,7 +342,7 @@ class CrossValidatedMixin:
                 f"{type(self).__name__}: {len(not_converged)} of {total} cross-validation "
                 f"fits did not reach tol (at {name} = {where}). The first: {first}",
                 ConvergenceWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
 
     def _results(self, weights, alphas, path, outputs):
@@ -469,7 +374,7 @@ class CrossValidatedMixin:
             "std_score_time": score_time.std(axis=1),
         }
         for parameter in ("alpha", self._weight_parameter):
-            results[f"param_{parameter}"] = _param_array([c[parameter] for c in candidates])
+            results[f"param_{parameter}"] = param_array([c[parameter] for c in candidates])
         results["params"] = candidates
         for metric, table in scores.items():
             suffix = f"_{metric}" if self.multimetric_ else "_score"
@@ -478,7 +383,7 @@ class CrossValidatedMixin:
             means = table.mean(axis=1)
             results[f"mean_test{suffix}"] = means
             results[f"std_test{suffix}"] = table.std(axis=1)
-            results[f"rank_test{suffix}"] = _rank(means)
+            results[f"rank_test{suffix}"] = rank(means)
         return results
 
     def _choose(self):
@@ -559,7 +464,7 @@ class CrossValidatedMixin:
             warnings.warn(
                 f"{type(self).__name__}: the best {'; '.join(advice)}.",
                 GridEdgeWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
 
     # -- prediction ------------------------------------------------------------------

@@ -10,39 +10,35 @@ by rows only; each chunk (a NumPy array or a CSR matrix) becomes one
 :class:`~skce._objective.LinearObjective` built next to it (on a worker of a
 ``distributed`` client, or in this process with dask's local schedulers),
 with the weight normalisation ``1 / sum_i s_i`` taken over every row and no
-penalty. :class:`ChunkedObjective` sums their partial values, gradients, column
-moments and metrics, adds the penalty once, and implements the same declared
-interface as a ``LinearObjective`` (:class:`skce._objective.Objective`), so the
-fit plan, the coordinates and the solvers run unchanged on the client on the
-parameter vector::
+penalty. :class:`~skce._dask_objective.ChunkedObjective` sums their partial
+values, gradients, column moments and metrics, adds the penalty once, and
+implements the same declared interface as a ``LinearObjective``
+(:class:`skce._objective.Objective`), so the fit plan, the coordinates and the
+solvers run unchanged on the client on the parameter vector::
 
     J(theta) = sum_c J_c(theta) + (alpha / 2) ||W||^2
 
     J_c(theta) = sum_{i in chunk c} l(x_i W^T + b, A_i),   A_ki = s_i c_k t_ki / sum_i s_i
 
-This module knows nothing of scikit-learn estimators beyond calling a fitted
-one's own prediction methods on each chunk.
+This module checks the input and brings the chunks together
+(:mod:`skce._dask_chunks` holds them, :mod:`skce._dask_objective` sums over them,
+:mod:`skce._dask_predict` predicts chunk by chunk); it knows nothing of
+scikit-learn estimators.
 """
 
-import contextlib
-import copy
 import sys
-import warnings
-from concurrent.futures import CancelledError
 
 import dask
 import dask.array as da
 import numpy as np
 import scipy.sparse as sp
-from dask.base import get_scheduler
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._columns import merge_constant_values, merge_moments
-from ._gram import top_eigenvalue, weighted_gram_matvec
-from ._noise import l2_penalty_noise
-from ._objective import LinearObjective, LinearParameters, l2_penalty, weighted_targets
+from ._dask_chunks import chunk_holder, current_client
+from ._dask_objective import ChunkedObjective
+from ._objective import LinearObjective, weighted_targets
 
-__all__ = ["ChunkedData", "ChunkedObjective", "as_dask_arrays", "lazy_prediction"]
+__all__ = ["ChunkedData", "as_dask_arrays"]
 
 #: Rows with NaN or infinity named in an error message, at most.
 _ROWS_NAMED = 10
@@ -50,158 +46,6 @@ _ROWS_NAMED = 10
 _DTYPES = (np.float32, np.float64)
 
 
-# -- where the chunks live ------------------------------------------------------
-def _current_client(X):
-    """The ``distributed`` client dask would compute ``X`` with, or None.
-
-    None means one of dask's local schedulers (threads, processes,
-    synchronous): the chunks are then held and evaluated in this process. The
-    choice is dask's own (:func:`dask.base.get_scheduler`): a default client,
-    ``dask.config.set(scheduler=client)``, or a local scheduler set in the
-    configuration. If ``distributed`` has not been imported, no client exists.
-    """
-    if "distributed" not in sys.modules:
-        return None
-    from distributed import Client
-
-    owner = getattr(get_scheduler(collections=[X]), "__self__", None)
-    if not isinstance(owner, Client):
-        return None
-    if owner.status in ("closing", "closed"):
-        raise RuntimeError(
-            f"The dask client dask would use ({owner}) is closed, so the chunks of X "
-            "cannot be computed. Create a new distributed.Client, or leave "
-            "dask.config's 'scheduler' unset to fit with dask's local scheduler."
-        )
-    return owner
-
-
-def _call(item, name, *args):
-    """``item.name(*args)``: one method of a chunk's objective, where the chunk is."""
-    return getattr(item, name)(*args)
-
-
-class _LocalChunks:
-    """Chunks held in this process (no ``distributed`` client), evaluated in turn."""
-
-    def __init__(self, items):
-        self.items = list(items)
-
-    @classmethod
-    def from_arrays(cls, *arrays):
-        # One compute for all of them: shared parts of their graphs run once.
-        # Unoptimised graphs keep the keys of shared tasks (X and y read from one
-        # file, say), so that one compute runs them once.
-        parts = dask.compute(*[list(a.to_delayed(optimize_graph=False).ravel()) for a in arrays])
-        return cls(zip(*parts, strict=True))
-
-    def map(self, func, *args):
-        """``func(item, *args)`` for every chunk; the results stay chunks."""
-        return _LocalChunks(func(item, *args) for item in self.items)
-
-    def gather(self):
-        return self.items
-
-
-class _RecomputedChunks:
-    """Chunks recomputed from ``X``'s graph (e.g. read from files) at every evaluation.
-
-    Nothing is kept: ``map`` only composes tasks onto each chunk's recipe, and
-    ``gather`` computes them with dask's current scheduler (a ``distributed``
-    client or a local one), so every evaluation loads each chunk, builds its
-    objective, evaluates it and lets it go. For data larger than the memory
-    that would hold it.
-    """
-
-    def __init__(self, items):
-        self.items = list(items)
-
-    @classmethod
-    def from_arrays(cls, *arrays):
-        delayed = [list(a.to_delayed(optimize_graph=False).ravel()) for a in arrays]
-        return cls(dask.delayed(_bundle, pure=True)(*parts) for parts in zip(*delayed, strict=True))
-
-    def map(self, func, *args):
-        return _RecomputedChunks(dask.delayed(func, pure=False)(item, *args) for item in self.items)
-
-    def gather(self):
-        return list(dask.compute(*self.items))
-
-
-#: The values of the dask configuration key ``skce.chunks``: keep the chunks in
-#: memory where they are (the default) or recompute them at every evaluation.
-CHUNK_POLICIES = ("keep", "recompute")
-
-
-def _chunk_policy():
-    policy = dask.config.get("skce.chunks", "keep")
-    if policy not in CHUNK_POLICIES:
-        raise ValueError(
-            f"dask.config 'skce.chunks' must be one of {list(CHUNK_POLICIES)}, got {policy!r}."
-        )
-    return policy
-
-
-class _ClusterChunks:
-    """Chunks held as futures on the workers of a ``distributed`` client.
-
-    ``map`` sends the function and its small arguments to the chunks; only
-    ``gather`` brings results (small partials) to the client.
-    """
-
-    def __init__(self, client, futures):
-        self.client = client
-        self.futures = futures
-
-    @classmethod
-    def from_arrays(cls, client, *arrays):
-        # One compute for all of them: shared parts of their graphs (y derived
-        # from X, say) are one set of tasks, not two with the same keys.
-        parts = [list(a.to_delayed(optimize_graph=False).ravel()) for a in arrays]
-        flat = client.compute([d for part in parts for d in part])
-        n = len(parts[0])
-        futures = [flat[i * n : (i + 1) * n] for i in range(len(parts))]
-        return cls(client, client.map(_bundle, *futures, pure=False))
-
-    def map(self, func, *args):
-        n = len(self.futures)
-        repeated = [[arg] * n for arg in args]
-        with _cluster_errors():
-            futures = self.client.map(func, self.futures, *repeated, pure=False)
-        return _ClusterChunks(self.client, futures)
-
-    def gather(self):
-        with _cluster_errors():
-            return self.client.gather(self.futures)
-
-
-@contextlib.contextmanager
-def _cluster_errors():
-    """One clear error when the client, its scheduler or every worker is gone.
-
-    A single lost worker is not an error: the scheduler recomputes its chunks.
-    """
-    from distributed.client import ClosedClientError
-
-    try:
-        yield
-    except (OSError, CancelledError, ClosedClientError) as error:
-        raise RuntimeError(
-            f"The fit lost its dask cluster ({type(error).__name__}: {error}). The chunks "
-            "of X live on the cluster's workers; start the fit again with a working "
-            "distributed.Client."
-        ) from error
-
-
-def _attribute(item, name):
-    return getattr(item, name)
-
-
-def _bundle(*parts):
-    return parts
-
-
-# -- input checks ---------------------------------------------------------------
 def check_rows_chunked(X):
     """``X`` as a 2-d dask array chunked by rows only, float32 or float64.
 
@@ -412,13 +256,7 @@ class ChunkedData:
             arrays = [a.rechunk({0: rows}) for a in arrays]
         # Row offsets of the chunks the fit works on (after dropping empty ones).
         self._offsets = np.cumsum((0, *arrays[0].chunks[0]))
-        client = _current_client(X)
-        if _chunk_policy() == "recompute":
-            chunks = _RecomputedChunks.from_arrays(*arrays)
-        elif client is None:
-            chunks = _LocalChunks.from_arrays(*arrays)
-        else:
-            chunks = _ClusterChunks.from_arrays(client, *arrays)
+        chunks = chunk_holder(current_client(X), *arrays)
         if sample_weight is None:
             chunks = chunks.map(_with_unit_weights)
         self._chunks = chunks
@@ -494,206 +332,3 @@ class ChunkedData:
 def _with_unit_weights(part):
     x, y = part
     return x, y, None
-
-
-# -- the objective --------------------------------------------------------------
-class ChunkedObjective(LinearParameters):
-    """The sum of per-chunk :class:`~skce._objective.LinearObjective` partials.
-
-    Every evaluation is one map over the chunks, where they live, and a sum of
-    their small results on the client (in a fixed order, so a fit is
-    repeatable); the penalty ``(alpha / 2) ||W||^2`` is added once, here. The
-    metrics and moments are exact sums over every row (the fit plan takes row
-    samples of data in memory only).
-
-    Parameters
-    ----------
-    chunks : _LocalChunks or _ClusterChunks
-        One ``LinearObjective`` per chunk, with ``alpha = 0`` and the weights
-        normalised over every row.
-    loss : object
-        The loss of the chunk objectives.
-    n_samples, n_features, n_outputs : int
-    alpha : float
-    fit_intercept : bool
-    sparse : bool
-        Whether the chunks are CSR matrices.
-    dtype : numpy dtype
-        X's dtype (float32 or float64).
-    """
-
-    def __init__(
-        self, chunks, loss, *, n_samples, n_features, n_outputs, alpha, fit_intercept, sparse, dtype
-    ):
-        self.chunks = chunks
-        self.loss = loss
-        self.n_samples = int(n_samples)
-        self.n_features = int(n_features)
-        self.n_outputs = int(n_outputs)
-        self.alpha = float(alpha)
-        self.fit_intercept = bool(fit_intercept)
-        self.n_params = self.n_outputs * (self.n_features + self.fit_intercept)
-        self.sparse = bool(sparse)
-        self.dtype = np.dtype(dtype)
-        self._nnz = None
-
-    def with_alpha(self, alpha):
-        """The same objective with the penalty ``alpha`` (the chunks are shared)."""
-        other = copy.copy(self)
-        other.alpha = float(alpha)
-        return other
-
-    def _each(self, name, *args):
-        """``name(*args)`` of every chunk's objective, gathered on the client."""
-        return self.chunks.map(_call, name, *args).gather()
-
-    @property
-    def nnz(self):
-        """Stored entries of X over every chunk (every entry for dense chunks)."""
-        if self._nnz is None:
-            self._nnz = int(sum(self.chunks.map(_attribute, "nnz").gather()))
-        return self._nnz
-
-    def value_and_grad(self, theta):
-        """Return ``(J(theta), grad J(theta))``."""
-        parts = self._each("value_and_grad", theta)
-        f = 0.0
-        grad = np.zeros_like(theta, dtype=np.float64)
-        for part_f, part_g in parts:
-            f += part_f
-            grad += part_g
-        W = self.unpack(theta)[0]
-        penalty, penalty_grad = l2_penalty(self.alpha, W)
-        self.unpack(grad)[0][...] += penalty_grad
-        return f + penalty, grad
-
-    def value(self, theta):
-        """Return ``J(theta)``."""
-        f = 0.0
-        for part in self._each("value", theta):
-            f += part
-        return f + l2_penalty(self.alpha, self.unpack(theta)[0])[0]
-
-    def rounding_noise(self, theta):
-        """The sum of the chunks' rounding noise plus the penalty's (see LinearObjective)."""
-        f_noise = 0.0
-        g_noise = np.zeros_like(theta, dtype=np.float64)
-        for part_f, part_g in self._each("rounding_noise", theta):
-            f_noise += part_f
-            g_noise += part_g
-        eps = float(np.finfo(self.dtype).eps)
-        penalty_f, penalty_g = l2_penalty_noise(self.alpha, self.unpack(theta)[0], eps)
-        self.unpack(g_noise)[0][...] += penalty_g
-        return f_noise + penalty_f, g_noise
-
-    def separates(self, theta):
-        """Whether ``theta`` classifies every weighted sample of every chunk strictly right."""
-        return all(self._each("separates", theta))
-
-    def column_moments(self):
-        """Weighted column mean and spread over every row, merged from the chunks.
-
-        :func:`~skce._objective.merge_moments` (the parallel-variance formula)
-        over the chunks' own moments; without intercept the spreads are
-        uncentred and simply add.
-        """
-        return merge_moments(self._each("column_moments"), centred=self.fit_intercept)
-
-    def constant_values(self, columns):
-        """:meth:`LinearObjective.constant_values` over every chunk (merged)."""
-        return merge_constant_values(self._each("constant_values", columns))
-
-    def standardized_gram(self, theta, mean, sigma, tau, floor):
-        """:meth:`LinearObjective.standardized_gram` summed over the chunks (every row)."""
-        return _sum(self._each("standardized_gram", theta, mean, sigma, tau, floor))
-
-    def coupled_gram(self, theta, mean, sigma, tau, floor):
-        """:meth:`LinearObjective.coupled_gram` summed over the chunks (every row)."""
-        return _sum(self._each("coupled_gram", theta, mean, sigma, tau, floor))
-
-    def lipschitz(self):
-        """Lipschitz constant of ``grad J``, as :meth:`LinearObjective.lipschitz`.
-
-        The largest eigenvalue of the weighted Gram matrix of ``[X, 1]`` by
-        Lanczos (:func:`~skce._objective.top_eigenvalue`), each product with it
-        one map over the chunks (:func:`~skce._gram.weighted_gram_matvec`) and a sum of
-        ``d + 1`` numbers per chunk: the in-memory ``L`` (to Lanczos's
-        tolerance), not the larger sum of the chunks' constants.
-        """
-        m = self.n_features + self.fit_intercept
-        lam = top_eigenvalue(lambda v: _sum(self.chunks.map(weighted_gram_matvec, v).gather()), m)
-        return self.loss.curvature_bound * max(lam, 0.0) + self.alpha
-
-
-def _sum(parts):
-    total = np.zeros_like(parts[0])
-    for part in parts:
-        total += part
-    return total
-
-
-# -- lazy predictions -----------------------------------------------------------
-def _predict_chunk(x, estimator, method):
-    return getattr(estimator, method)(x)
-
-
-def lazy_prediction(estimator, X, method):
-    """``estimator.method`` on every chunk of ``X``, as a lazy dask array.
-
-    The fitted estimator's own in-memory method runs on each chunk (one piece of
-    maths), so the results equal the in-memory ones. ``X`` must be chunked by
-    rows only. Nothing is computed here: a dask DataFrame's partitions become
-    chunks of unknown length (counting their rows would read every partition
-    now), and so do the result's.
-    """
-    fitted = getattr(estimator, "feature_names_in_", None)
-    if _is_frame(X):
-        names = feature_names(X) if X.ndim == 2 else None
-        if fitted is not None and (names is None or list(names) != list(fitted)):
-            raise ValueError(
-                "The dask DataFrame's columns are not the feature names seen in fit "
-                f"({list(fitted)}); select them in that order: X[{list(fitted)}]."
-            )
-        _check_not_series(X)
-        X = X.to_dask_array()
-    elif fitted is not None:
-        # What scikit-learn says of a NumPy array, said once here rather than by
-        # every chunk's prediction on the workers.
-        warnings.warn(
-            f"X does not have valid feature names, but {type(estimator).__name__} was "
-            "fitted with feature names",
-            UserWarning,
-            stacklevel=4,  # the caller of predict, predict_proba, ...
-        )
-    X = check_whole_rows(X)
-    # The model as it is now: a later fit of the same estimator must not change
-    # what this lazy array computes. Its chunks are NumPy or SciPy, without
-    # names (checked above).
-    estimator = copy.deepcopy(estimator)
-    if fitted is not None:
-        del estimator.feature_names_in_
-    expected = getattr(estimator, "n_features_in_", X.shape[1])
-    if X.shape[1] != expected:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
-            f"{expected} features as input."
-        )
-    # One row tells the shape and dtype of the result (and checks the fit).
-    sample = getattr(estimator, method)(np.zeros((1, X.shape[1]), dtype=X.dtype))
-    if sample.ndim == 1:
-        return X.map_blocks(
-            _predict_chunk,
-            estimator,
-            method,
-            drop_axis=1,
-            dtype=sample.dtype,
-            meta=np.empty((0,), dtype=sample.dtype),
-        )
-    return X.map_blocks(
-        _predict_chunk,
-        estimator,
-        method,
-        chunks=(X.chunks[0], (sample.shape[1],)),
-        dtype=sample.dtype,
-        meta=np.empty((0, 0), dtype=sample.dtype),
-    )

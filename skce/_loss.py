@@ -153,6 +153,22 @@ class BinaryCrossEntropy:
         log_p0 = -softplus(z)
         return np.column_stack([log_p0, log_p1])
 
+    @staticmethod
+    def proba(Z):
+        """Probabilities (negative, positive) for sample-major logits ``Z`` (m, 1).
+
+        ``sigmoid(-z)`` and ``sigmoid(z)`` from one ``exp(-|z|)``: each accurate
+        in its own tail (no ``1 - p`` cancellation), the rows summing to 1.
+        """
+        z = np.asarray(Z, dtype=np.float64)[:, 0]
+        out = np.empty((z.shape[0], 2))
+        e = np.exp(-np.abs(z))
+        small = e / (1.0 + e)  # the probability of the less likely class
+        positive = z >= 0
+        out[:, 1] = np.where(positive, 1.0 - small, small)
+        out[:, 0] = np.where(positive, small, 1.0 - small)
+        return out
+
 
 class MultinomialCrossEntropy:
     """Softmax cross-entropy on K logits per sample.
@@ -202,17 +218,27 @@ class MultinomialCrossEntropy:
         zmax, sumexp = _scratch(work, 2, m)
         # Shifted log-sum-exp: no overflow for any finite logits. Written as
         # l_i = w_i ln(sum_k exp(z_ki - m_i)) + sum_k A_ki (m_i - z_ki), a sum of
-        # non-negative terms, so large logits cause no cancellation.
-        Z.max(axis=0, out=zmax)
+        # non-negative terms, so large logits cause no cancellation. The sum of
+        # the exponentials is 1 (the largest logit's) plus the others', r_i: ln of
+        # it as log1p(r_i), and the largest logit's residual w_i / (1 + r_i) - A_ki
+        # as (w_i - A_ki) - w_i r_i / (1 + r_i), which keep their relative accuracy
+        # where r_i is tiny (well-classified samples; ln of the rounded sum lost eps
+        # per sample, the loss's rounding noise near a sharp optimum).
+        top = Z.argmax(axis=0)
+        columns = np.arange(m)
+        zmax[:] = Z[top, columns]
         Z -= zmax
         loss = -float(np.vdot(A, Z))
         np.exp(Z, out=Z)
-        Z.sum(axis=0, out=sumexp)
-        np.log(sumexp, out=zmax)
+        Z[top, columns] = 0.0
+        rest = Z.sum(axis=0, out=sumexp)
+        np.log1p(rest, out=zmax)
         loss += float(total_weight @ zmax)
-        np.divide(total_weight, sumexp, out=sumexp)
-        Z *= sumexp
+        factor = np.add(rest, 1.0, out=zmax)
+        np.divide(total_weight, factor, out=factor)
+        Z *= factor
         Z -= A
+        Z[top, columns] = (total_weight - A[top, columns]) - factor * rest
         return loss, Z
 
     @staticmethod
@@ -270,3 +296,11 @@ class MultinomialCrossEntropy:
         zmax = Z.max(axis=1, keepdims=True)
         shifted = Z - zmax
         return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    @staticmethod
+    def proba(Z):
+        """Softmax of sample-major logits ``Z`` of shape (m, K)."""
+        Z = np.asarray(Z, dtype=np.float64)
+        q = np.exp(Z - Z.max(axis=1, keepdims=True))
+        q /= q.sum(axis=1, keepdims=True)
+        return q

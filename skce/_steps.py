@@ -284,6 +284,9 @@ class QuasiNewton(_Guarded):
         s = x_new - x
         yv = g_new - g
         sy = float(s @ yv)
-        if sy > _EPS * float(yv @ yv):
+        yy = float(yv @ yv)
+        # A pair is kept where its curvature s.y is positive and y.y representable
+        # (gradients fading towards 0 on separable data can underflow it).
+        if sy > _EPS * yy and yy > 0.0:
             self.pairs.append((s, yv, 1.0 / sy))
         return Step(x_new, f_new, g_new, f_new)

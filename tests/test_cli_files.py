@@ -26,7 +26,8 @@ from sklearn.metrics import (
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skce import SoftmaxCE, WeightedLogisticCE
-from skce.cli._files import deal_folds, fold_offsets, is_several_files
+from skce.cli._files import deal_folds, fold_offsets
+from skce.cli._parts import is_several_files
 
 from .test_cli import assert_one_line_error, run
 
@@ -119,7 +120,7 @@ def test_directory_of_csv_files_gives_the_one_file_model(tmp_path, scheduler):
 
 
 def test_merged_scale_is_standard_scalers_for_tiny_and_constant_columns():
-    from skce.cli._files import _scale
+    from skce.cli._layout import _scale
 
     rng = np.random.default_rng(0)
     n = 200

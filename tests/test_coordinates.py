@@ -55,10 +55,11 @@ def _assert_exact_change_of_variables(coords, obj, theta, rtol, atol):
 def test_a_column_constant_on_every_weighted_row_is_frozen_with_its_exact_value(sparse):
     # Column 1 holds 5.0 on every row of positive weight; row 0, of weight 0,
     # holds 9.0. With an intercept the column only adds 5 W_1 to every weighted
-    # logit, which the intercept takes over: its coefficient is held at 0 (the
-    # logits unchanged), its centring uses the exact value, and the stopping
-    # measure leaves out its gradient entry (5 times the intercept's, which the
-    # measure holds already). Once row 0 weighs, the column is not constant.
+    # logit, which the intercept takes over: its coefficient is not among the
+    # solver's parameters and is 0 (the logits unchanged), its centring uses the
+    # exact value, and the stopping measure leaves out its gradient entry (5
+    # times the intercept's, which the measure holds already). Once row 0
+    # weighs, the column is not constant.
     rng = np.random.RandomState(0)
     X = rng.randn(30, 3)
     X[:, 1] = 5.0
@@ -78,21 +79,23 @@ def test_a_column_constant_on_every_weighted_row_is_frozen_with_its_exact_value(
     logits = lambda t: X[1:] @ t[:3] + t[3]  # noqa: E731 (the weighted rows)
     for preconditioner in ("diagonal", "full"):
         coords = _coordinates(without_row, preconditioner)
-        np.testing.assert_array_equal(coords.frozen, [False, True, False])
         std = coords if preconditioner == "diagonal" else coords.std
+        np.testing.assert_array_equal(std.active, [0, 2])
         assert std.mean[1] == 5.0
-        moved = coords.to_theta(coords.to_u(theta))
+        u = coords.to_u(theta)
+        assert u.shape == (3,)  # two coefficients and the intercept: the solver's parameters
+        moved = coords.to_theta(u)
         assert moved[1] == 0.0
         np.testing.assert_allclose(logits(moved), logits(theta), rtol=1e-12)
-        assert coords.grad_to_u(g)[1] == 0.0  # the solver cannot move it
-        assert coords.stopping_measure(g) == live
+        assert coords.grad_to_u(g).shape == (3,)
+        assert coords.stopping_measure(g) == pytest.approx(live, rel=1e-12)
     every_row = LinearObjective(
         BinaryCrossEntropy, Xs, weighted_targets(y, 2, np.ones(30), np.ones(2)), 0.1
     )
     for preconditioner in ("diagonal", "full"):
         coords = _coordinates(every_row, preconditioner)
-        assert coords.frozen is None
-        assert coords.stopping_measure(g) == np.abs(g).max()
+        assert coords.to_u(theta).shape == (4,)
+        assert coords.stopping_measure(g) == pytest.approx(np.abs(g).max(), rel=1e-12)
 
 
 # -- the full-matrix metric (WhitenedCoordinates) -----------------------------------------
@@ -149,9 +152,10 @@ def test_singular_metric_gets_a_ridge():
     theta = rng.randn(obj.n_params)
     u = coords.to_u(theta)
     assert np.all(np.isfinite(u))
-    # The constant column's coefficient is held at 0 (with an intercept): its
-    # share 2 w_4 of every logit moves into the intercept; the rest is unchanged.
-    np.testing.assert_array_equal(coords.frozen, [False, False, False, False, True])
+    # The constant column's coefficient is not the solver's and is 0 (with an
+    # intercept): its share 2 w_4 of every logit moves into the intercept; the
+    # rest is unchanged.
+    assert u.shape == (5,)
     expected = theta.copy()
     expected[4], expected[5] = 0.0, theta[5] + 2.0 * theta[4]
     np.testing.assert_allclose(coords.to_theta(u), expected, rtol=1e-6, atol=1e-6)

@@ -533,7 +533,7 @@ def test_a_worker_lost_during_a_fit_is_recomputed_and_the_optimum_is_the_same(mo
     # whose chunk objectives live on the workers. Its chunks (and the objectives
     # built on them) are recomputed from their graph by the scheduler, on the
     # restarted or the other worker, and the fit ends at the in-memory optimum.
-    from skce._dask import ChunkedObjective
+    from skce._dask_objective import ChunkedObjective
 
     X, y = binary_data()
     reference = WeightedLogisticCE(alpha=1e-3, tol=1e-9).fit(X, y)
@@ -566,7 +566,7 @@ def test_a_worker_lost_during_a_fit_is_recomputed_and_the_optimum_is_the_same(mo
 
 def test_a_client_that_is_gone_gets_one_clear_error(monkeypatch):
     # Issue 14 item 10: the client closed during a fit, or before it.
-    from skce._dask import ChunkedObjective
+    from skce._dask_objective import ChunkedObjective
 
     X, y = binary_data()
     Xd, yd = _as_dask(X, y)

@@ -176,16 +176,28 @@ def test_extreme_logits_are_finite_without_warnings(loss, k):
     np.testing.assert_allclose(np.exp(logp).sum(axis=1), 1.0)
 
 
-def test_binary_loss_has_no_cancellation_at_large_margins():
-    """A well-classified sample at z = 30 costs ln(1 + e^-30) ≈ 9.4e-14, not 0 or noise."""
-    Z = np.array([[30.0, -30.0]])  # class-major: one row of logits
+@pytest.mark.parametrize("margin", [30.0, 36.0, 40.0])
+def test_losses_keep_their_relative_accuracy_at_large_margins(margin):
+    """A well-classified sample at margin z costs ln(1 + e^-z), to relative accuracy.
+
+    At z = 36 that is 2.3e-16: ln of the rounded sum 1 + e^-z (eps of absolute
+    error per sample) was wrong by 4%, and at z = 40 gave 0, the rounding noise
+    that hid any further decrease of the objective near a sharp optimum. (abs=0:
+    pytest.approx's default absolute tolerance of 1e-12 would accept anything.)
+    """
+    expected = 2 * np.log1p(np.exp(-margin))
+    Z = np.array([[margin, -margin]])  # class-major: one row of logits
     A = np.array([[0.0, 1.0], [1.0, 0.0]])  # sample 0 positive, sample 1 negative
     value, _ = BinaryCrossEntropy.loss_gradient(Z, A, A.sum(axis=0))
-    assert value == pytest.approx(2 * np.log1p(np.exp(-30.0)), rel=1e-12)
-    Z = np.array([[30.0, 0.0], [0.0, 30.0]])
-    A = np.eye(2)
-    value, _ = MultinomialCrossEntropy.loss_gradient(Z, A, A.sum(axis=0))
-    assert value == pytest.approx(2 * np.log1p(np.exp(-30.0)), rel=1e-12)
+    assert value == pytest.approx(expected, rel=1e-12, abs=0)
+    A = np.eye(3)[:, :2]  # two samples of classes 0 and 1, three classes
+    Z = np.array([[margin, 0.0], [0.0, margin], [-np.inf, -np.inf]])
+    Z[2] = -1e300  # a third class that no sample is near
+    value, dZ = MultinomialCrossEntropy.loss_gradient(Z, A, A.sum(axis=0))
+    assert value == pytest.approx(expected, rel=1e-12, abs=0)
+    # The gradient is the prediction error: q - onehot.
+    q = np.exp(-margin) / (1 + np.exp(-margin))
+    np.testing.assert_allclose(dZ[:2], [[-q, q], [q, -q]], rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])

@@ -48,8 +48,13 @@ def test_raw_breast_cancer_reaches_the_newton_optimum(beta, alpha):
         WeightedLogisticCE(beta=beta, alpha=alpha, preconditioner="full"), X, y
     )
     assert model.status_ == "converged"
-    # The diagonal scaling alone needs 1,400-8,500 iterations here.
-    assert model.n_iter_ <= 100
+    # The diagonal scaling alone needs 1,400-8,500 iterations here: not even ten
+    # times the full metric's are enough for it.
+    diagonal = WeightedLogisticCE(
+        beta=beta, alpha=alpha, preconditioner="diagonal", max_iter=10 * model.n_iter_
+    )
+    with pytest.warns(ConvergenceWarning):
+        diagonal.fit(X, y)
     ref = LogisticRegression(
         C=1.0 / (alpha * len(y)),
         class_weight={0: 1.0, 1: beta},
@@ -215,17 +220,82 @@ def test_a_stall_is_not_declared_above_the_rounding_floor(solver, alpha):
     assert model.status_ == "converged"
 
 
+def test_float32_data_is_not_declared_stalled_above_its_rounding_floor():
+    # Raw breast cancer as float32, beta 8: with the diagonal scaling bb is slow
+    # (thousands of iterations), and the first-order error model of float32
+    # logits overstated their rounding 170 times, so the fit ended "stalled" at
+    # max|grad| 2.7e-4 (relative gap 1.75e-5) though agd reaches tol = 1e-4 on the
+    # same data. The float32 error is now measured against a float64 evaluation:
+    # the fit goes on, and ends at max_iter (whose warning says so) well below
+    # that gap (1.2e-6 here).
+    X, y = load_breast_cancer(return_X_y=True)
+    model = WeightedLogisticCE(
+        beta=8.0, alpha=1e-5, tol=1e-4, preconditioner="diagonal", max_iter=8000
+    )
+    with pytest.warns(ConvergenceWarning, match="did not converge in max_iter=8000"):
+        model.fit(X.astype(np.float32), y)
+    assert model.status_ == "max_iter"
+    ref = LogisticRegression(
+        C=1.0 / (1e-5 * len(y)), class_weight={0: 1.0, 1: 8.0}, solver="newton-cholesky",
+        tol=1e-12, max_iter=1000,
+    ).fit(X, y)  # fmt: skip
+    J = _binary_objective(model.coef_.astype(float), model.intercept_, X, y, 8.0, 1e-5)
+    J_ref = _binary_objective(ref.coef_, ref.intercept_, X, y, 8.0, 1e-5)
+    assert (J - J_ref) / J_ref <= 5e-6
+    agd = WeightedLogisticCE(
+        beta=8.0, alpha=1e-5, tol=1e-4, solver="agd", preconditioner="diagonal", max_iter=2000
+    )
+    assert _fit_without_warnings(agd, X.astype(np.float32), y).status_ == "converged"
+
+
+def test_agd_reaches_tol_on_a_sharp_heavily_weighted_optimum():
+    # Raw wine, class 2 weighted 64, alpha 1e-7: J is about 5e-5 and its
+    # well-classified samples cost ln(1 + r) with r far below eps. ln of the
+    # rounded 1 + r was off by eps per sample, a noise of 1e-16 in J, 30 times
+    # its modelled rounding: agd with the diagonal scaling ended "stalled" at
+    # max|grad| 4e-8 (gap 1.1e-7). With log1p(r) it reaches tol.
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True)
+    alpha, weights = 1e-7, {0: 1.0, 1: 1.0, 2: 64.0}
+    model = SoftmaxCE(
+        class_weight={2: 64.0}, alpha=alpha, tol=1e-8, solver="agd", preconditioner="diagonal",
+        max_iter=5000,
+    )  # fmt: skip
+    _fit_without_warnings(model, X, y)
+    assert model.status_ == "converged"
+    with warnings.catch_warnings():
+        # Its line search gives up near this sharp optimum and finishes with lbfgs.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = LogisticRegression(
+            C=1 / (alpha * len(y)), class_weight=weights, solver="newton-cholesky", tol=1e-14,
+            max_iter=1000,
+        ).fit(X, y)  # fmt: skip
+    c = np.array([weights[k] for k in range(3)])
+
+    def J(coef, intercept):
+        Z = X @ coef.T + intercept
+        log_q = Z - np.log(np.exp(Z - Z.max(axis=1, keepdims=True)).sum(axis=1))[:, None]
+        log_q -= Z.max(axis=1, keepdims=True)
+        return -(c[y] * log_q[np.arange(len(y)), y]).sum() / len(y) + 0.5 * alpha * (coef**2).sum()
+
+    J_ref = J(ref.coef_ - ref.coef_.mean(axis=0), ref.intercept_ - ref.intercept_.mean())
+    assert (J(model.coef_, model.intercept_) - J_ref) / J_ref <= 1e-8
+
+
 def test_rare_feature_missed_by_the_row_sample_still_gets_its_curvature():
-    # More than 65,536 dense rows: the metric is summed over sample blocks, which
-    # can miss a rare feature entirely; then the metric is summed over all rows
-    # (otherwise the fit stalled far from the optimum: objective 0.67 vs 0.53).
+    # More than 65,536 dense rows: a row sample can miss a rare feature entirely;
+    # then the plan takes no sample and the metric is summed over every row (a
+    # metric from a sample that missed it stalled far from the optimum: objective
+    # 0.67 vs 0.53).
     rng = np.random.RandomState(0)
     n = 100_000
     X = np.column_stack([rng.randn(n, 10), np.zeros(n)])
     X[3000:3400, -1] = 1.0
     y = (X[:, 0] + 2 * X[:, -1] + rng.randn(n) > 0.5).astype(int)
     model = _fit_without_warnings(WeightedLogisticCE(alpha=0.0), X, y)
-    assert model.status_ == "converged" and model.n_iter_ <= 30
+    assert model.status_ == "converged"
+    _about_as_fast_as_shuffled(model, X, y)
     ref = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12).fit(X, y)
     J = _binary_objective(model.coef_, model.intercept_, X, y, 1.0, 0.0)
     J_ref = _binary_objective(ref.coef_, ref.intercept_, X, y, 1.0, 0.0)

@@ -14,7 +14,9 @@ The package has one module per concern:
 - ``_commands``: the three commands (one ``skce fit`` flow for every data source);
 - ``_data``: reading CSV files, numeric and categorical columns, targets;
 - ``_sources``: the data-source interface of ``skce fit`` and the table in memory;
-- ``_files``: the data source of files fitted on a dask cluster;
+- ``_files``: the data source of files fitted on a dask cluster, with
+  ``_parts`` (finding, reading and summarising the files) and ``_layout``
+  (their merged columns and the fitted preprocessing);
 - ``_crossval``: the one cross-validation loop, with progress;
 - ``_reports``: the β report and the metrics table (pandas);
 - ``_modelfile`` and ``_rebuild``: writing, loading and validating model files;

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ._crossval import cross_validate, fit_scorers, refit, search_beta_alpha
 from ._data import check_input_file, counts_text, read_csv
-from ._files import FilesOnCluster, is_several_files
+from ._files import FilesOnCluster
 from ._modelfile import load_model, model_document, write_model
 from ._output import (
     EXIT_OK,
@@ -26,6 +26,7 @@ from ._output import (
     warnings_as_lines,
     wrap,
 )
+from ._parts import is_several_files
 from ._reports import BETA_GRID, format_beta, print_beta_report, print_metrics_table
 from ._sources import InMemoryTable
 

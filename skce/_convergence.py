@@ -1,0 +1,91 @@
+"""What a fit that is not an optimum tells the user, and where warnings point.
+
+One :class:`~sklearn.exceptions.ConvergenceWarning` per fit, saying which limit
+ended it (``max_iter``, the working precision) or that the data are separable
+at ``alpha = 0``, and what to change.
+"""
+
+import sys
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
+
+from ._loop import RESOLVABLE
+
+__all__ = ["caller_stacklevel", "warn_if_not_converged"]
+
+
+def caller_stacklevel():
+    """The ``stacklevel`` that points a warning at the caller's code.
+
+    Counted from the function that calls ``warnings.warn`` (level 1) back to
+    the first frame outside skce and scikit-learn (``fit`` and its wrappers:
+    the BLAS thread policy, scikit-learn's ``_fit_context``, a ``Pipeline`` or
+    a search calling ``fit``), so refactoring the frames in between does not
+    move it.
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
+        "skce",
+        "sklearn",
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def warn_if_not_converged(estimator, result, separable=False):
+    """Emit one ConvergenceWarning when ``estimator``'s fit (``result``) is not an optimum."""
+    name = type(estimator).__name__
+    grad = f"max|gradient| = {result.grad_norm:.3g}"
+    if result.status == "max_iter":
+        message = (
+            f"{name} (solver={estimator.solver!r}) did not converge in "
+            f"max_iter={estimator.max_iter} iterations: {grad} > tol = {estimator.tol:.3g}. "
+        )
+        if not separable:
+            message += (
+                "Increase max_iter, increase alpha, or scale the features. If "
+                "alpha=0 and the classes are linearly separable, the weights grow "
+                "without bound and no finite optimum exists."
+            )
+    elif result.status == "stalled":
+        ratio = result.noise_ratio
+        if ratio is not None and ratio > RESOLVABLE:
+            why = (
+                "the objective's rounding error hides any further decrease (the "
+                f"largest gradient entry is {ratio:.3g} times its own rounding error)"
+            )
+        else:
+            why = "the gradient is within rounding error of zero"
+        message = (
+            f"{name} (solver={estimator.solver!r}) stopped after {result.n_iter} "
+            f"iterations at the limit of the working precision: {why}, with "
+            f"{grad} > tol = {estimator.tol:.3g}. "
+        )
+        if not separable:
+            message += (
+                "The result is as accurate as the data's precision allows; raise "
+                "tol to silence this warning."
+            )
+    elif separable:
+        message = (
+            f"{name} (solver={estimator.solver!r}) stopped after {result.n_iter} "
+            f"iterations with {grad} <= tol = {estimator.tol:.3g}, but this is not an "
+            "optimum. "
+        )
+    else:
+        return
+    if separable:
+        message += (
+            "The classes are linearly separable in the training data (the fitted "
+            "logits classify every training sample of positive weight strictly "
+            "correctly) and alpha=0, so the "
+            "cross-entropy has no minimiser: it decreases towards 0 as the weights "
+            "grow without bound, and its gradient fades with it. These "
+            "coefficients are one point on that path; their size depends on tol "
+            "and max_iter. Set alpha > 0 (or label_smoothing > 0) for a finite "
+            "fit."
+        )
+    warnings.warn(message, ConvergenceWarning, stacklevel=caller_stacklevel())
