@@ -197,10 +197,12 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         )
         check_classification_targets(y)
         classes, y_codes = np.unique(y, return_inverse=True)
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
         class_totals = np.bincount(y_codes, weights=sample_weight, minlength=classes.shape[0])
+        class_totals = class_totals.astype(np.float64)
         class_weight = self._fit_classes(classes, class_totals)
         A = weighted_targets(
             y_codes, classes.shape[0], sample_weight, class_weight, self.label_smoothing

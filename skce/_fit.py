@@ -8,7 +8,8 @@ scikit-learn estimators: the estimator validates, plans, runs and stores.
 import numpy as np
 
 from ._coordinates import OriginalCoordinates, StandardizedCoordinates, WhitenedCoordinates
-from ._plan import SAMPLE_RTOL, coupled_metric_rows, metric_rows, refresh_schedule, rows_of
+from ._plan import SAMPLE_RTOL, coupled_metric_rows, metric_rows, refresh_schedule
+from ._sample import rows_of
 from ._solvers import SOLVERS
 
 __all__ = ["coordinates", "run"]

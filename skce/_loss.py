@@ -25,6 +25,7 @@ to ``s_i c_{y_i} (q_ki - [k = y_i]) / S``.
 """
 
 import numpy as np
+from scipy.special import expit
 
 __all__ = ["BinaryCrossEntropy", "MultinomialCrossEntropy", "softplus"]
 
@@ -157,16 +158,13 @@ class BinaryCrossEntropy:
     def proba(Z):
         """Probabilities (negative, positive) for sample-major logits ``Z`` (m, 1).
 
-        ``sigmoid(-z)`` and ``sigmoid(z)`` from one ``exp(-|z|)``: each accurate
-        in its own tail (no ``1 - p`` cancellation), the rows summing to 1.
+        ``sigmoid(-z)`` and ``sigmoid(z)`` (scipy's ``expit``, each accurate in
+        its own tail: no ``1 - p`` cancellation).
         """
         z = np.asarray(Z, dtype=np.float64)[:, 0]
         out = np.empty((z.shape[0], 2))
-        e = np.exp(-np.abs(z))
-        small = e / (1.0 + e)  # the probability of the less likely class
-        positive = z >= 0
-        out[:, 1] = np.where(positive, 1.0 - small, small)
-        out[:, 0] = np.where(positive, small, 1.0 - small)
+        expit(z, out=out[:, 1])
+        expit(-z, out=out[:, 0])
         return out
 
 

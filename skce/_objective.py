@@ -62,8 +62,8 @@ def weighted_targets(
     y_codes : ndarray of shape (n_samples,), int
         Class index of each sample, in ``range(n_classes)``.
     n_classes : int
-    sample_weight : ndarray of shape (n_samples,)
-        Non-negative, with a positive sum.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Non-negative, with a positive sum; None means all ones.
     class_weight : ndarray of shape (n_classes,)
         Non-negative per-class weights ``c_k``.
     label_smoothing : float in [0, 1), default=0
@@ -77,14 +77,24 @@ def weighted_targets(
     A : ndarray of shape (n_classes, n_samples), float64
         Class-major, the layout of the loss blocks.
     """
-    sample_weight = np.asarray(sample_weight, dtype=np.float64)
     class_weight = np.asarray(class_weight, dtype=np.float64)
     n = y_codes.shape[0]
-    A = np.full((n_classes, n), label_smoothing / n_classes)
-    A[y_codes, np.arange(n)] += 1.0 - label_smoothing
-    A *= class_weight[:, None]
-    total = sample_weight.sum() if weight_total is None else float(weight_total)
-    A *= sample_weight / total
+    if sample_weight is None:  # unit weights, without an array of ones
+        scale = 1.0 / (n if weight_total is None else float(weight_total))
+    else:
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        total = sample_weight.sum() if weight_total is None else float(weight_total)
+        scale = sample_weight / total
+    # Class by class, with a boolean mask: no (row, column) index arrays, whose
+    # int64 entries cost as much memory as the targets themselves.
+    off = label_smoothing / n_classes
+    A = np.empty((n_classes, n))
+    mask = np.empty(n, dtype=bool)
+    for k in range(n_classes):
+        np.equal(y_codes, k, out=mask)
+        np.multiply(mask, (1.0 - label_smoothing) * class_weight[k], out=A[k])
+        A[k] += off * class_weight[k]
+        A[k] *= scale
     return A
 
 

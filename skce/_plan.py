@@ -23,6 +23,7 @@ import numpy as np
 from ._columns import constant_columns
 from ._gram import coupled_cost_per_row
 from ._objective import LinearObjective, check_objective
+from ._sample import rows_of, stratified_rows
 from ._solvers import SOLVERS
 
 __all__ = ["PRECONDITIONERS", "FitPlan", "plan_fit", "stratified_rows"]
@@ -41,12 +42,6 @@ SAMPLE_MIN_ROWS = 1 << 16
 #: iterations); 32k rows cost a third of the softmax data's time.
 SAMPLE_ROWS = 1 << 14
 SAMPLE_MAX_FRACTION = 8
-
-#: Seed of the place of each sampled row within its stratum: fits are repeatable.
-SAMPLE_SEED = 20261129
-
-#: Rows per block of the sample's own objective: its temporaries stay small.
-SAMPLE_BLOCK_ROWS = 1024
 
 #: A class with less than this fraction of its share of the weight in the sample
 #: (a rare class the sample happens to under-represent) turns the sample off.
@@ -178,30 +173,6 @@ def plan_fit(objective, *, solver, preconditioner="auto", warm=False, carried=Fa
         rounds,
         sample_rounds,
     )
-
-
-def stratified_rows(n, m, seed=SAMPLE_SEED):
-    """About ``m`` of ``n`` rows, one drawn from each of ``m`` strata of consecutive rows.
-
-    Sorted indices. Any stretch of more than two strata is represented in
-    proportion to its length: consecutive blocks of rows could miss a stretch of
-    rows in other units (measured: a tenth of a 200k-row data set between two
-    blocks made the default fit hit ``max_iter``), and every ``n / m``-th row
-    lined up with a periodic row order (one row in 12 in other units: no sample
-    saw them). The place within each stratum is random, with a fixed seed.
-    """
-    m = min(m, n)
-    edges = np.arange(m + 1, dtype=np.intp) * n // m  # strictly increasing: m <= n
-    offsets = np.random.default_rng(seed).random(m) * np.diff(edges)
-    return edges[:-1] + offsets.astype(np.intp)
-
-
-def rows_of(objective, rows):
-    """``objective`` over the rows ``rows`` (None: itself), made once per objective."""
-    if rows is None:
-        return objective
-    key = ("rows", rows.size, rows.tobytes())
-    return objective.cached(key, lambda: objective.subset(rows, block_rows=SAMPLE_BLOCK_ROWS))
 
 
 def metric_rows(objective, plan):

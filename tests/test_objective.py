@@ -19,7 +19,8 @@ from skce._columns import _sparse_moments, constant_columns, merge_constant_valu
 from skce._fit import coordinates
 from skce._loss import BinaryCrossEntropy, MultinomialCrossEntropy
 from skce._objective import LinearObjective, weighted_targets
-from skce._plan import plan_fit, rows_of, stratified_rows
+from skce._plan import plan_fit
+from skce._sample import rows_of, stratified_rows
 
 from ._data import central_differences, unsampled_rows
 

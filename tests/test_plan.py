@@ -15,7 +15,8 @@ from sklearn.linear_model import LogisticRegression
 from skce import SoftmaxCE, WeightedLogisticCE
 from skce._fit import run
 from skce._objective import LinearObjective, weighted_targets
-from skce._plan import FitPlan, plan_fit, stratified_rows
+from skce._plan import FitPlan, plan_fit
+from skce._sample import stratified_rows
 
 from ._data import unsampled_rows
 
