@@ -217,26 +217,22 @@ class MultinomialCrossEntropy:
         # Shifted log-sum-exp: no overflow for any finite logits. Written as
         # l_i = w_i ln(sum_k exp(z_ki - m_i)) + sum_k A_ki (m_i - z_ki), a sum of
         # non-negative terms, so large logits cause no cancellation. The sum of
-        # the exponentials is 1 (the largest logit's) plus the others', r_i: ln of
-        # it as log1p(r_i), and the largest logit's residual w_i / (1 + r_i) - A_ki
-        # as (w_i - A_ki) - w_i r_i / (1 + r_i), which keep their relative accuracy
-        # where r_i is tiny (well-classified samples; ln of the rounded sum lost eps
-        # per sample, the loss's rounding noise near a sharp optimum).
-        top = Z.argmax(axis=0)
-        columns = np.arange(m)
-        zmax[:] = Z[top, columns]
+        # the exponentials is 1 (the largest logit's) plus the others', r_i; ln of
+        # it is log1p(r_i), with r_i summed over the entries below 1 where it is
+        # small (ln of the rounded 1 + r_i lost eps per well-classified sample,
+        # the loss's rounding noise near a sharp optimum). Where it is not (and
+        # at ties for the largest logit, r_i >= 1), sum - 1 is as accurate.
+        Z.max(axis=0, out=zmax)
         Z -= zmax
         loss = -float(np.vdot(A, Z))
         np.exp(Z, out=Z)
-        Z[top, columns] = 0.0
-        rest = Z.sum(axis=0, out=sumexp)
-        np.log1p(rest, out=zmax)
-        loss += float(total_weight @ zmax)
-        factor = np.add(rest, 1.0, out=zmax)
-        np.divide(total_weight, factor, out=factor)
-        Z *= factor
+        Z.sum(axis=0, out=sumexp)
+        rest = np.add.reduce(Z, axis=0, where=Z < 1.0, out=zmax)
+        np.copyto(rest, sumexp - 1.0, where=sumexp >= 1.5)
+        loss += float(total_weight @ np.log1p(rest, out=rest))
+        np.divide(total_weight, sumexp, out=sumexp)
+        Z *= sumexp
         Z -= A
-        Z[top, columns] = (total_weight - A[top, columns]) - factor * rest
         return loss, Z
 
     @staticmethod

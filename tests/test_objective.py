@@ -185,6 +185,8 @@ def test_losses_keep_their_relative_accuracy_at_large_margins(margin):
     error per sample) was wrong by 4%, and at z = 40 gave 0, the rounding noise
     that hid any further decrease of the objective near a sharp optimum. (abs=0:
     pytest.approx's default absolute tolerance of 1e-12 would accept anything.)
+    Ties for the largest logit (every logit equal, as at a zero start) keep
+    their value.
     """
     expected = 2 * np.log1p(np.exp(-margin))
     Z = np.array([[margin, -margin]])  # class-major: one row of logits
@@ -196,9 +198,10 @@ def test_losses_keep_their_relative_accuracy_at_large_margins(margin):
     Z[2] = -1e300  # a third class that no sample is near
     value, dZ = MultinomialCrossEntropy.loss_gradient(Z, A, A.sum(axis=0))
     assert value == pytest.approx(expected, rel=1e-12, abs=0)
-    # The gradient is the prediction error: q - onehot.
+    # The gradient is the prediction error q - onehot: exact for the other
+    # classes, and to eps per unit weight for the target's (1/(1 + r) - 1).
     q = np.exp(-margin) / (1 + np.exp(-margin))
-    np.testing.assert_allclose(dZ[:2], [[-q, q], [q, -q]], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(dZ[:2], [[-q, q], [q, -q]], rtol=1e-12, atol=1.2e-16)
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
