@@ -67,6 +67,10 @@ class BinaryCrossEntropy:
     #: Upper bound of the curvature ``d²l/dz²`` per unit of sample weight.
     curvature_bound = 0.25
 
+    #: Absolute rounding of a sample's loss, in eps per unit weight, beyond what
+    #: its logits' errors cause: none (every term is a log1p or a product).
+    value_rounding = 0.0
+
     @staticmethod
     def n_outputs(n_classes):
         """Number of logits per sample: one, whatever ``n_classes`` (= 2) is."""
@@ -186,6 +190,12 @@ class MultinomialCrossEntropy:
 
     curvature_bound = 0.5
 
+    #: Absolute rounding of a sample's loss, in eps per unit weight, beyond what
+    #: its logits' errors cause: ln of the sum of exponentials, which is at least
+    #: 1 and rounded to eps, is off by up to eps even where the loss is far smaller
+    #: (a well-classified sample).
+    value_rounding = 1.0
+
     @staticmethod
     def n_outputs(n_classes):
         """Number of logits per sample: one per class."""
@@ -216,20 +226,15 @@ class MultinomialCrossEntropy:
         zmax, sumexp = _scratch(work, 2, m)
         # Shifted log-sum-exp: no overflow for any finite logits. Written as
         # l_i = w_i ln(sum_k exp(z_ki - m_i)) + sum_k A_ki (m_i - z_ki), a sum of
-        # non-negative terms, so large logits cause no cancellation. The sum of
-        # the exponentials is 1 (the largest logit's) plus the others', r_i; ln of
-        # it is log1p(r_i), with r_i summed over the entries below 1 where it is
-        # small (ln of the rounded 1 + r_i lost eps per well-classified sample,
-        # the loss's rounding noise near a sharp optimum). Where it is not (and
-        # at ties for the largest logit, r_i >= 1), sum - 1 is as accurate.
+        # non-negative terms, so large logits cause no cancellation. ln of the
+        # rounded sum carries up to eps per unit weight (value_rounding).
         Z.max(axis=0, out=zmax)
         Z -= zmax
         loss = -float(np.vdot(A, Z))
         np.exp(Z, out=Z)
         Z.sum(axis=0, out=sumexp)
-        rest = np.add.reduce(Z, axis=0, where=Z < 1.0, out=zmax)
-        np.copyto(rest, sumexp - 1.0, where=sumexp >= 1.5)
-        loss += float(total_weight @ np.log1p(rest, out=rest))
+        np.log(sumexp, out=zmax)
+        loss += float(total_weight @ zmax)
         np.divide(total_weight, sumexp, out=sumexp)
         Z *= sumexp
         Z -= A
