@@ -61,9 +61,9 @@ _ESTIMATOR_PARAMETERS = """\
           like Newton steps: on raw, collinear features it converges in 14-26
           iterations on breast cancer and about 40 on digits, where
           ``"diagonal"`` hits ``max_iter``. It
-          costs a ``(d + 1)^2`` Gram matrix per refresh (from at most 32k
-          sampled rows of dense data) and two triangular solves per
-          evaluation. ``SoftmaxCE`` couples the classes in the metric when
+          costs a ``(d + 1)^2`` Gram matrix per refresh (over the row
+          sample of large dense data: at most 16,384 rows) and two
+          triangular solves per evaluation. ``SoftmaxCE`` couples the classes in the metric when
           ``K (d + 1)`` is small (raw iris, wine, digits), and otherwise
           shares one metric between them.
         - ``"auto"``: ``"full"`` for ``"bb"`` and ``"agd"`` on dense ``X``
