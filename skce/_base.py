@@ -40,6 +40,16 @@ def _is_dask_array(X):
     return frame is not None and isinstance(X, (frame.DataFrame, frame.Series))
 
 
+def store_parameters(estimator, parameters):
+    """Set the arguments of ``__init__`` (its ``locals()``) as attributes, unchanged.
+
+    scikit-learn's rule for ``__init__``: store, never validate (``fit`` does).
+    """
+    for name, value in parameters.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
 def _check_prior_correction(class_weight):
     """Refuse ``prior_correction`` with a zero class weight (``ln 0``)."""
     if np.any(class_weight == 0):
@@ -83,33 +93,6 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         from . import __version__
 
         return api_page_template(__version__)
-
-    def __init__(
-        self,
-        *,
-        alpha,
-        fit_intercept,
-        solver,
-        preconditioner,
-        learning_rate,
-        tol,
-        max_iter,
-        warm_start,
-        label_smoothing,
-        prior_correction,
-        verbose,
-    ):
-        self.alpha = alpha
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.preconditioner = preconditioner
-        self.learning_rate = learning_rate
-        self.tol = tol
-        self.max_iter = max_iter
-        self.warm_start = warm_start
-        self.label_smoothing = label_smoothing
-        self.prior_correction = prior_correction
-        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

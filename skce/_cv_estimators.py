@@ -10,7 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.metrics import get_scorer_names
 
-from ._base import BaseCrossEntropyClassifier
+from ._base import BaseCrossEntropyClassifier, store_parameters
 from ._compat import StrOptions
 from ._cv import DEFAULT_ALPHAS, CrossValidatedMixin, _refuse_duplicates
 from ._docstrings import document_cv
@@ -140,22 +140,7 @@ class WeightedLogisticCECV(CrossValidatedMixin, WeightedLogisticCE):
         prior_correction=False,
         verbose=0,
     ):
-        self.betas = betas
-        self.alphas = alphas
-        self.cv = cv
-        self.scoring = scoring
-        self.refit = refit
-        self.n_jobs = n_jobs
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.preconditioner = preconditioner
-        self.learning_rate = learning_rate
-        self.tol = tol
-        self.max_iter = max_iter
-        self.warm_start = warm_start
-        self.label_smoothing = label_smoothing
-        self.prior_correction = prior_correction
-        self.verbose = verbose
+        store_parameters(self, locals())
 
     def _check_weights(self):
         betas = list(np.ravel(np.asarray(self.betas, dtype=object)))
@@ -287,22 +272,7 @@ class SoftmaxCECV(CrossValidatedMixin, SoftmaxCE):
         prior_correction=False,
         verbose=0,
     ):
-        self.class_weights = class_weights
-        self.alphas = alphas
-        self.cv = cv
-        self.scoring = scoring
-        self.refit = refit
-        self.n_jobs = n_jobs
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.preconditioner = preconditioner
-        self.learning_rate = learning_rate
-        self.tol = tol
-        self.max_iter = max_iter
-        self.warm_start = warm_start
-        self.label_smoothing = label_smoothing
-        self.prior_correction = prior_correction
-        self.verbose = verbose
+        store_parameters(self, locals())
 
     def _check_weights(self):
         weights = list(self.class_weights)

@@ -8,7 +8,7 @@ from numbers import Real
 
 import numpy as np
 
-from ._base import BaseCrossEntropyClassifier, _is_dask_array
+from ._base import BaseCrossEntropyClassifier, _is_dask_array, store_parameters
 from ._compat import Interval, StrOptions
 from ._docstrings import document
 from ._loss import BinaryCrossEntropy, MultinomialCrossEntropy
@@ -105,20 +105,7 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
         prior_correction=False,
         verbose=0,
     ):
-        super().__init__(
-            alpha=alpha,
-            fit_intercept=fit_intercept,
-            solver=solver,
-            preconditioner=preconditioner,
-            learning_rate=learning_rate,
-            tol=tol,
-            max_iter=max_iter,
-            warm_start=warm_start,
-            label_smoothing=label_smoothing,
-            prior_correction=prior_correction,
-            verbose=verbose,
-        )
-        self.beta = beta
+        store_parameters(self, locals())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -260,20 +247,7 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
         prior_correction=False,
         verbose=0,
     ):
-        super().__init__(
-            alpha=alpha,
-            fit_intercept=fit_intercept,
-            solver=solver,
-            preconditioner=preconditioner,
-            learning_rate=learning_rate,
-            tol=tol,
-            max_iter=max_iter,
-            warm_start=warm_start,
-            label_smoothing=label_smoothing,
-            prior_correction=prior_correction,
-            verbose=verbose,
-        )
-        self.class_weight = class_weight
+        store_parameters(self, locals())
 
     def _check_n_classes(self, n_classes):
         """Any number of classes from two up is supported."""

@@ -22,7 +22,13 @@ from sklearn.exceptions import (
     UnsetMetadataPassedError,
 )
 from sklearn.metrics import make_scorer, recall_score, roc_auc_score
-from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, StratifiedKFold
+from sklearn.model_selection import (
+    GridSearchCV,
+    GroupKFold,
+    KFold,
+    StratifiedKFold,
+    cross_val_score,
+)
 
 from skce import (
     SoftmaxCE,
@@ -190,6 +196,23 @@ def test_weighted_logistic_cv_is_grid_search_cv(scoring):
         np.testing.assert_allclose(
             getattr(ours, method)(X), getattr(direct, method)(X), rtol=1e-6, atol=1e-9
         )
+
+
+@pytest.mark.parametrize("Search", [WeightedLogisticCECV, SoftmaxCECV])
+def test_the_default_grid_is_the_documented_one_and_its_choice_is_cross_val_score(Search):
+    # The defaults as documented: 6 betas (2 class weightings) x 8 alphas, 5 folds of
+    # StratifiedKFold, balanced accuracy; the best score is cross_val_score's there.
+    X, y = _binary(n=120) if Search is WeightedLogisticCECV else multiclass_data(n_samples=120)
+    search = Search().fit(X, y)
+    weights = (1, 2, 4, 8, 16, "balanced") if Search is WeightedLogisticCECV else (None, "balanced")
+    name = "beta" if Search is WeightedLogisticCECV else "class_weight"
+    alphas = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5)
+    assert search.cv_results_["params"] == [{"alpha": a, name: w} for a in alphas for w in weights]
+    assert search.n_splits_ == 5
+    estimator = search.best_estimator_
+    scores = cross_val_score(clone(estimator), X, y, cv=5, scoring="balanced_accuracy")
+    assert search.best_score_ == pytest.approx(scores.mean(), abs=1e-9)
+    assert search.best_params_ == {"alpha": estimator.alpha, name: getattr(estimator, name)}
 
 
 def test_several_metrics_with_refit_by_name_is_grid_search_cv():
