@@ -125,7 +125,7 @@ _ESTIMATOR_PARAMETERS = """\
         every iteration.
 """
 
-_SHARED_ATTRIBUTES = """\
+_FIT_ATTRIBUTES = """\
     classes_ : ndarray of shape (n_classes,)
         Class labels, sorted.
 
@@ -134,7 +134,9 @@ _SHARED_ATTRIBUTES = """\
 
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
+"""
 
+_SOLVER_ATTRIBUTES = """\
     n_iter_ : int
         Number of solver iterations performed. On dense data with more than
         65,536 rows, ``"bb"``, ``"agd"`` and ``"lbfgs"`` (unless warm-started)
@@ -222,7 +224,8 @@ def document(cls):
     doc = doc.replace("    %(cv_parameters)s\n", _CV_PARAMETERS)
     doc = doc.replace("    %(alphas)s\n", _CV_ALPHAS)
     doc = doc.replace("    %(estimator_parameters)s\n", cv_estimator)
-    cls.__doc__ = doc.replace("    %(shared_attributes)s\n", _SHARED_ATTRIBUTES)
+    shared = _FIT_ATTRIBUTES + "\n" + _SOLVER_ATTRIBUTES
+    cls.__doc__ = doc.replace("    %(shared_attributes)s\n", shared)
     return cls
 
 
@@ -265,22 +268,17 @@ _CV_ATTRIBUTES = """\
     multimetric_ : bool
         Whether several metrics were scored.
 
-    classes_ : ndarray of shape (n_classes,)
-        Class labels, sorted.
+"""
 
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when ``X`` has string column names.
-
+_REFITTED_ATTRIBUTES = """\
     n_iter_, loss_curve_, status_, separable_ :
         Those of the refitted model (see the estimator).
 """
 
 
 def document_cv(cls):
-    doc = cls.__doc__.replace("    %(cv_attributes)s\n", _CV_ATTRIBUTES)
+    cv_attributes = _CV_ATTRIBUTES + _FIT_ATTRIBUTES + "\n" + _REFITTED_ATTRIBUTES
+    doc = cls.__doc__.replace("    %(cv_attributes)s\n", cv_attributes)
     cls.__doc__ = doc.replace("    %(scoring_choice)s\n", _SCORING_CHOICE + "\n")
     return document(cls)
 
