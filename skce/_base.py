@@ -160,7 +160,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
 
             X, y, sample_weight, names = as_dask_arrays(X, y, sample_weight)
             data = ChunkedData(X, y, sample_weight)
-            self._forget_feature_names()
+            self.__dict__.pop("feature_names_in_", None)  # an earlier fit's
             if names is not None:
                 self.feature_names_in_ = names
             self.n_features_in_ = data.n_features
@@ -234,11 +234,6 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             alpha=self.alpha,
             fit_intercept=self.fit_intercept,
         )
-
-    def _forget_feature_names(self):
-        """Drop ``feature_names_in_`` of an earlier fit (a dask fit sets its own, if any)."""
-        if hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
 
     def _fit_classes(self, classes, class_totals):
         """Check the classes and their weight totals; set ``classes_``; return ``c_k``.

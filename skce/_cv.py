@@ -133,9 +133,7 @@ class CrossValidatedMixin:
 
     def _metric_names(self):
         """The names of several metrics, or None for one."""
-        if isinstance(self.scoring, dict):
-            return list(self.scoring)
-        if isinstance(self.scoring, (list, tuple, set)):
+        if isinstance(self.scoring, (dict, list, tuple, set)):
             return list(self.scoring)
         return None
 
