@@ -56,13 +56,8 @@ else:
     from sklearn.utils.validation import _check_sample_weight as _check_sample_weight_before_1_9
 
     def _check_sample_weight(sample_weight, X, **kwargs):
-        """scikit-learn's `_check_sample_weight`, also rejecting all-zero weights.
-
-        scikit-learn 1.9 made all-zero weights an error (the estimator check
-        `check_all_zero_sample_weights_error` asks for it); before, they passed
-        and skce's fit failed later with a message about a single weighted class,
-        naming the first class. Same error and message on every version.
-        """
+        """scikit-learn's `_check_sample_weight`, also rejecting all-zero weights as 1.9 does
+        (the estimator check `check_all_zero_sample_weights_error` asks for it)."""
         sample_weight = _check_sample_weight_before_1_9(sample_weight, X, **kwargs)
         if not np.any(sample_weight):
             raise ValueError("Sample weights must contain at least one non-zero number.")
@@ -73,13 +68,10 @@ def scorer_accepts_sample_weight(scorer):
     """Whether a scorer takes ``sample_weight``, as scikit-learn's searches decide it.
 
     Without metadata routing, scikit-learn >= 1.7 forwards the ``sample_weight``
-    given to ``GridSearchCV.fit`` to the scorer when the scorer's private
-    ``_accept_sample_weight()`` says it takes it (every scikit-learn scorer and
-    skce's have it); the cross-validated estimators (skce/_cv.py) do the same,
-    so that they score as ``GridSearchCV`` does. A scorer without the hook (a
-    plain function, or any scorer under scikit-learn < 1.7) takes it when its
-    signature names ``sample_weight``. Public replacement: metadata routing
-    (``set_score_request``), with which this question is not asked.
+    given to ``GridSearchCV.fit`` to a scorer whose private
+    ``_accept_sample_weight()`` says yes; skce/_cv.py asks the same, to score as
+    ``GridSearchCV`` does. A scorer without the hook takes it when its signature
+    names ``sample_weight``. Public replacement: metadata routing.
     """
     hook = getattr(scorer, "_accept_sample_weight", None)
     if hook is not None:
@@ -95,10 +87,9 @@ def scorer_accepts_sample_weight(scorer):
 # - `_doc_link_module` and `_doc_link_template` (skce._base): scikit-learn's HTML
 #   repr (`sklearn.utils._repr_html`, `_estimator_html_repr` before 1.7) reads them
 #   to link an estimator's diagram to its API page. Public replacement: none.
-# - `_accept_sample_weight()` (skce.metrics): without metadata routing, scikit-learn
-#   >= 1.7 asks each scorer whether to forward the `sample_weight` given to
-#   `GridSearchCV.fit`; a dict of scorers calls it on every scorer. Public
-#   replacement: metadata routing (`set_score_request`), which skce's scorer supports.
+# - `_accept_sample_weight()` (skce.metrics): see `scorer_accepts_sample_weight`; a
+#   dict of scorers calls it on every scorer. Public replacement: metadata routing
+#   (`set_score_request`), which skce's scorer supports.
 
 __all__ = [
     "SKLEARN_VERSION",

@@ -37,19 +37,19 @@ def caller_stacklevel():
 
 def warn_if_not_converged(estimator, result, separable=False):
     """Emit one ConvergenceWarning when ``estimator``'s fit (``result``) is not an optimum."""
-    name = type(estimator).__name__
+    model = f"{type(estimator).__name__} (solver={estimator.solver!r})"
     grad = f"max|gradient| = {result.grad_norm:.3g}"
+    tol = f"tol = {estimator.tol:.3g}"
     if result.status == "max_iter":
         message = (
-            f"{name} (solver={estimator.solver!r}) did not converge in "
-            f"max_iter={estimator.max_iter} iterations: {grad} > tol = {estimator.tol:.3g}. "
+            f"{model} did not converge in max_iter={estimator.max_iter} iterations: "
+            f"{grad} > {tol}. "
         )
-        if not separable:
-            message += (
-                "Increase max_iter, increase alpha, or scale the features. If "
-                "alpha=0 and the classes are linearly separable, the weights grow "
-                "without bound and no finite optimum exists."
-            )
+        advice = (
+            "Increase max_iter, increase alpha, or scale the features. If "
+            "alpha=0 and the classes are linearly separable, the weights grow "
+            "without bound and no finite optimum exists."
+        )
     elif result.status == "stalled":
         ratio = result.noise_ratio
         if ratio is not None and ratio > RESOLVABLE:
@@ -60,24 +60,23 @@ def warn_if_not_converged(estimator, result, separable=False):
         else:
             why = "the gradient is within rounding error of zero"
         message = (
-            f"{name} (solver={estimator.solver!r}) stopped after {result.n_iter} "
-            f"iterations at the limit of the working precision: {why}, with "
-            f"{grad} > tol = {estimator.tol:.3g}. "
+            f"{model} stopped after {result.n_iter} iterations at the limit of the "
+            f"working precision: {why}, with {grad} > {tol}. "
         )
-        if not separable:
-            message += (
-                "The result is as accurate as the data's precision allows; raise "
-                "tol to silence this warning."
-            )
+        advice = (
+            "The result is as accurate as the data's precision allows; raise "
+            "tol to silence this warning."
+        )
     elif separable:
         message = (
-            f"{name} (solver={estimator.solver!r}) stopped after {result.n_iter} "
-            f"iterations with {grad} <= tol = {estimator.tol:.3g}, but this is not an "
-            "optimum. "
+            f"{model} stopped after {result.n_iter} iterations with {grad} <= {tol}, "
+            "but this is not an optimum. "
         )
     else:
         return
-    if separable:
+    if not separable:
+        message += advice
+    else:
         message += (
             "The classes are linearly separable in the training data (the fitted "
             "logits classify every training sample of positive weight strictly "

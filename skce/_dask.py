@@ -43,30 +43,12 @@ __all__ = ["ChunkedData", "as_dask_arrays"]
 #: Rows with NaN or infinity named in an error message, at most.
 _ROWS_NAMED = 10
 
-_DTYPES = (np.float32, np.float64)
-
-
-def check_rows_chunked(X):
-    """``X`` as a 2-d dask array chunked by rows only, float32 or float64.
-
-    Raises ValueError with what to change otherwise, also for row chunks of
-    unknown size: a fit needs to know where every chunk's rows start. Other
-    dtypes are cast to float64 chunk by chunk (lazily).
-    """
-    X = check_whole_rows(X)
-    if any(np.isnan(c) for c in X.chunks[0]):
-        raise ValueError(
-            "X has chunks of unknown size (NaN in X.chunks, as from a dask DataFrame's "
-            "values); call X.compute_chunk_sizes() first."
-        )
-    return X
-
 
 def check_whole_rows(X):
     """``X`` as a 2-d dask array whose chunks hold whole rows, float32 or float64.
 
-    As :func:`check_rows_chunked`, but the row chunks may be of unknown size:
-    a prediction maps over the chunks and needs no row counts.
+    Raises ValueError with what to change otherwise. Other dtypes are cast to
+    float64 chunk by chunk (lazily). The row chunks may be of unknown size.
     """
     if X.ndim != 2:
         raise ValueError(f"Expected a 2-dimensional dask array X, got {X.ndim} dimension(s).")
@@ -78,7 +60,7 @@ def check_whole_rows(X):
             "e.g. X = X.rechunk({1: -1}) (one column chunk; choose the row chunks so that "
             "one chunk fits a worker's memory)."
         )
-    if X.dtype not in _DTYPES:
+    if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     return X
 
@@ -172,18 +154,22 @@ def _rows_like(v, X, name):
     return da.from_array(array, chunks=(X.chunks[0],))
 
 
+def _unpack(part):
+    """One chunk's ``(x, y, w)``; ``w`` all ones where the fit has no sample weights."""
+    x, y, *w = part
+    y = np.asarray(y)
+    w = np.asarray(w[0], dtype=np.float64) if w else np.ones(y.shape[0])
+    return x, y, w
+
+
 def _chunk_summary(part):
     """What the client needs to know about one chunk before the objective is built.
 
     Labels and their weight totals, the weight sum, the non-finite rows of X,
     and problems with the weights, in one pass over the chunk.
     """
-    x, y, w = part
-    y = np.asarray(y)
+    x, y, w = _unpack(part)
     labels, codes = np.unique(y, return_inverse=True)
-    if w is None:
-        w = np.ones(y.shape[0])
-    w = np.asarray(w, dtype=np.float64)
     if sp.issparse(x):
         kind = "csr" if x.format == "csr" else x.format
         bad_entries = np.flatnonzero(~np.isfinite(x.data)) if kind == "csr" else []
@@ -205,9 +191,8 @@ def _chunk_summary(part):
 
 def _chunk_objective(part, loss, classes, class_weight, label_smoothing, weight_total, intercept):
     """One chunk's objective (no penalty), built where the chunk is."""
-    x, y, w = part
-    codes = np.searchsorted(classes, np.asarray(y))
-    w = np.ones(codes.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
+    x, y, w = _unpack(part)
+    codes = np.searchsorted(classes, y)
     if isinstance(x, np.ndarray) and not x.flags.aligned:
         # Chunks can arrive unaligned from a worker's transfer; BLAS products on
         # them were measured 5-20x slower (issue 14). A copy of the chunk only.
@@ -240,7 +225,13 @@ class ChunkedData:
     """
 
     def __init__(self, X, y, sample_weight=None):
-        X = check_rows_chunked(X)
+        X = check_whole_rows(X)
+        if any(np.isnan(c) for c in X.chunks[0]):
+            # A fit needs to know where every chunk's rows start.
+            raise ValueError(
+                "X has chunks of unknown size (NaN in X.chunks, as from a dask DataFrame's "
+                "values); call X.compute_chunk_sizes() first."
+            )
         self.X = X
         self.n_samples, self.n_features = X.shape
         if self.n_samples == 0 or self.n_features == 0:
@@ -256,11 +247,8 @@ class ChunkedData:
             arrays = [a.rechunk({0: rows}) for a in arrays]
         # Row offsets of the chunks the fit works on (after dropping empty ones).
         self._offsets = np.cumsum((0, *arrays[0].chunks[0]))
-        chunks = chunk_holder(current_client(X), *arrays)
-        if sample_weight is None:
-            chunks = chunks.map(_with_unit_weights)
-        self._chunks = chunks
-        self._summarise(chunks.map(_chunk_summary).gather())
+        self._chunks = chunk_holder(current_client(X), *arrays)
+        self._summarise(self._chunks.map(_chunk_summary).gather())
 
     def _summarise(self, summaries):
         kinds = {s["kind"] for s in summaries}
@@ -327,8 +315,3 @@ class ChunkedData:
             sparse=self.sparse,
             dtype=self.X.dtype,
         )
-
-
-def _with_unit_weights(part):
-    x, y = part
-    return x, y, None

@@ -43,11 +43,6 @@ def current_client(X):
     return owner
 
 
-def _call(item, name, *args):
-    """``item.name(*args)``: one method of a chunk's objective, where the chunk is."""
-    return getattr(item, name)(*args)
-
-
 class _LocalChunks:
     """Chunks held in this process (no ``distributed`` client), evaluated in turn."""
 
@@ -56,11 +51,7 @@ class _LocalChunks:
 
     @classmethod
     def from_arrays(cls, *arrays):
-        # One compute for all of them: shared parts of their graphs run once.
-        # Unoptimised graphs keep the keys of shared tasks (X and y read from one
-        # file, say), so that one compute runs them once.
-        parts = dask.compute(*[list(a.to_delayed(optimize_graph=False).ravel()) for a in arrays])
-        return cls(zip(*parts, strict=True))
+        return cls(zip(*dask.compute(*_delayed_chunks(arrays)), strict=True))
 
     def map(self, func, *args):
         """``func(item, *args)`` for every chunk; the results stay chunks."""
@@ -85,7 +76,7 @@ class _RecomputedChunks:
 
     @classmethod
     def from_arrays(cls, *arrays):
-        delayed = [list(a.to_delayed(optimize_graph=False).ravel()) for a in arrays]
+        delayed = _delayed_chunks(arrays)
         return cls(dask.delayed(_bundle, pure=True)(*parts) for parts in zip(*delayed, strict=True))
 
     def map(self, func, *args):
@@ -122,9 +113,7 @@ class _ClusterChunks:
 
     @classmethod
     def from_arrays(cls, client, *arrays):
-        # One compute for all of them: shared parts of their graphs (y derived
-        # from X, say) are one set of tasks, not two with the same keys.
-        parts = [list(a.to_delayed(optimize_graph=False).ravel()) for a in arrays]
+        parts = _delayed_chunks(arrays)
         flat = client.compute([d for part in parts for d in part])
         n = len(parts[0])
         futures = [flat[i * n : (i + 1) * n] for i in range(len(parts))]
@@ -160,12 +149,17 @@ def _cluster_errors():
         ) from error
 
 
-def _attribute(item, name):
-    return getattr(item, name)
-
-
 def _bundle(*parts):
     return parts
+
+
+def _delayed_chunks(arrays):
+    """The chunks of each array as a list of delayed objects, for one compute of all.
+
+    Unoptimised graphs keep the keys of the tasks the arrays share (X and y read
+    from one file, say), so that one compute runs those tasks once.
+    """
+    return [list(a.to_delayed(optimize_graph=False).ravel()) for a in arrays]
 
 
 def chunk_holder(client, *arrays):

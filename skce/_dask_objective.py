@@ -83,31 +83,18 @@ class ChunkedObjective(LinearParameters):
 
     def value_and_grad(self, theta):
         """Return ``(J(theta), grad J(theta))``."""
-        parts = self._each("value_and_grad", theta)
-        f = 0.0
-        grad = np.zeros_like(theta, dtype=np.float64)
-        for part_f, part_g in parts:
-            f += part_f
-            grad += part_g
-        W = self.unpack(theta)[0]
-        penalty, penalty_grad = l2_penalty(self.alpha, W)
+        f, grad = map(_sum, zip(*self._each("value_and_grad", theta), strict=True))
+        penalty, penalty_grad = l2_penalty(self.alpha, self.unpack(theta)[0])
         self.unpack(grad)[0][...] += penalty_grad
         return f + penalty, grad
 
     def value(self, theta):
         """Return ``J(theta)``."""
-        f = 0.0
-        for part in self._each("value", theta):
-            f += part
-        return f + l2_penalty(self.alpha, self.unpack(theta)[0])[0]
+        return _sum(self._each("value", theta)) + l2_penalty(self.alpha, self.unpack(theta)[0])[0]
 
     def rounding_noise(self, theta):
         """The sum of the chunks' rounding noise plus the penalty's (see LinearObjective)."""
-        f_noise = 0.0
-        g_noise = np.zeros_like(theta, dtype=np.float64)
-        for part_f, part_g in self._each("rounding_noise", theta):
-            f_noise += part_f
-            g_noise += part_g
+        f_noise, g_noise = map(_sum, zip(*self._each("rounding_noise", theta), strict=True))
         eps = float(np.finfo(self.dtype).eps)
         penalty_f, penalty_g = l2_penalty_noise(self.alpha, self.unpack(theta)[0], eps)
         self.unpack(g_noise)[0][...] += penalty_g
@@ -118,12 +105,7 @@ class ChunkedObjective(LinearParameters):
         return all(self._each("separates", theta))
 
     def column_moments(self):
-        """Weighted column mean and spread over every row, merged from the chunks.
-
-        :func:`~skce._objective.merge_moments` (the parallel-variance formula)
-        over the chunks' own moments; without intercept the spreads are
-        uncentred and simply add.
-        """
+        """Weighted column mean and spread over every row, merged from the chunks' own."""
         return merge_moments(self._each("column_moments"), centred=self.fit_intercept)
 
     def constant_values(self, columns):
@@ -141,11 +123,9 @@ class ChunkedObjective(LinearParameters):
     def lipschitz(self):
         """Lipschitz constant of ``grad J``, as :meth:`LinearObjective.lipschitz`.
 
-        The largest eigenvalue of the weighted Gram matrix of ``[X, 1]`` by
-        Lanczos (:func:`~skce._objective.top_eigenvalue`), each product with it
-        one map over the chunks (:func:`~skce._gram.weighted_gram_matvec`) and a sum of
-        ``d + 1`` numbers per chunk: the in-memory ``L`` (to Lanczos's
-        tolerance), not the larger sum of the chunks' constants.
+        Lanczos on the weighted Gram matrix of ``[X, 1]``, each product one map
+        over the chunks: the in-memory ``L`` (to Lanczos's tolerance), not the
+        larger sum of the chunks' constants.
         """
         m = self.n_features + self.fit_intercept
         lam = top_eigenvalue(lambda v: _sum(self.chunks.map(weighted_gram_matvec, v).gather()), m)
@@ -153,7 +133,8 @@ class ChunkedObjective(LinearParameters):
 
 
 def _sum(parts):
-    total = np.zeros_like(parts[0])
+    """The chunks' partials added in chunk order (so a fit is repeatable), in float64."""
+    total = np.zeros_like(parts[0], dtype=np.float64)
     for part in parts:
         total += part
     return total

@@ -61,19 +61,14 @@ def lazy_prediction(estimator, X, method):
     # One row tells the shape and dtype of the result (and checks the fit).
     sample = getattr(estimator, method)(np.zeros((1, X.shape[1]), dtype=X.dtype))
     if sample.ndim == 1:
-        return X.map_blocks(
-            _predict_chunk,
-            estimator,
-            method,
-            drop_axis=1,
-            dtype=sample.dtype,
-            meta=np.empty((0,), dtype=sample.dtype),
-        )
+        shape = {"drop_axis": 1}
+    else:
+        shape = {"chunks": (X.chunks[0], (sample.shape[1],))}
     return X.map_blocks(
         _predict_chunk,
         estimator,
         method,
-        chunks=(X.chunks[0], (sample.shape[1],)),
         dtype=sample.dtype,
-        meta=np.empty((0, 0), dtype=sample.dtype),
+        meta=np.empty((0,) * sample.ndim, dtype=sample.dtype),
+        **shape,
     )

@@ -20,13 +20,14 @@ __all__ = [
 ]
 
 
+def _is_number(value):
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+
+
 def _check_beta(beta):
-    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, Real):
+    if not (_is_number(beta) and np.isfinite(float(beta)) and float(beta) > 0):
         raise ValueError(f"beta must be a finite number > 0, got {beta!r}.")
-    value = float(beta)
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"beta must be a finite number > 0, got {beta!r}.")
-    return value
+    return float(beta)
 
 
 def _check_class_weight(class_weight):
@@ -39,7 +40,7 @@ def _check_class_weight(class_weight):
         )
     checked = {}
     for label, weight in class_weight.items():
-        if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, Real):
+        if not _is_number(weight):
             raise ValueError(f"class_weight[{label!r}] must be a number, got {weight!r}.")
         value = float(weight)
         if not (np.isfinite(value) and value >= 0):
@@ -106,24 +107,18 @@ def check_labels(labels, y_unique):
 def encode(y_unique, y_inverse, labels):
     """Column index in ``labels`` of every sample's label."""
     position = {label: k for k, label in enumerate(labels.tolist())}
-    lookup = np.empty(y_unique.shape[0], dtype=np.intp)
-    unknown = []
-    for j, label in enumerate(y_unique.tolist()):
-        k = position.get(label)
-        if k is None:
-            unknown.append(label)
-        else:
-            lookup[j] = k
+    unknown = [label for label in y_unique.tolist() if label not in position]
     if unknown:
         raise ValueError(
             f"y_true contains labels that are not in labels: {unknown!r}. "
             f"The labels are {labels.tolist()!r}."
         )
+    lookup = np.array([position[label] for label in y_unique.tolist()], dtype=np.intp)
     return lookup[y_inverse]
 
 
 def check_y_prob(y_prob, n_samples, labels):
-    """Validated probabilities as (array, dtype); a 1-D array stays 1-D."""
+    """Validated probabilities as float32 or float64; a 1-D array stays 1-D."""
     proba = np.asarray(y_prob)
     if proba.dtype.kind not in "biuf":
         raise ValueError(f"y_prob must be an array of numbers, got dtype {proba.dtype}.")

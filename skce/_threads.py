@@ -1,41 +1,25 @@
 """How many BLAS threads skce's own linear algebra may use.
 
-skce's products are a long series of small BLAS calls: one dense row block of
-about 4 MiB per call, a handful of length-``n_features`` vector operations
-between single-threaded sparse products, and one ``X @ coef_.T`` per
-prediction. On a machine where the cores are busy with something else (other
-jobs, the other folds of a grid search, a notebook kernel next to a build),
-OpenBLAS's worker threads wait for a core at every call, and a fit that takes
-30 ms on one thread took 0.8 s on two (docs/performance.md, "BLAS threads").
-On a free machine two threads made the same fits at most 1.2-1.4x faster. So
-skce runs its fits and predictions with BLAS limited to one thread, unless
+skce's fits and predictions are long series of small BLAS calls, which wait for
+a core at every call when the machine is busy: a fit of 30 ms on one thread took
+0.8 s on two. So they run with BLAS limited to one thread (every loaded BLAS
+library: numpy and scipy each ship their own), unless
 
 - the environment variable ``SKCE_BLAS_THREADS`` says otherwise: a positive
   integer is the limit to apply instead, ``off`` leaves the BLAS threads as
-  they are (read at every call, so it can be changed in a running session, and
-  inherited by worker processes);
-- BLAS already runs on that many threads or fewer (for instance inside
-  ``threadpoolctl.threadpool_limits(1)``, or in loky and dask workers, which
-  cap BLAS at one thread): the limit only ever lowers the thread count, and
-  then nothing is changed.
+  they are (read at every call, and inherited by worker processes);
+- BLAS already runs on that many threads or fewer (inside
+  ``threadpoolctl.threadpool_limits(1)``, or in loky and dask workers): the
+  limit only ever lowers the thread count.
 
-threadpoolctl (a dependency of scikit-learn) is imported on the first limited
-call, not when skce is imported. Its :class:`~threadpoolctl.ThreadpoolController`
-is created once and reused: creating one enumerates the loaded libraries
-(about 2.4 ms here, as much as a small fit), while limiting through an existing
-one costs about 10 us. The controller covers the BLAS libraries loaded when it
-is created, which include numpy's and scipy's own OpenBLAS builds, the only ones
-skce calls (importing :mod:`skce._objective` loads both: seen with numpy 2.4 and
-scipy 1.17, and with numpy 1.24 and scipy 1.15). A BLAS library loaded after the
-first fit would not be limited.
-
-The limit is process-wide (BLAS thread pools are), so concurrent fits in
-several Python threads share it: the first to enter applies it and the last to
-leave restores the previous thread counts. Some OpenBLAS builds (0.3.21, with
-numpy 1.24) ignore a thread count set from a thread other than the main one:
-there, fits run in Python threads (joblib's threading backend) are not limited,
-and their results can differ from a main-thread fit in the last bits. Fits in
-processes (loky, dask) are unaffected.
+The :class:`~threadpoolctl.ThreadpoolController` is created once, at the first
+limited call: creating one costs as much as a small fit, limiting through it
+about 10 us. It covers the BLAS libraries loaded by then (numpy's and scipy's,
+the only ones skce calls). The limit is process-wide, so concurrent fits in
+several Python threads share it: the first to enter applies it, the last to
+leave restores the previous thread counts. Measurements and the caveat of
+OpenBLAS builds that ignore limits set from other threads: docs/performance.md,
+"BLAS threads".
 """
 
 import functools
@@ -46,10 +30,6 @@ __all__ = ["ENV_VARIABLE", "blas_threads", "limit_blas_threads"]
 
 ENV_VARIABLE = "SKCE_BLAS_THREADS"
 
-# The BLAS thread count skce's fits and predictions run with by default. One:
-# on the 2-core benchmark machine two threads made fits at most 1.2-1.4x faster
-# when it was otherwise free, and 1.3-26x slower with one or two competing
-# processes (docs/performance.md, "BLAS threads").
 _DEFAULT_THREADS = 1
 
 _lock = threading.Lock()
@@ -90,31 +70,6 @@ def _blas_controller():
     return _controller
 
 
-def _enter():
-    global _depth, _limiter
-    with _lock:
-        if _depth == 0:
-            _limiter = None
-            limit = _configured_threads()
-            if limit is not None:
-                controller = _blas_controller()
-                current = [lib.num_threads for lib in controller.lib_controllers]
-                # Only ever lower the thread count: a tighter limit already in
-                # place (the user's, or a worker pool's) is kept as it is.
-                if current and max(current) > limit:
-                    _limiter = controller.limit(limits=limit)
-        _depth += 1
-
-
-def _exit():
-    global _depth, _limiter
-    with _lock:
-        _depth -= 1
-        if _depth == 0 and _limiter is not None:
-            _limiter.restore_original_limits()
-            _limiter = None
-
-
 class blas_threads:
     """Context manager: run the enclosed code under skce's BLAS thread policy.
 
@@ -133,26 +88,33 @@ class blas_threads:
     """
 
     def __enter__(self):
-        _enter()
+        global _depth, _limiter
+        with _lock:
+            if _depth == 0:
+                _limiter = None
+                limit = _configured_threads()
+                if limit is not None:
+                    controller = _blas_controller()
+                    current = [lib.num_threads for lib in controller.lib_controllers]
+                    # Only ever lower the thread count: a tighter limit already in
+                    # place (the user's, or a worker pool's) is kept as it is.
+                    if current and max(current) > limit:
+                        _limiter = controller.limit(limits=limit)
+            _depth += 1
         return self
 
     def __exit__(self, *exc_info):
-        _exit()
+        global _depth, _limiter
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _limiter is not None:
+                _limiter.restore_original_limits()
+                _limiter = None
         return False
 
 
 def limit_blas_threads(method):
-    """Decorator: run ``method`` inside :class:`blas_threads`.
-
-    Parameters
-    ----------
-    method : callable
-
-    Returns
-    -------
-    callable
-        ``method`` with the same signature and docstring.
-    """
+    """Decorator: run ``method`` inside :class:`blas_threads` (same signature and docstring)."""
 
     @functools.wraps(method)
     def wrapper(*args, **kwargs):

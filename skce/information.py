@@ -1,31 +1,20 @@
 """Entropy, cross-entropy and Kullback-Leibler divergence.
 
 The estimators in this package minimise a cross-entropy. This module states the
-information theory behind that loss as plain functions.
+information theory behind that loss as plain functions (explained in
+:doc:`scoring_and_information`). The cross-entropy of a model ``Q`` under
+the true distribution ``P`` is the average surprise ``-ln q_k`` of ``Q``; for
+a hard label ``c`` it is the log-loss ``-ln q_c`` of one sample. It splits into
+the entropy of ``P`` (the least average surprise any model can achieve) and the
+Kullback-Leibler divergence of ``Q`` from ``P``::
 
-Cross-entropy as average surprise
----------------------------------
-Observing an outcome ``k`` that a model ``Q`` predicted with probability
-``q_k`` carries a *surprise* of ``-ln q_k``: certain outcomes (``q_k = 1``)
-surprise nobody, impossible ones (``q_k = 0``) infinitely. If outcomes are
-really drawn from ``P``, the average surprise of ``Q`` is the cross-entropy::
+    H(P, Q) = -sum_k p_k ln q_k = H(P) + D_KL(P || Q)
 
-    H(P, Q) = -sum_k p_k ln q_k
-
-For a hard label ``c`` the target ``P`` is one-hot and the sum collapses to a
-single term, ``H(P, Q) = -ln q_c``: the familiar log-loss of one sample.
-
-The decomposition
------------------
-The surprise of ``P`` about itself is its entropy ``H(P) = -sum_k p_k ln p_k``,
-the least average surprise any model can achieve on data drawn from ``P``.
-What ``Q`` adds on top of that is the Kullback-Leibler divergence::
-
-    H(P, Q) = H(P) + D_KL(P || Q),   D_KL(P || Q) = sum_k p_k ln(p_k / q_k)
+    H(P) = -sum_k p_k ln p_k,   D_KL(P || Q) = sum_k p_k ln(p_k / q_k)
 
 Because ``D_KL(P || Q) >= 0`` with equality if and only if ``P = Q`` (Gibbs'
-inequality), minimising the cross-entropy over ``Q`` is the same as minimising
-the divergence to ``P``, and the minimum ``H(P)`` is reached at ``Q = P``.
+inequality), minimising the cross-entropy over ``Q`` minimises the divergence
+to ``P``.
 
 Conventions
 -----------
@@ -174,14 +163,11 @@ def cross_entropy_decomposition(p, q, *, base=None, axis=-1):
     """Cross-entropy split as ``H(P, Q) = H(P) + D_KL(P || Q)``.
 
     The divergence is summed from the elementwise terms ``p_k ln(p_k / q_k)``
-    (:func:`scipy.special.rel_entr`, accurate even for tiny ``q_k``) and
-    clipped at 0, which Gibbs' inequality guarantees and rounding could
-    otherwise break when ``Q`` is close to ``P``. The cross-entropy is then
-    built as the sum ``H(P) + D_KL(P || Q)``, so the identity holds exactly as
-    computed; this is numerically sound because both terms are non-negative,
-    so the sum cannot cancel. (The divergence is never formed as the
-    difference ``H(P, Q) - H(P)``, which would cancel when ``Q`` is close to
-    ``P``.)
+    (:func:`scipy.special.rel_entr`, accurate even for tiny ``q_k``), not
+    formed as ``H(P, Q) - H(P)``, which would cancel when ``Q`` is close to
+    ``P``; it is clipped at 0, as Gibbs' inequality guarantees and rounding
+    could break. The cross-entropy is the sum ``H(P) + D_KL(P || Q)`` of two
+    non-negative terms, so the identity holds exactly as computed.
 
     Parameters
     ----------

@@ -23,9 +23,6 @@ import sklearn
 # for ``get_metadata_routing()``, which a ``MetadataRequest`` answers.
 from sklearn.utils.metadata_routing import UNCHANGED, MetadataRequest
 
-__all__ = ["cross_entropy_loss", "cross_entropy_score", "make_cross_entropy_scorer"]
-
-
 from ._metric_inputs import (
     check_evaluation_weights,
     check_labels,
@@ -35,6 +32,8 @@ from ._metric_inputs import (
     encode,
     sorted_unique,
 )
+
+__all__ = ["cross_entropy_loss", "cross_entropy_score", "make_cross_entropy_scorer"]
 
 
 def cross_entropy_loss(
@@ -239,25 +238,8 @@ class _CrossEntropyScorer:
     def __call__(self, estimator, X, y_true, sample_weight=None, **kwargs):
         """Return ``-cross_entropy_loss`` of ``estimator`` on ``(X, y_true)``.
 
-        Parameters
-        ----------
-        estimator : fitted classifier
-            Must have ``classes_`` and ``predict_proba`` (a pipeline ending
-            in a classifier qualifies).
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Evaluation data.
-        y_true : array-like of shape (n_samples,)
-            True labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights of the evaluation.
-        **kwargs : dict
-            Not supported; present so that an unexpected routed metadata
-            gives a clear error.
-
-        Returns
-        -------
-        score : float
-            Minus the weighted cross-entropy; greater is better.
+        As documented for :data:`cross_entropy_score`; ``**kwargs`` is there so
+        that unexpected routed metadata gives a clear error.
         """
         if kwargs:
             raise TypeError(
