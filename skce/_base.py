@@ -164,8 +164,10 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             if names is not None:
                 self.feature_names_in_ = names
             self.n_features_in_ = data.n_features
-            return self._fit_objective(self._chunked_objective(data), data.X)
-        return self._fit_objective(*self._objective(X, y, sample_weight))
+            self._fit_objective(self._chunked_objective(data), data.X)
+        else:
+            self._fit_objective(*self._objective(X, y, sample_weight))
+        return self
 
     def _objective(self, X, y, sample_weight, reset=True):
         """Validate in-memory data and build the objective of a fit: ``(objective, X)``.
@@ -215,8 +217,8 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 self.alpha = float(a)
                 self.warm_start = warm_start or k > 0
                 at_alpha = objective.with_alpha(a)
-                result, coords = self._minimise(at_alpha, coords)
-                yield self._store_fit(at_alpha, result, X)
+                coords = self._fit_objective(at_alpha, X, coords)
+                yield self
         finally:
             self.alpha, self.warm_start = alpha, warm_start
 
@@ -259,17 +261,13 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             _check_prior_correction(class_weight)
         return class_weight
 
-    def _fit_objective(self, objective, X):
-        """Minimise ``objective`` and store the fitted attributes (``X`` gives the dtype)."""
-        result, _ = self._minimise(objective)
-        return self._store_fit(objective, result, X)
+    def _fit_objective(self, objective, X, previous=None):
+        """Plan and run the fit of ``objective``, store it; return the coordinates it ended in.
 
-    def _minimise(self, objective, previous=None):
-        """Plan and run the fit of ``objective``: ``(result, coordinates)``.
-
-        ``previous`` are the coordinates a fit of the same data at another
-        ``alpha`` ended in (:meth:`_fit_path`): a full metric is then carried
-        over instead of rebuilt (see :mod:`skce._plan` for every choice).
+        ``X`` gives the fitted attributes' dtype. ``previous`` are the
+        coordinates a fit of the same data at another ``alpha`` ended in
+        (:meth:`_fit_path`): a full metric is then carried over instead of
+        rebuilt (see :mod:`skce._plan` for every choice).
         """
         theta0 = self._initial_theta(objective)
         plan = plan_fit(
@@ -282,7 +280,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         options = {}
         if "learning_rate" in SOLVERS[self.solver].options:
             options["learning_rate"] = self._learning_rate(objective)
-        return run(
+        result, coords = run(
             plan,
             objective,
             self.solver,
@@ -293,8 +291,10 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             previous=previous,
             **options,
         )
+        self._store_fit(objective, result, X, plan.coordinates)
+        return coords
 
-    def _store_fit(self, objective, result, X):
+    def _store_fit(self, objective, result, X, coordinates):
         """Store the fitted attributes of a solver ``result`` (``X`` gives the dtype)."""
         W, b = objective.unpack(result.x)
         self.coef_ = np.array(W, dtype=X.dtype)
@@ -309,8 +309,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         # every weighted sample correctly proves it (LinearObjective.separates).
         separable = bool(self.alpha == 0 and objective.separates(result.x))
         self.separable_ = separable
-        warn_if_not_converged(self, result, separable)
-        return self
+        warn_if_not_converged(self, result, separable, coordinates)
 
     def _initial_theta(self, objective):
         if self.warm_start and hasattr(self, "coef_"):
