@@ -15,7 +15,6 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 from ._columns import major_slices
 
 __all__ = [
-    "coupled_cost_per_row",
     "coupled_gram",
     "gram_eigenvalue",
     "standardized_gram",
@@ -31,11 +30,6 @@ GRAM_CHUNK_ENTRIES = 1 << 16
 #: its Lipschitz constant from an exact eigen-decomposition of the Gram matrix;
 #: beyond it, and for sparse data, from Lanczos iterations.
 EXACT_EIGEN_MAX = 2000
-
-
-def coupled_cost_per_row(k, d):
-    """Multiply-adds per row of the class-coupled metric: ``K (K + 1) / 2`` Gram blocks."""
-    return k * (k + 1) / 2 * (d + 1) ** 2
 
 
 def _standardized_rows(objective, rows, mean, sigma, tau):

@@ -15,18 +15,16 @@ optimum and the stopping rule (``max |grad_theta J| <= tol``) do not depend on
 the plan; only the time to reach them does.
 """
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._columns import constant_columns
-from ._gram import coupled_cost_per_row
 from ._objective import LinearObjective, check_objective
 from ._sample import rows_of, stratified_rows
 from ._solvers import SOLVERS
 
-__all__ = ["PRECONDITIONERS", "FitPlan", "plan_fit", "stratified_rows"]
+__all__ = ["PRECONDITIONERS", "FitPlan", "plan_fit"]
 
 #: The values of the estimators' ``preconditioner`` parameter.
 PRECONDITIONERS = ("auto", "diagonal", "full")
@@ -175,18 +173,6 @@ def plan_fit(objective, *, solver, preconditioner="auto", warm=False, carried=Fa
     )
 
 
-def metric_rows(objective, plan):
-    """The objective over the rows the plan's metric is summed over."""
-    return rows_of(objective, plan.sample)
-
-
-def coupled_metric_rows(objective, plan):
-    """The objective over the rows of the plan's coupled metric, or None."""
-    if not plan.coupled:
-        return None
-    return rows_of(metric_rows(objective, plan), plan.coupled_rows)
-
-
 def _moments(objective):
     # Squares of values beyond about 1e154 overflow: the coordinates say so once
     # (skce._columns.check_representable), not numpy's warnings.
@@ -239,7 +225,7 @@ def _coupled_metric(objective, sample):
     if k == 1 or not objective.fit_intercept or objective.sparse:
         return False, None
     m = objective.n_samples if sample is None else sample.size
-    per_row = coupled_cost_per_row(k, d)
+    per_row = _coupled_cost_per_row(k, d)
     if m * per_row <= COUPLED_METRIC_MAX_FLOPS:
         return True, None
     r = int(COUPLED_METRIC_MAX_FLOPS // per_row)
@@ -251,47 +237,29 @@ def _coupled_metric(objective, sample):
     return (True, positions) if misread.size == 0 else (False, None)
 
 
+def _coupled_cost_per_row(k, d):
+    """Multiply-adds per row of the class-coupled metric: ``K (K + 1) / 2`` Gram blocks."""
+    return k * (k + 1) / 2 * (d + 1) ** 2
+
+
 def _rounds(first, objective, n, metric_rows, coupled_rows):
-    """``(first, growth)`` of a metric refresh on ``n`` rows (cost model below)."""
-    cost = _refresh_evaluations(objective, n, metric_rows, coupled_rows)
-    return max(first, ROUND_PER_REFRESH * cost), ROUND_GROWTH
+    """``(first, growth)`` of a metric refresh of a fit on ``n`` rows.
 
-
-def _refresh_evaluations(objective, n, metric_rows, coupled_rows):
-    """What one metric refresh costs, in evaluations of the objective (a flop model).
-
-    An evaluation is two passes over ``X`` (``4 nnz K`` flops); a refresh is the
-    Gram matrix over the metric's rows (``K (K + 1) / 2`` of them when the
-    classes are coupled) and its Cholesky factorisation. Both carry a fixed
-    overhead of about a million flops (Python and temporaries), which dominates
-    on small data.
+    The first round lasts at least ``ROUND_PER_REFRESH`` times what one refresh
+    costs in evaluations of the objective, by a flop model: an evaluation is two
+    passes over ``X`` (``4 nnz K`` flops); a refresh is the Gram matrix over the
+    metric's rows (``K (K + 1) / 2`` of them when the classes are coupled) and its
+    Cholesky factorisation. Both carry a fixed overhead of about a million flops
+    (Python and temporaries), which dominates on small data.
     """
     d, k = objective.n_features, objective.n_outputs
     per_row = objective.nnz / max(objective.n_samples, 1) if objective.sparse else d
     evaluation = 4.0 * per_row * max(n, 1) * k
     if coupled_rows is not None:
         size = k * (d + 1)
-        refresh = 2 * coupled_rows * coupled_cost_per_row(k, d) + size**3 / 3
+        refresh = 2 * coupled_rows * _coupled_cost_per_row(k, d) + size**3 / 3
     else:
         refresh = metric_rows * (per_row + 1) * (d + 1) + (d + 1) ** 3 / 3
     overhead = 1e6
-    return (refresh + overhead) / (evaluation + overhead)
-
-
-def refresh_schedule(rounds):
-    """The iterations after which the metric is refreshed: ``due(k)`` for the loop."""
-    return _Schedule(*rounds)
-
-
-class _Schedule:
-    def __init__(self, first, growth):
-        self.length = first
-        self.growth = growth
-        self.next = math.ceil(first)
-
-    def due(self, k):
-        if k < self.next:
-            return False
-        self.length *= self.growth
-        self.next += math.ceil(self.length)
-        return True
+    cost = (refresh + overhead) / (evaluation + overhead)
+    return max(first, ROUND_PER_REFRESH * cost), ROUND_GROWTH
