@@ -47,10 +47,9 @@ def rounding_noise(objective, theta):
     f_noise : float
     g_noise : ndarray, same layout as ``theta``
     """
-    eps64 = float(np.finfo(np.float64).eps)
+    f_floor, g_floor = _modelled(objective, theta)
     if objective.dtype == np.float64:
-        return _modelled(objective, theta, eps64)
-    f_floor, g_floor = _modelled(objective, theta, eps64)
+        return f_floor, g_floor
     f, g = objective.value_and_grad(theta)
     f64, g64 = _float64_value_and_grad(objective, theta)
     return abs(f - f64) + f_floor, np.abs(g - g64) + g_floor
@@ -78,8 +77,9 @@ def _float64_value_and_grad(objective, theta):
     return loss + penalty, grad
 
 
-def _modelled(objective, theta, eps):
-    """The first-order error model at unit roundoff ``eps`` (see :func:`rounding_noise`)."""
+def _modelled(objective, theta):
+    """The first-order error model of float64 arithmetic (see :func:`rounding_noise`)."""
+    eps = float(np.finfo(np.float64).eps)
     W, b = objective.unpack(theta)
     X = objective.X
     absW = np.abs(W).astype(X.dtype)
@@ -99,8 +99,8 @@ def _modelled(objective, theta, eps):
         weight = objective.total_weight[rows]
         loss, dZ = objective.loss.loss_gradient(Z.copy(), objective.A[:, rows], weight)
         f_noise += float(np.sum(np.abs(dZ) * delta)) + eps * abs(loss)
-        # The loss's own rounding in float64 (ln of a rounded sum: eps per unit weight).
-        f_noise += np.finfo(np.float64).eps * objective.loss.value_rounding * float(weight.sum())
+        # The loss's own rounding (ln of a rounded sum: eps per unit weight).
+        f_noise += eps * objective.loss.value_rounding * float(weight.sum())
         err = (objective.loss.residual_error(Z, delta) + 2.0 * eps) * weight
         if objective.sparse:
             _abs_sparse_backward(X, err, nW)
