@@ -1,11 +1,8 @@
 """Curvature-weighted Gram matrices of an objective's rows, and the Lipschitz bound.
 
-Functions over an objective's rows (:class:`skce._objective.LinearObjective`):
-the metrics of :class:`skce._coordinates.WhitenedCoordinates` and the largest
-eigenvalue of the weighted Gram matrix behind ``learning_rate="auto"``. Each is
-a sum over the rows it is given: a row sample is an objective of its own (its
-weights already scaled to the whole data's total, :meth:`LinearObjective.subset`),
-and the chunks of a dask array sum theirs (:mod:`skce._dask`).
+The metrics of :class:`skce._coordinates.WhitenedCoordinates` and the largest
+eigenvalue behind ``learning_rate="auto"``, each a sum over the rows of a
+:class:`skce._objective.LinearObjective` (a row sample or a dask chunk is one).
 """
 
 import numpy as np
@@ -78,17 +75,13 @@ def standardized_gram(objective, theta, mean, sigma, tau, floor):
 
 
 def coupled_gram(objective, theta, mean, sigma, tau, floor):
-    """The softmax Hessian in the standardised coordinates, classes coupled.
+    """The softmax Hessian in the standardised coordinates, classes coupled (dense ``X``).
 
     With ``S`` as in :func:`standardized_gram` and the class probabilities
-    ``q_i`` at ``theta``, returns the ``(K (d + 1), K (d + 1))`` matrix whose
-    block ``(k, l)`` is
-    ``S^T diag(w (q_k (delta_kl - q_l) + floor kappa (delta_kl - 1/K))) S``:
-    the Hessian of the loss (plus the floor times Böhning's bound), without the
-    penalty. Dense ``X`` only. It is summed as
-    ``sum_i w_i (diag(q_i) - q_i q_i^T) kron s_i s_i^T``: ``K + 1`` Gram
-    matrices of ``S`` for the diagonal and the floor, and one of the rows
-    ``q_i kron s_i`` (``K (d + 1)`` wide, in chunks of rows) for ``q q^T``.
+    ``q_i`` at ``theta``, the ``(K (d + 1), K (d + 1))`` matrix whose block
+    ``(k, l)`` is ``S^T diag(w (q_k (delta_kl - q_l) + floor kappa (delta_kl - 1/K))) S``
+    (the penalty left out), summed as ``K + 1`` Gram matrices of ``S`` and one of
+    the rows ``q_i kron s_i`` (``K (d + 1)`` wide, in chunks of rows) for ``q q^T``.
     """
     k, d = objective.n_outputs, objective.n_features
     p = d + 1
