@@ -1,18 +1,12 @@
 """The fit plan: every choice a fit makes, decided once from the data and the parameters.
 
 A fit reads as: validate -> :func:`plan_fit` -> :func:`skce._fit.run` -> store.
-The plan says which coordinates the solver runs in (identity, the diagonal
-scaling or the full metric, shared between the classes or coupled), which
-columns are held constant, which rows the statistics and the start are taken
-over, when the metric is refreshed and where the solver starts. It is a small
-immutable object; a test can build one from a small objective and inspect it
-without fitting. docs/fit_plan.md lists the rules in a table.
-
-Every tuned constant of the fit path sits here, with a line on how it was
-measured. Any choice is exact: coordinates are a change of variables, a
-sample only sets the scaling, the metric and the starting point, so the
-optimum and the stopping rule (``max |grad_theta J| <= tol``) do not depend on
-the plan; only the time to reach them does.
+The plan, a small immutable :class:`FitPlan` that a test can inspect without
+fitting, holds every choice (docs/fit_plan.md lists the rules in a table), and
+every tuned constant of the fit path sits here, with a line on how it was
+measured. No choice changes the optimum or the stopping rule (``max
+|grad_theta J| <= tol``), only the time to reach them: coordinates are a change
+of variables, and a sample only sets the scaling, the metric and the start.
 """
 
 from dataclasses import dataclass
@@ -155,11 +149,11 @@ def plan_fit(objective, *, solver, preconditioner="auto", warm=False, carried=Fa
     if full:
         n = objective.n_samples
         m = n if sample is None else sample.size
-        r = m if coupled_rows is None else coupled_rows.size
+        r = (m if coupled_rows is None else coupled_rows.size) if coupled else None
         first = CARRIED_ROUND if carried or start == "sample" else FIRST_ROUND
-        rounds = _rounds(first, objective, n, m, r if coupled else None)
+        rounds = _rounds(first, objective, n, m, r)
         if start == "sample":
-            sample_rounds = _rounds(FIRST_ROUND, objective, m, m, r if coupled else None)
+            sample_rounds = _rounds(FIRST_ROUND, objective, m, m, r)
     return FitPlan(
         "full" if full else "diagonal",
         coupled,
