@@ -2,12 +2,10 @@
 
 Each maps the model's parameters ``theta = (W, b)`` to the solver's ``u`` and
 back (``to_u``, ``to_theta``), and gradients both ways (``grad_to_u``,
-``grad_to_theta``); the objective value is unchanged, so every choice is an
-exact change of variables: the optimum and the stopping rule (``max |grad_theta
-J|``) do not depend on it. Which one a fit uses, and the statistics it is
-built from (column moments, constant columns, the rows its metric is summed
-over), is the fit plan's decision (:mod:`skce._plan`); nothing here reads the
-data beyond the sums the objective offers (:class:`skce._objective.Objective`).
+``grad_to_theta``): an exact change of variables, so the optimum and the
+stopping rule (``max |grad_theta J|``) do not depend on it. Which one a fit
+uses, and the statistics it is built from, is the fit plan's decision
+(:mod:`skce._plan`); the data is read only through the objective's sums.
 """
 
 import copy
@@ -20,34 +18,12 @@ from ._columns import check_representable
 __all__ = ["OriginalCoordinates", "StandardizedCoordinates", "WhitenedCoordinates"]
 
 
-class OriginalCoordinates:
-    """The identity change of variables: the solver sees ``theta`` itself (``gd``)."""
-
-    def __init__(self, objective):
-        self.objective = objective  # for the options built from it (learning_rate)
-        self.value_and_grad = objective.value_and_grad
-        self.value = objective.value
-
-    @staticmethod
-    def to_u(theta):
-        return theta
-
-    @staticmethod
-    def to_theta(u):
-        return u
-
-    @staticmethod
-    def grad_max(g):
-        """``max |grad_theta J|``, the stopping measure."""
-        return float(np.max(np.abs(g), initial=0.0))
-
-
 class _ChangeOfVariables:
     """What every change of variables ``theta = theta(u)`` of an objective offers.
 
-    Subclasses set ``objective`` and define ``to_theta``,
-    ``to_u``, ``grad_to_u`` and ``grad_to_theta``; the objective, its loss-only
-    value and the stopping measure in the solver's coordinates follow.
+    Subclasses set ``objective`` and define ``to_theta``, ``to_u``, ``grad_to_u``
+    and ``grad_to_theta``; the objective, its value and the stopping measure in
+    the solver's coordinates follow.
     """
 
     def value_and_grad(self, u):
@@ -62,9 +38,7 @@ class _ChangeOfVariables:
     def on(self, objective):
         """The same change of variables for ``objective`` (same columns): a copy.
 
-        A fit on a row sample continues on every row in the coordinates it
-        ended in, and a regularisation path's next fit starts in the previous
-        one's.
+        A fit on every row continues a row sample's; a path's next fit, the previous one's.
         """
         other = copy.copy(self)
         other.objective = objective
@@ -95,6 +69,19 @@ class _ChangeOfVariables:
         return f_noise, float(np.max(ratio, initial=0.0))
 
 
+class OriginalCoordinates(_ChangeOfVariables):
+    """The identity change of variables: the solver sees ``theta`` itself (``gd``)."""
+
+    def __init__(self, objective):
+        self.objective = objective
+
+    @staticmethod
+    def to_u(theta):
+        return theta
+
+    to_theta = grad_to_u = grad_to_theta = to_u
+
+
 class StandardizedCoordinates(_ChangeOfVariables):
     """An exact change of variables that standardises the problem implicitly.
 
@@ -119,11 +106,10 @@ class StandardizedCoordinates(_ChangeOfVariables):
     row (``constant``) only adds ``c_j W_j`` to every logit, which the
     unpenalised intercept takes over: at the optimum ``W_j = 0`` exactly (the
     penalty's minimum). Such a column is not among the solver's parameters at
-    all: ``V`` has the other columns only, ``W_j = 0``, and the stopping measure
-    (over the solver's parameters) leaves its entry ``c_j grad_b`` out. With it,
-    ``c_j W_j`` and the intercept's ``- c_j W_j`` cancelled in every logit to a
-    rounding error of ``eps |c_j W_j|``, which stalled fits with ``|c_j|``
-    beyond about 1e8.
+    all (``V`` has the other columns only, ``W_j = 0``, and the stopping measure
+    leaves its entry ``c_j grad_b`` out): as one, its ``c_j W_j`` and the
+    intercept's ``- c_j W_j`` cancel in every logit to ``eps |c_j W_j|``, which
+    stalls fits with ``|c_j|`` beyond about 1e8.
 
     Parameters
     ----------
