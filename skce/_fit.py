@@ -17,11 +17,6 @@ from ._solvers import SOLVERS
 __all__ = ["coordinates", "run"]
 
 
-def objective_noise(dtype):
-    """Relative rounding noise of the objective: logits are computed in X's dtype."""
-    return 16 * float(np.finfo(dtype).eps)
-
-
 def coordinates(plan, objective, theta=None, previous=None):
     """The change of variables the plan names, for ``objective``.
 
@@ -71,7 +66,8 @@ def solve(solver, coords, theta0, rounds, *, tol, max_iter, callback, learning_r
     makers = {
         "learning_rate": lambda: learning_rate,
         "value": lambda: coords.value,
-        "f_rtol": lambda: objective_noise(coords.objective.dtype),
+        # Relative rounding noise of the objective: logits are computed in X's dtype.
+        "f_rtol": lambda: 16 * float(np.finfo(coords.objective.dtype).eps),
         "resolution": lambda: coords.resolution,
     }
     options = {name: makers[name]() for name in solver.options}
