@@ -46,11 +46,9 @@ def standardized_gram(objective, theta, mean, sigma, tau, floor):
     coordinates see) and weights ``h_i = w_i (c(z_i) + floor * kappa)``, where
     ``c`` is the loss's curvature per unit weight at the logits of ``theta``
     averaged over the outputs (``theta=None``: its bound ``kappa``, Böhning's),
-    returns ``G = S^T diag(h) S`` of shape ``(d + 1, d + 1)``. For one output
-    this is the Hessian of ``J`` in the standardised coordinates at ``theta``,
-    without the penalty; for softmax, the average of its diagonal blocks (one
-    metric shared by the classes, so that steps keep the class-sum of the
-    parameters where it was).
+    returns ``G = S^T diag(h) S`` of shape ``(d + 1, d + 1)``: the Hessian of
+    ``J`` in the standardised coordinates at ``theta``, without the penalty (for
+    softmax, the average of its diagonal blocks).
     """
     d = objective.n_features
     kappa = objective.loss.curvature_bound

@@ -127,12 +127,7 @@ class BinaryCrossEntropy:
 
     @staticmethod
     def margins(Z, target):
-        """Margin of the target class: ``z`` for the positive class, ``-z`` otherwise.
-
-        ``Z`` has shape (1, m), ``target`` the class index (0 or 1) of each
-        sample; the margin is positive exactly where the model's most probable
-        class is the target.
-        """
+        """Margin of the target class (0 or 1): ``z`` for the positive class, ``-z`` otherwise."""
         return np.where(target == 1, Z[0], -Z[0])
 
     @staticmethod
@@ -224,12 +219,7 @@ class MultinomialCrossEntropy:
 
     @staticmethod
     def margins(Z, target):
-        """Margin of the target class: its logit minus the largest other logit.
-
-        ``Z`` has shape (K, m), ``target`` the class index of each sample; the
-        margin is positive exactly where the target is the unique most
-        probable class.
-        """
+        """Margin of the target class: its logit minus the largest other logit, ``Z`` (K, m)."""
         columns = np.arange(Z.shape[1])
         own = Z[target, columns]
         others = Z.copy()

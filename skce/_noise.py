@@ -20,7 +20,7 @@ def l2_penalty_noise(alpha, W, eps):
 
 
 def rounding_noise(objective, theta):
-    """How far rounding can move ``J`` and each entry of ``grad J`` at ``theta``.
+    """``(f_noise, g_noise)``: how far rounding can move ``J`` and each entry of ``grad J``.
 
     For float64 data, a first-order error model (two passes over ``X``, like
     one evaluation): a logit is a sum of products, so it carries an absolute
@@ -41,11 +41,6 @@ def rounding_noise(objective, theta):
     instead, as the difference from the same evaluation in float64 (the float64
     model's noise added as its floor). Three passes over ``X``, only where a
     stall is suspected.
-
-    Returns
-    -------
-    f_noise : float
-    g_noise : ndarray, same layout as ``theta``
     """
     f_floor, g_floor = _modelled(objective, theta)
     if objective.dtype == np.float64:

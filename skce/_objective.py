@@ -13,8 +13,7 @@ times the input, ``grad_W = X^T dZ + alpha W`` and ``grad_b = sum_i dZ_i``.
 Parameters are one flat float64 vector ``theta = [W.ravel(), b]`` with ``W`` of
 shape ``(n_outputs, n_features)``. Dense ``X`` is processed in blocks of rows so
 that each block is read from memory once per evaluation and stays in cache
-between the forward (``X W^T``) and backward (``X^T dZ``) products; float32
-blocks are promoted block by block, never ``X`` as a whole.
+between the forward (``X W^T``) and backward (``X^T dZ``) products.
 
 The sums over the rows that the fit path needs beyond evaluation are in
 :mod:`skce._columns`, :mod:`skce._gram` and :mod:`skce._noise`; :class:`Objective`
@@ -405,11 +404,9 @@ class LinearObjective(LinearParameters):
         """Lipschitz constant of ``grad J`` in the original coordinates.
 
         ``L = curvature_bound * lambda_max(X1^T diag(w) X1) + alpha`` with
-        ``w_i = sum_k A_ik``: the loss's curvature bound (1/4 for the logistic
-        loss, 1/2 for softmax by Böhning's bound) times the largest eigenvalue of
-        the weighted Gram matrix of ``[X, 1]`` (:func:`skce._gram.gram_eigenvalue`),
-        plus the penalty, added in full although the intercept is not
-        penalised, which keeps ``L`` an upper bound.
+        ``X1 = [X, 1]`` and ``w_i = sum_k A_ik`` (:func:`skce._gram.gram_eigenvalue`):
+        the penalty is added in full although the intercept is not penalised,
+        which keeps ``L`` an upper bound.
         """
         if not self.total_weight.any():
             return self.alpha  # no weighted row (a chunk of a chunked fit): no loss term
