@@ -1,10 +1,8 @@
 """Column statistics of the weighted rows: moments and constant columns.
 
-Functions over an objective's rows (:class:`skce._objective.LinearObjective`:
-``X``, its row blocks and the row weights ``w_i = sum_k A_ki``), and the
-formulas that merge the statistics of row chunks into those of all rows
-(:mod:`skce._dask` and the command line's file fits). They only read ``X``:
-nothing here copies it.
+Functions over the rows of a :class:`skce._objective.LinearObjective` (``X``,
+its row blocks and the row weights ``w_i = sum_k A_ki``), which only read ``X``,
+and the formulas that merge the statistics of dask chunks into those of all rows.
 """
 
 import numpy as np
@@ -52,10 +50,6 @@ def moments(objective):
     w = objective.total_weight
     if objective.sparse:
         return _sparse_moments(objective.X, w, objective.fit_intercept)
-    return _dense_moments(objective, w)
-
-
-def _dense_moments(objective, w):
     d = objective.n_features
     wsum = float(w.sum())
     blocks = objective.row_blocks
@@ -103,23 +97,13 @@ def _sparse_moments(X, w, centred, chunk=1 << 14):
 
 
 def merge_moments(parts, centred=True):
-    """Column means and spreads of all rows from those of row blocks.
+    """:func:`moments` ``(mean, spread2, weight)`` of all rows from those of row blocks.
 
     Block ``c`` gives its weight ``w_c``, mean ``m_c`` and spread
     ``S_c = sum_{i in c} w_i (x_i - m_c)^2``. Over all rows (Chan, Golub and
     LeVeque's parallel formula) ``m = sum_c w_c m_c / sum_c w_c`` and
     ``S = sum_c S_c + sum_c w_c (m_c - m)^2``. With ``centred=False`` the
     means are zero, the spreads uncentred, and they simply add.
-
-    Parameters
-    ----------
-    parts : iterable of (mean, spread2, weight)
-        Per block: arrays of shape (n_columns,) and a float.
-
-    Returns
-    -------
-    mean, spread2 : ndarray of shape (n_columns,)
-    weight : float
     """
     parts = list(parts)
     wsum = float(sum(w_c for _, _, w_c in parts))
@@ -141,11 +125,8 @@ def constant_values(objective, columns):
 
     Returns ``(constant, value)``: a bool array and the value of each constant
     column (NaN where the objective has no row of positive weight, which is
-    constant with any value). Reads those columns only, block by block (dense:
-    a block's copy of them at a time; sparse: their stored entries, with the
-    implicit zeros counted).
+    constant with any value). ``columns``: an intp array. Reads those columns only.
     """
-    columns = np.asarray(columns, dtype=np.intp)
     c = columns.size
     weighted = objective.total_weight > 0
     n_weighted = int(np.count_nonzero(weighted))
@@ -200,13 +181,12 @@ def looks_constant(mean, spread2, wsum):
 def constant_columns(objective, mean, spread2, wsum):
     """The columns that hold one non-zero value on every weighted row, and those values.
 
-    Returns ``(mask, values)`` (``values`` of the masked columns, in order).
-    Candidates come from the column moments ``mean, spread2, wsum`` (of every
-    row or of a row sample: a column constant on every row is constant in any
-    sample); each is then checked exactly on every row of ``objective``
-    (:meth:`constant_values`), so the mask is exact. Also returns the
-    candidates that are not constant on every row: a sample that showed them as
-    constant misrepresents them.
+    Returns ``(mask, values, misread)``: ``values`` of the masked columns in
+    order, and the candidates that are not constant on every row (a sample that
+    showed them as constant misrepresents them). Candidates come from the column
+    moments ``mean, spread2, wsum``, of every row or of a row sample (a column
+    constant on every row is constant in any sample); each is then checked
+    exactly on every row of ``objective`` (:meth:`constant_values`).
     """
     mask = np.zeros(mean.shape[0], dtype=bool)
     candidates = np.flatnonzero(looks_constant(mean, spread2, wsum))

@@ -2,12 +2,10 @@
 
 Each maps the model's parameters ``theta = (W, b)`` to the solver's ``u`` and
 back (``to_u``, ``to_theta``), and gradients both ways (``grad_to_u``,
-``grad_to_theta``); the objective value is unchanged, so every choice is an
-exact change of variables: the optimum and the stopping rule (``max |grad_theta
-J|``) do not depend on it. Which one a fit uses, and the statistics it is
-built from (column moments, constant columns, the rows its metric is summed
-over), is the fit plan's decision (:mod:`skce._plan`); nothing here reads the
-data beyond the sums the objective offers (:class:`skce._objective.Objective`).
+``grad_to_theta``): an exact change of variables, so the optimum and the
+stopping rule (``max |grad_theta J|``) do not depend on it. Which one a fit
+uses, and the statistics it is built from, is the fit plan's decision
+(:mod:`skce._plan`); the data is read only through the objective's sums.
 """
 
 import copy
@@ -20,34 +18,12 @@ from ._columns import check_representable
 __all__ = ["OriginalCoordinates", "StandardizedCoordinates", "WhitenedCoordinates"]
 
 
-class OriginalCoordinates:
-    """The identity change of variables: the solver sees ``theta`` itself (``gd``)."""
-
-    def __init__(self, objective):
-        self.objective = objective  # for the options built from it (learning_rate)
-        self.value_and_grad = objective.value_and_grad
-        self.value = objective.value
-
-    @staticmethod
-    def to_u(theta):
-        return theta
-
-    @staticmethod
-    def to_theta(u):
-        return u
-
-    @staticmethod
-    def grad_max(g):
-        """``max |grad_theta J|``, the stopping measure."""
-        return float(np.max(np.abs(g), initial=0.0))
-
-
 class _ChangeOfVariables:
     """What every change of variables ``theta = theta(u)`` of an objective offers.
 
-    Subclasses set ``objective`` and define ``to_theta``,
-    ``to_u``, ``grad_to_u`` and ``grad_to_theta``; the objective, its loss-only
-    value and the stopping measure in the solver's coordinates follow.
+    Subclasses set ``objective`` and define ``to_theta``, ``to_u``, ``grad_to_u``
+    and ``grad_to_theta``; the objective, its value and the stopping measure in
+    the solver's coordinates follow.
     """
 
     def value_and_grad(self, u):
@@ -62,9 +38,7 @@ class _ChangeOfVariables:
     def on(self, objective):
         """The same change of variables for ``objective`` (same columns): a copy.
 
-        A fit on a row sample continues on every row in the coordinates it
-        ended in, and a regularisation path's next fit starts in the previous
-        one's.
+        A fit on every row continues a row sample's; a path's next fit, the previous one's.
         """
         other = copy.copy(self)
         other.objective = objective
@@ -95,6 +69,19 @@ class _ChangeOfVariables:
         return f_noise, float(np.max(ratio, initial=0.0))
 
 
+class OriginalCoordinates(_ChangeOfVariables):
+    """The identity change of variables: the solver sees ``theta`` itself (``gd``)."""
+
+    def __init__(self, objective):
+        self.objective = objective
+
+    @staticmethod
+    def to_u(theta):
+        return theta
+
+    to_theta = grad_to_u = grad_to_theta = to_u
+
+
 class StandardizedCoordinates(_ChangeOfVariables):
     """An exact change of variables that standardises the problem implicitly.
 
@@ -119,11 +106,10 @@ class StandardizedCoordinates(_ChangeOfVariables):
     row (``constant``) only adds ``c_j W_j`` to every logit, which the
     unpenalised intercept takes over: at the optimum ``W_j = 0`` exactly (the
     penalty's minimum). Such a column is not among the solver's parameters at
-    all: ``V`` has the other columns only, ``W_j = 0``, and the stopping measure
-    (over the solver's parameters) leaves its entry ``c_j grad_b`` out. With it,
-    ``c_j W_j`` and the intercept's ``- c_j W_j`` cancelled in every logit to a
-    rounding error of ``eps |c_j W_j|``, which stalled fits with ``|c_j|``
-    beyond about 1e8.
+    all (``V`` has the other columns only, ``W_j = 0``, and the stopping measure
+    leaves its entry ``c_j grad_b`` out): as one, its ``c_j W_j`` and the
+    intercept's ``- c_j W_j`` cancel in every logit to ``eps |c_j W_j|``, which
+    stalls fits with ``|c_j|`` beyond about 1e8.
 
     Parameters
     ----------
@@ -156,25 +142,15 @@ class StandardizedCoordinates(_ChangeOfVariables):
             self.active = np.flatnonzero(~constant[0])
         self.n_active = self.mean[self.active].shape[0]
 
-    def _split(self, u):
-        k, d = self._k, self.n_active
-        return u[: k * d].reshape(k, d), u[k * d :]
-
-    def _theta_split(self, theta):
-        k, d = self._k, self._d
-        return theta[: k * d].reshape(k, d), theta[k * d :]
-
-    def _empty_u(self):
-        return np.empty(self._k * (self.n_active + self._intercept))
-
-    def _zero_theta(self):
-        return np.zeros(self._k * (self._d + self._intercept))
+    def _split(self, v, d):
+        """Views ``(k x d, intercepts)`` of ``u`` (``d = n_active``) or ``theta`` (all columns)."""
+        return v[: self._k * d].reshape(self._k, d), v[self._k * d :]
 
     def to_theta(self, u):
         """Original parameters ``theta = (W, b)`` from ``u = (V, c)``."""
-        V, c = self._split(u)
-        theta = self._zero_theta()
-        W, b = self._theta_split(theta)
+        V, c = self._split(u, self.n_active)
+        theta = np.zeros(self.objective.n_params)
+        W, b = self._split(theta, self._d)
         W[:, self.active] = V / self.sigma[self.active]
         if self._intercept:
             b[:] = c / self.tau - W @ self.mean
@@ -182,9 +158,9 @@ class StandardizedCoordinates(_ChangeOfVariables):
 
     def to_u(self, theta):
         """``u = (V, c)`` from original parameters ``theta = (W, b)``."""
-        W, b = self._theta_split(theta)
-        u = self._empty_u()
-        V, c = self._split(u)
+        W, b = self._split(theta, self._d)
+        u = np.empty(self._k * (self.n_active + self._intercept))
+        V, c = self._split(u, self.n_active)
         V[:] = W[:, self.active] * self.sigma[self.active]
         if self._intercept:
             # A constant column's c_j W_j moves into the intercept: the same logits.
@@ -193,9 +169,9 @@ class StandardizedCoordinates(_ChangeOfVariables):
 
     def grad_to_u(self, g):
         """Gradient in ``u`` from the gradient in ``theta``."""
-        gW, gb = self._theta_split(g)
-        out = self._empty_u()
-        gV, gc = self._split(out)
+        gW, gb = self._split(g, self._d)
+        out = np.empty(self._k * (self.n_active + self._intercept))
+        gV, gc = self._split(out, self.n_active)
         gV[:] = gW[:, self.active]
         if self._intercept:
             gV -= gb[:, None] * self.mean[self.active]
@@ -205,9 +181,9 @@ class StandardizedCoordinates(_ChangeOfVariables):
 
     def grad_to_theta(self, gu):
         """Gradient in ``theta`` from the gradient in ``u`` (0 for the constant columns)."""
-        gV, gc = self._split(gu)
-        out = self._zero_theta()
-        gW, gb = self._theta_split(out)
+        gV, gc = self._split(gu, self.n_active)
+        out = np.zeros(self.objective.n_params)
+        gW, gb = self._split(out, self._d)
         gW[:, self.active] = gV * self.sigma[self.active]
         if self._intercept:
             gb[:] = gc * self.tau
@@ -272,11 +248,7 @@ class WhitenedCoordinates(_ChangeOfVariables):
         # intercept) that belong to the solver's parameters.
         every = np.arange(objective.n_features + 1)
         self._rows = np.append(every[:-1][std.active], every[-1])
-        self._factor(theta)
-
-    def refresh(self, theta):
-        """Rebuild the metric from the curvature at ``theta`` (original coordinates)."""
-        self._factor(theta)
+        self.refresh(theta)
 
     def on(self, objective):
         """The same coordinates and metric for ``objective`` (same columns): a copy.
@@ -292,57 +264,43 @@ class WhitenedCoordinates(_ChangeOfVariables):
             other.L = other._penalised_factor()
         return other
 
-    def _factor(self, theta):
-        std = self.std
+    def refresh(self, theta):
+        """Rebuild the metric from the curvature at ``theta`` (original coordinates).
+
+        ``theta=None``: the curvature bound; for the coupled metric then
+        ``(I - 11^T / K) kron G`` (Böhning's, ``G`` the bound metric of one
+        output, which carries ``kappa``).
+        """
+        std, k, rows = self.std, self._k, self._rows
+        args = (theta, std.mean, std.sigma, std.tau, self.floor)
         #: Whether the metric holds the curvature at a point (not the bound).
         self.refreshed = theta is not None
         # The metric without the penalty, kept for a change of alpha (on()).
-        if self.coupled is not None:
-            self._curvature = self._coupled_curvature(theta)
+        if self.coupled is None:
+            self._curvature = self.metric_rows.standardized_gram(*args)[np.ix_(rows, rows)]
+        elif theta is None:
+            G = self.coupled.standardized_gram(*args)[np.ix_(rows, rows)]
+            self._curvature = np.kron(np.eye(k) - np.ones((k, k)) / k, G)
         else:
-            G = self.metric_rows.standardized_gram(theta, std.mean, std.sigma, std.tau, self.floor)
-            self._curvature = G[np.ix_(self._rows, self._rows)]
+            index = (np.arange(k)[:, None] * (self.objective.n_features + 1) + rows).ravel()
+            self._curvature = self.coupled.coupled_gram(*args)[np.ix_(index, index)]
         self.L = self._penalised_factor()
 
     def _penalised_factor(self):
-        """Cholesky factor of the stored curvature plus the objective's penalty."""
-        if self.coupled is not None:
-            return self._coupled_factor()
-        d = self._d
-        G = self._curvature.copy()
-        diag = np.arange(d)
-        G[diag, diag] += self.objective.alpha / self.std.sigma[self.std.active] ** 2
-        if not self._intercept:
-            G = G[:d, :d]
-        return _cholesky_with_jitter(G)
+        """Cholesky factor of the stored curvature plus the objective's penalty.
 
-    def _coupled_curvature(self, theta):
-        """The class-coupled curvature, without the penalty.
-
-        At ``theta=None`` the bound ``(I - 11^T / K) kron G`` (Böhning's, ``G``
-        the bound metric of one output, which carries ``kappa``); otherwise the
-        Hessian (:func:`skce._gram.coupled_gram`).
-        """
-        std, k, rows = self.std, self._k, self._rows
-        if theta is None:
-            G = self.coupled.standardized_gram(None, std.mean, std.sigma, std.tau, self.floor)
-            return np.kron(np.eye(k) - np.ones((k, k)) / k, G[np.ix_(rows, rows)])
-        M = self.coupled.coupled_gram(theta, std.mean, std.sigma, std.tau, self.floor)
-        index = (np.arange(k)[:, None] * (self.objective.n_features + 1) + rows).ravel()
-        return M[np.ix_(index, index)]
-
-    def _coupled_factor(self):
-        """Cholesky factor of the class-coupled metric.
-
-        The curvature plus the penalty. Both commute with the projection on
-        class-sum zero, so adding ``c (11^T / K) kron I`` (``c`` the mean
-        diagonal) gives the directions the loss does not see a curvature without
-        changing a step's other components.
+        The coupled metric gets ``c (11^T / K) kron I`` too (``c`` its mean
+        diagonal): curvature and penalty commute with the projection on
+        class-sum zero, so this gives the directions the loss does not see a
+        curvature without changing a step's other components.
         """
         k, d = self._k, self._d
         M = self._curvature.copy()
         penalty = np.zeros(d + 1)
         penalty[:d] = self.objective.alpha / self.std.sigma[self.std.active] ** 2
+        if self.coupled is None:
+            M[np.diag_indices_from(M)] += penalty
+            return _cholesky_with_jitter(M if self._intercept else M[:d, :d])
         M[np.diag_indices_from(M)] += np.tile(penalty, k)
         scale = float(np.trace(M)) / M.shape[0]
         M += np.kron(np.full((k, k), scale / k), np.eye(d + 1))

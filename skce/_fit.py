@@ -5,19 +5,16 @@ returns the solver's result in the model's parameters. It knows nothing of
 scikit-learn estimators: the estimator validates, plans, runs and stores.
 """
 
+import math
+
 import numpy as np
 
 from ._coordinates import OriginalCoordinates, StandardizedCoordinates, WhitenedCoordinates
-from ._plan import SAMPLE_RTOL, coupled_metric_rows, metric_rows, refresh_schedule
+from ._plan import SAMPLE_RTOL
 from ._sample import rows_of
 from ._solvers import SOLVERS
 
 __all__ = ["coordinates", "run"]
-
-
-def objective_noise(dtype):
-    """Relative rounding noise of the objective: logits are computed in X's dtype."""
-    return 16 * float(np.finfo(dtype).eps)
 
 
 def coordinates(plan, objective, theta=None, previous=None):
@@ -35,7 +32,8 @@ def coordinates(plan, objective, theta=None, previous=None):
         return std
     if previous is not None:
         return previous.on(objective)
-    rows, coupled = metric_rows(objective, plan), coupled_metric_rows(objective, plan)
+    rows = rows_of(objective, plan.sample)
+    coupled = rows_of(rows, plan.coupled_rows) if plan.coupled else None
     return WhitenedCoordinates(objective, std, rows, coupled, theta)
 
 
@@ -44,7 +42,16 @@ class MetricRefresh:
 
     def __init__(self, coords, rounds):
         self.coords = coords
-        self.due = refresh_schedule(rounds).due
+        self.length, self.growth = rounds
+        self.next = math.ceil(self.length)
+
+    def due(self, k):
+        """Whether the metric is refreshed after iteration ``k`` (rounds: ``FitPlan.rounds``)."""
+        if k < self.next:
+            return False
+        self.length *= self.growth
+        self.next += math.ceil(self.length)
+        return True
 
     def __call__(self, u, best):
         """Refresh at ``u``; return ``u`` and ``best`` in the new coordinates."""
@@ -59,7 +66,8 @@ def solve(solver, coords, theta0, rounds, *, tol, max_iter, callback, learning_r
     makers = {
         "learning_rate": lambda: learning_rate,
         "value": lambda: coords.value,
-        "f_rtol": lambda: objective_noise(coords.objective.dtype),
+        # Relative rounding noise of the objective: logits are computed in X's dtype.
+        "f_rtol": lambda: 16 * float(np.finfo(coords.objective.dtype).eps),
         "resolution": lambda: coords.resolution,
     }
     options = {name: makers[name]() for name in solver.options}

@@ -1,11 +1,8 @@
 """Curvature-weighted Gram matrices of an objective's rows, and the Lipschitz bound.
 
-Functions over an objective's rows (:class:`skce._objective.LinearObjective`):
-the metrics of :class:`skce._coordinates.WhitenedCoordinates` and the largest
-eigenvalue of the weighted Gram matrix behind ``learning_rate="auto"``. Each is
-a sum over the rows it is given: a row sample is an objective of its own (its
-weights already scaled to the whole data's total, :meth:`LinearObjective.subset`),
-and the chunks of a dask array sum theirs (:mod:`skce._dask`).
+The metrics of :class:`skce._coordinates.WhitenedCoordinates` and the largest
+eigenvalue behind ``learning_rate="auto"``, each a sum over the rows of a
+:class:`skce._objective.LinearObjective` (a row sample or a dask chunk is one).
 """
 
 import numpy as np
@@ -15,7 +12,6 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 from ._columns import major_slices
 
 __all__ = [
-    "coupled_cost_per_row",
     "coupled_gram",
     "gram_eigenvalue",
     "standardized_gram",
@@ -31,11 +27,6 @@ GRAM_CHUNK_ENTRIES = 1 << 16
 #: its Lipschitz constant from an exact eigen-decomposition of the Gram matrix;
 #: beyond it, and for sparse data, from Lanczos iterations.
 EXACT_EIGEN_MAX = 2000
-
-
-def coupled_cost_per_row(k, d):
-    """Multiply-adds per row of the class-coupled metric: ``K (K + 1) / 2`` Gram blocks."""
-    return k * (k + 1) / 2 * (d + 1) ** 2
 
 
 def _standardized_rows(objective, rows, mean, sigma, tau):
@@ -55,11 +46,9 @@ def standardized_gram(objective, theta, mean, sigma, tau, floor):
     coordinates see) and weights ``h_i = w_i (c(z_i) + floor * kappa)``, where
     ``c`` is the loss's curvature per unit weight at the logits of ``theta``
     averaged over the outputs (``theta=None``: its bound ``kappa``, Böhning's),
-    returns ``G = S^T diag(h) S`` of shape ``(d + 1, d + 1)``. For one output
-    this is the Hessian of ``J`` in the standardised coordinates at ``theta``,
-    without the penalty; for softmax, the average of its diagonal blocks (one
-    metric shared by the classes, so that steps keep the class-sum of the
-    parameters where it was).
+    returns ``G = S^T diag(h) S`` of shape ``(d + 1, d + 1)``: the Hessian of
+    ``J`` in the standardised coordinates at ``theta``, without the penalty (for
+    softmax, the average of its diagonal blocks).
     """
     d = objective.n_features
     kappa = objective.loss.curvature_bound
@@ -84,17 +73,13 @@ def standardized_gram(objective, theta, mean, sigma, tau, floor):
 
 
 def coupled_gram(objective, theta, mean, sigma, tau, floor):
-    """The softmax Hessian in the standardised coordinates, classes coupled.
+    """The softmax Hessian in the standardised coordinates, classes coupled (dense ``X``).
 
     With ``S`` as in :func:`standardized_gram` and the class probabilities
-    ``q_i`` at ``theta``, returns the ``(K (d + 1), K (d + 1))`` matrix whose
-    block ``(k, l)`` is
-    ``S^T diag(w (q_k (delta_kl - q_l) + floor kappa (delta_kl - 1/K))) S``:
-    the Hessian of the loss (plus the floor times Böhning's bound), without the
-    penalty. Dense ``X`` only. It is summed as
-    ``sum_i w_i (diag(q_i) - q_i q_i^T) kron s_i s_i^T``: ``K + 1`` Gram
-    matrices of ``S`` for the diagonal and the floor, and one of the rows
-    ``q_i kron s_i`` (``K (d + 1)`` wide, in chunks of rows) for ``q q^T``.
+    ``q_i`` at ``theta``, the ``(K (d + 1), K (d + 1))`` matrix whose block
+    ``(k, l)`` is ``S^T diag(w (q_k (delta_kl - q_l) + floor kappa (delta_kl - 1/K))) S``
+    (the penalty left out), summed as ``K + 1`` Gram matrices of ``S`` and one of
+    the rows ``q_i kron s_i`` (``K (d + 1)`` wide, in chunks of rows) for ``q q^T``.
     """
     k, d = objective.n_outputs, objective.n_features
     p = d + 1

@@ -19,7 +19,7 @@ one row per logit or class and one column per sample.
 
 Both losses are the weighted cross-entropy ``-sum_k A_ik ln q_ik`` of a
 model distribution ``q_i`` given by the link function on the logits, and in
-both cases the gradient is the seed's "prediction error", weighted:
+both cases the gradient is the weighted prediction error
 ``dL/dz_ki = (sum_l A_li) * q_ki - A_ki``, which for a one-hot target reduces
 to ``s_i c_{y_i} (q_ki - [k = y_i]) / S``.
 """
@@ -127,12 +127,7 @@ class BinaryCrossEntropy:
 
     @staticmethod
     def margins(Z, target):
-        """Margin of the target class: ``z`` for the positive class, ``-z`` otherwise.
-
-        ``Z`` has shape (1, m), ``target`` the class index (0 or 1) of each
-        sample; the margin is positive exactly where the model's most probable
-        class is the target.
-        """
+        """Margin of the target class (0 or 1): ``z`` for the positive class, ``-z`` otherwise."""
         return np.where(target == 1, Z[0], -Z[0])
 
     @staticmethod
@@ -203,25 +198,7 @@ class MultinomialCrossEntropy:
 
     @staticmethod
     def loss_gradient(Z, A, total_weight, work=None):
-        """Summed loss and its gradient with respect to the logits.
-
-        Parameters
-        ----------
-        Z : ndarray of shape (K, m), float64
-            Raw logits; overwritten by the gradient, which is returned in it.
-        A : ndarray of shape (K, m)
-            Weighted targets.
-        total_weight : ndarray of shape (m,)
-            ``A.sum(axis=0)``, precomputed by the caller.
-        work : ndarray of shape (>= 2 * m,), optional
-            Scratch space reused across calls; allocated when not given.
-
-        Returns
-        -------
-        loss : float
-        dZ : ndarray of shape (K, m), float64
-            The array ``Z``.
-        """
+        """As :meth:`BinaryCrossEntropy.loss_gradient`, with ``Z`` and ``A`` of shape (K, m)."""
         m = Z.shape[1]
         zmax, sumexp = _scratch(work, 2, m)
         # Shifted log-sum-exp: no overflow for any finite logits. Written as
@@ -242,12 +219,7 @@ class MultinomialCrossEntropy:
 
     @staticmethod
     def margins(Z, target):
-        """Margin of the target class: its logit minus the largest other logit.
-
-        ``Z`` has shape (K, m), ``target`` the class index of each sample; the
-        margin is positive exactly where the target is the unique most
-        probable class.
-        """
+        """Margin of the target class: its logit minus the largest other logit, ``Z`` (K, m)."""
         columns = np.arange(Z.shape[1])
         own = Z[target, columns]
         others = Z.copy()
@@ -263,12 +235,7 @@ class MultinomialCrossEntropy:
 
     @staticmethod
     def curvature(Z):
-        """Diagonal of the Hessian per unit weight, ``q_k (1 - q_k)``, for ``Z`` of shape (K, m).
-
-        The diagonal of ``diag(q) - q q^T`` (the full matrix, which couples the
-        classes, is built from :meth:`probabilities` where the preconditioner
-        uses it).
-        """
+        """Diagonal of the Hessian per unit weight, ``q_k (1 - q_k)``, for ``Z`` of shape (K, m)."""
         q = MultinomialCrossEntropy.probabilities(Z)
         return q * (1.0 - q)
 

@@ -20,7 +20,7 @@ def l2_penalty_noise(alpha, W, eps):
 
 
 def rounding_noise(objective, theta):
-    """How far rounding can move ``J`` and each entry of ``grad J`` at ``theta``.
+    """``(f_noise, g_noise)``: how far rounding can move ``J`` and each entry of ``grad J``.
 
     For float64 data, a first-order error model (two passes over ``X``, like
     one evaluation): a logit is a sum of products, so it carries an absolute
@@ -41,16 +41,10 @@ def rounding_noise(objective, theta):
     instead, as the difference from the same evaluation in float64 (the float64
     model's noise added as its floor). Three passes over ``X``, only where a
     stall is suspected.
-
-    Returns
-    -------
-    f_noise : float
-    g_noise : ndarray, same layout as ``theta``
     """
-    eps64 = float(np.finfo(np.float64).eps)
+    f_floor, g_floor = _modelled(objective, theta)
     if objective.dtype == np.float64:
-        return _modelled(objective, theta, eps64)
-    f_floor, g_floor = _modelled(objective, theta, eps64)
+        return f_floor, g_floor
     f, g = objective.value_and_grad(theta)
     f64, g64 = _float64_value_and_grad(objective, theta)
     return abs(f - f64) + f_floor, np.abs(g - g64) + g_floor
@@ -78,8 +72,9 @@ def _float64_value_and_grad(objective, theta):
     return loss + penalty, grad
 
 
-def _modelled(objective, theta, eps):
-    """The first-order error model at unit roundoff ``eps`` (see :func:`rounding_noise`)."""
+def _modelled(objective, theta):
+    """The first-order error model of float64 arithmetic (see :func:`rounding_noise`)."""
+    eps = float(np.finfo(np.float64).eps)
     W, b = objective.unpack(theta)
     X = objective.X
     absW = np.abs(W).astype(X.dtype)
@@ -99,8 +94,8 @@ def _modelled(objective, theta, eps):
         weight = objective.total_weight[rows]
         loss, dZ = objective.loss.loss_gradient(Z.copy(), objective.A[:, rows], weight)
         f_noise += float(np.sum(np.abs(dZ) * delta)) + eps * abs(loss)
-        # The loss's own rounding in float64 (ln of a rounded sum: eps per unit weight).
-        f_noise += np.finfo(np.float64).eps * objective.loss.value_rounding * float(weight.sum())
+        # The loss's own rounding (ln of a rounded sum: eps per unit weight).
+        f_noise += eps * objective.loss.value_rounding * float(weight.sum())
         err = (objective.loss.residual_error(Z, delta) + 2.0 * eps) * weight
         if objective.sparse:
             _abs_sparse_backward(X, err, nW)

@@ -13,14 +13,12 @@ times the input, ``grad_W = X^T dZ + alpha W`` and ``grad_b = sum_i dZ_i``.
 Parameters are one flat float64 vector ``theta = [W.ravel(), b]`` with ``W`` of
 shape ``(n_outputs, n_features)``. Dense ``X`` is processed in blocks of rows so
 that each block is read from memory once per evaluation and stays in cache
-between the forward (``X W^T``) and backward (``X^T dZ``) products; float32
-blocks are promoted block by block, never ``X`` as a whole.
+between the forward (``X W^T``) and backward (``X^T dZ``) products.
 
-What the fit path needs of an objective beyond evaluation (column statistics,
-Gram matrices, rounding noise) lives in rooms of its own (:mod:`skce._columns`,
-:mod:`skce._gram`, :mod:`skce._noise`); :class:`Objective` declares the
-interface, which the chunked objective of :mod:`skce._dask` implements too.
-This module knows nothing of scikit-learn estimators.
+The sums over the rows that the fit path needs beyond evaluation are in
+:mod:`skce._columns`, :mod:`skce._gram` and :mod:`skce._noise`; :class:`Objective`
+declares the interface, which :mod:`skce._dask_objective` implements too. This
+module knows nothing of scikit-learn estimators.
 """
 
 import copy
@@ -226,10 +224,8 @@ class LinearObjective(LinearParameters):
     def with_alpha(self, alpha):
         """The same objective with the penalty ``alpha``: a copy that shares the data.
 
-        ``X``, the weighted targets, the row blocks, the work buffers and the
-        cached statistics (which do not depend on ``alpha``) are shared: a
-        regularisation path prepares them once and solves at many ``alpha``.
-        The copies share work buffers, so they are evaluated one at a time.
+        The data, work buffers and cached statistics are shared (a path prepares
+        them once), so the copies are evaluated one at a time.
         """
         other = copy.copy(self)
         other.alpha = float(alpha)
@@ -327,6 +323,11 @@ class LinearObjective(LinearParameters):
             out_W += dZx @ Xb
 
     # -- objective -------------------------------------------------------------
+    def _loss_gradient(self, rows, Wx, b):
+        """The loss of the block ``rows`` and its gradient in the logits (a work buffer)."""
+        Z = self.logits(rows, Wx, b, reuse=True)
+        return self.loss.loss_gradient(Z, self.A[:, rows], self.total_weight[rows], self._loss_work)
+
     def value_and_grad(self, theta):
         """Return ``(J(theta), grad J(theta))``."""
         Wx, b = self.logit_weights(theta)
@@ -334,16 +335,12 @@ class LinearObjective(LinearParameters):
         gW, gb = self.unpack(grad)
         loss = 0.0
         for rows in self.row_blocks:
-            Z = self.logits(rows, Wx, b, reuse=True)
-            block_loss, dZ = self.loss.loss_gradient(
-                Z, self.A[:, rows], self.total_weight[rows], self._loss_work
-            )
+            block_loss, dZ = self._loss_gradient(rows, Wx, b)
             loss += block_loss
             self.add_backward(rows, dZ, gW)
             if self.fit_intercept:
                 gb += dZ.sum(axis=1)
-        W = self.unpack(theta)[0]
-        penalty, penalty_grad = l2_penalty(self.alpha, W)
+        penalty, penalty_grad = l2_penalty(self.alpha, self.unpack(theta)[0])
         gW += penalty_grad
         return loss + penalty, grad
 
@@ -352,10 +349,7 @@ class LinearObjective(LinearParameters):
         Wx, b = self.logit_weights(theta)
         loss = 0.0
         for rows in self.row_blocks:
-            Z = self.logits(rows, Wx, b, reuse=True)
-            loss += self.loss.loss_gradient(
-                Z, self.A[:, rows], self.total_weight[rows], self._loss_work
-            )[0]
+            loss += self._loss_gradient(rows, Wx, b)[0]
         return loss + l2_penalty(self.alpha, self.unpack(theta)[0])[0]
 
     def separates(self, theta):
@@ -410,11 +404,9 @@ class LinearObjective(LinearParameters):
         """Lipschitz constant of ``grad J`` in the original coordinates.
 
         ``L = curvature_bound * lambda_max(X1^T diag(w) X1) + alpha`` with
-        ``w_i = sum_k A_ik``: the loss's curvature bound (1/4 for the logistic
-        loss, 1/2 for softmax by Böhning's bound) times the largest eigenvalue of
-        the weighted Gram matrix of ``[X, 1]`` (:func:`skce._gram.gram_eigenvalue`),
-        plus the penalty, added in full although the intercept is not
-        penalised, which keeps ``L`` an upper bound.
+        ``X1 = [X, 1]`` and ``w_i = sum_k A_ik`` (:func:`skce._gram.gram_eigenvalue`):
+        the penalty is added in full although the intercept is not penalised,
+        which keeps ``L`` an upper bound.
         """
         if not self.total_weight.any():
             return self.alpha  # no weighted row (a chunk of a chunked fit): no loss term

@@ -1,32 +1,24 @@
 """The fit plan: every choice a fit makes, decided once from the data and the parameters.
 
 A fit reads as: validate -> :func:`plan_fit` -> :func:`skce._fit.run` -> store.
-The plan says which coordinates the solver runs in (identity, the diagonal
-scaling or the full metric, shared between the classes or coupled), which
-columns are held constant, which rows the statistics and the start are taken
-over, when the metric is refreshed and where the solver starts. It is a small
-immutable object; a test can build one from a small objective and inspect it
-without fitting. docs/fit_plan.md lists the rules in a table.
-
-Every tuned constant of the fit path sits here, with a line on how it was
-measured. Any choice is exact: coordinates are a change of variables, a
-sample only sets the scaling, the metric and the starting point, so the
-optimum and the stopping rule (``max |grad_theta J| <= tol``) do not depend on
-the plan; only the time to reach them does.
+The plan, a small immutable :class:`FitPlan` that a test can inspect without
+fitting, holds every choice (docs/fit_plan.md lists the rules in a table), and
+every tuned constant of the fit path sits here, with a line on how it was
+measured. No choice changes the optimum or the stopping rule (``max
+|grad_theta J| <= tol``), only the time to reach them: coordinates are a change
+of variables, and a sample only sets the scaling, the metric and the start.
 """
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._columns import constant_columns
-from ._gram import coupled_cost_per_row
 from ._objective import LinearObjective, check_objective
 from ._sample import rows_of, stratified_rows
 from ._solvers import SOLVERS
 
-__all__ = ["PRECONDITIONERS", "FitPlan", "plan_fit", "stratified_rows"]
+__all__ = ["PRECONDITIONERS", "FitPlan", "plan_fit"]
 
 #: The values of the estimators' ``preconditioner`` parameter.
 PRECONDITIONERS = ("auto", "diagonal", "full")
@@ -157,11 +149,11 @@ def plan_fit(objective, *, solver, preconditioner="auto", warm=False, carried=Fa
     if full:
         n = objective.n_samples
         m = n if sample is None else sample.size
-        r = m if coupled_rows is None else coupled_rows.size
+        r = (m if coupled_rows is None else coupled_rows.size) if coupled else None
         first = CARRIED_ROUND if carried or start == "sample" else FIRST_ROUND
-        rounds = _rounds(first, objective, n, m, r if coupled else None)
+        rounds = _rounds(first, objective, n, m, r)
         if start == "sample":
-            sample_rounds = _rounds(FIRST_ROUND, objective, m, m, r if coupled else None)
+            sample_rounds = _rounds(FIRST_ROUND, objective, m, m, r)
     return FitPlan(
         "full" if full else "diagonal",
         coupled,
@@ -173,18 +165,6 @@ def plan_fit(objective, *, solver, preconditioner="auto", warm=False, carried=Fa
         rounds,
         sample_rounds,
     )
-
-
-def metric_rows(objective, plan):
-    """The objective over the rows the plan's metric is summed over."""
-    return rows_of(objective, plan.sample)
-
-
-def coupled_metric_rows(objective, plan):
-    """The objective over the rows of the plan's coupled metric, or None."""
-    if not plan.coupled:
-        return None
-    return rows_of(metric_rows(objective, plan), plan.coupled_rows)
 
 
 def _moments(objective):
@@ -239,7 +219,7 @@ def _coupled_metric(objective, sample):
     if k == 1 or not objective.fit_intercept or objective.sparse:
         return False, None
     m = objective.n_samples if sample is None else sample.size
-    per_row = coupled_cost_per_row(k, d)
+    per_row = _coupled_cost_per_row(k, d)
     if m * per_row <= COUPLED_METRIC_MAX_FLOPS:
         return True, None
     r = int(COUPLED_METRIC_MAX_FLOPS // per_row)
@@ -251,47 +231,29 @@ def _coupled_metric(objective, sample):
     return (True, positions) if misread.size == 0 else (False, None)
 
 
+def _coupled_cost_per_row(k, d):
+    """Multiply-adds per row of the class-coupled metric: ``K (K + 1) / 2`` Gram blocks."""
+    return k * (k + 1) / 2 * (d + 1) ** 2
+
+
 def _rounds(first, objective, n, metric_rows, coupled_rows):
-    """``(first, growth)`` of a metric refresh on ``n`` rows (cost model below)."""
-    cost = _refresh_evaluations(objective, n, metric_rows, coupled_rows)
-    return max(first, ROUND_PER_REFRESH * cost), ROUND_GROWTH
+    """``(first, growth)`` of a metric refresh of a fit on ``n`` rows.
 
-
-def _refresh_evaluations(objective, n, metric_rows, coupled_rows):
-    """What one metric refresh costs, in evaluations of the objective (a flop model).
-
-    An evaluation is two passes over ``X`` (``4 nnz K`` flops); a refresh is the
-    Gram matrix over the metric's rows (``K (K + 1) / 2`` of them when the
-    classes are coupled) and its Cholesky factorisation. Both carry a fixed
-    overhead of about a million flops (Python and temporaries), which dominates
-    on small data.
+    The first round lasts at least ``ROUND_PER_REFRESH`` times what one refresh
+    costs in evaluations of the objective, by a flop model: an evaluation is two
+    passes over ``X`` (``4 nnz K`` flops); a refresh is the Gram matrix over the
+    metric's rows (``K (K + 1) / 2`` of them when the classes are coupled) and its
+    Cholesky factorisation. Both carry a fixed overhead of about a million flops
+    (Python and temporaries), which dominates on small data.
     """
     d, k = objective.n_features, objective.n_outputs
     per_row = objective.nnz / max(objective.n_samples, 1) if objective.sparse else d
     evaluation = 4.0 * per_row * max(n, 1) * k
     if coupled_rows is not None:
         size = k * (d + 1)
-        refresh = 2 * coupled_rows * coupled_cost_per_row(k, d) + size**3 / 3
+        refresh = 2 * coupled_rows * _coupled_cost_per_row(k, d) + size**3 / 3
     else:
         refresh = metric_rows * (per_row + 1) * (d + 1) + (d + 1) ** 3 / 3
     overhead = 1e6
-    return (refresh + overhead) / (evaluation + overhead)
-
-
-def refresh_schedule(rounds):
-    """The iterations after which the metric is refreshed: ``due(k)`` for the loop."""
-    return _Schedule(*rounds)
-
-
-class _Schedule:
-    def __init__(self, first, growth):
-        self.length = first
-        self.growth = growth
-        self.next = math.ceil(first)
-
-    def due(self, k):
-        if k < self.next:
-            return False
-        self.length *= self.growth
-        self.next += math.ceil(self.length)
-        return True
+    cost = (refresh + overhead) / (evaluation + overhead)
+    return max(first, ROUND_PER_REFRESH * cost), ROUND_GROWTH

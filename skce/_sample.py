@@ -15,7 +15,7 @@ SAMPLE_SEED = 20261129
 SAMPLE_BLOCK_ROWS = 1024
 
 
-def stratified_rows(n, m, seed=SAMPLE_SEED):
+def stratified_rows(n, m):
     """About ``m`` of ``n`` rows, one drawn from each of ``m`` strata of consecutive rows.
 
     Sorted indices. Any stretch of more than two strata is represented in
@@ -27,7 +27,7 @@ def stratified_rows(n, m, seed=SAMPLE_SEED):
     """
     m = min(m, n)
     edges = np.arange(m + 1, dtype=np.intp) * n // m  # strictly increasing: m <= n
-    offsets = np.random.default_rng(seed).random(m) * np.diff(edges)
+    offsets = np.random.default_rng(SAMPLE_SEED).random(m) * np.diff(edges)
     return edges[:-1] + offsets.astype(np.intp)
 
 
