@@ -140,19 +140,14 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         Notes
         -----
         With a dask array ``X`` (the ``skce[dask]`` extra), ``X`` is never
-        gathered on the client: its chunks are computed once and kept on the
-        workers of the ``distributed`` client dask would use (or in this
-        process with dask's local schedulers); classes, weight totals, column
-        moments, metrics and every evaluation of ``J`` and its gradient are
-        sums of per-chunk partials, and the solver runs on the client on the
-        parameter vector. The optimum is the in-memory one. Differences: no
-        start from a row sample, and no class-coupled softmax metric where
-        in memory it would be summed over a row sample. ``X`` chunked by columns, ``y`` or
+        gathered on the client: its chunks are kept (or, with
+        ``dask.config.set({"skce.chunks": "recompute"})``, recomputed) on the
+        workers, every sum over rows is a sum of per-chunk partials, and the
+        optimum is the in-memory one. ``X`` chunked by columns, ``y`` or
         ``sample_weight`` chunked unlike ``X``, and rows with NaN or infinity
-        raise a ``ValueError`` that says what to change. For data larger than
-        the cluster's memory, ``dask.config.set({"skce.chunks": "recompute"})``
-        recomputes (e.g. reads) every chunk at every evaluation instead of
-        keeping it. See the "Scaling out" page of the documentation.
+        raise a ``ValueError`` that says what to change. See the "Scaling
+        out" page of the documentation (also for what differs from a fit in
+        memory).
         """
         if _is_dask_array(X):
             # Imported only for dask input: `import skce` and NumPy fits never import dask.

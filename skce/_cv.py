@@ -1,25 +1,15 @@
 """Cross-validated estimators: the class weights and ``alpha`` chosen in one fit.
 
 :class:`CrossValidatedMixin` turns an estimator of :mod:`skce.linear_model` into
-its cross-validated version (:class:`~skce.WeightedLogisticCECV`,
-:class:`~skce.SoftmaxCECV`). It computes what ``GridSearchCV`` over the class
+its cross-validated version. It computes what ``GridSearchCV`` over the class
 weight and ``alpha`` computes, with the same splits and scorers, in less time:
-
-- one task per (class weight, fold): the fold's data are validated and its
-  objective prepared once (weighted targets, column moments, curvature
-  bound: :meth:`BaseCrossEntropyClassifier._objective`);
-- within a task, the ``alphas`` from the largest to the smallest, each fit
-  warm-started from the previous one
-  (:meth:`BaseCrossEntropyClassifier._fit_path`), each scored on the test fold
-  as it is reached;
-- the tasks run through :class:`joblib.Parallel` (scikit-learn's wrapper, which
-  carries the configuration, such as metadata routing, to the workers), so
-  ``joblib.parallel_backend("dask")`` runs them on a dask cluster.
-
-The grid, the scores and the choice are laid out as ``GridSearchCV`` lays them
-out (``cv_results_``, ``best_index_``, ...), the candidates in the order of
-``ParameterGrid({"alpha": alphas, <weight>: weights})``, so that ties are broken
-the same way.
+one joblib task per (class weight, fold) prepares the fold's objective once and
+solves the ``alphas`` from the largest to the smallest, each fit warm-started
+from the previous one (:mod:`skce._cv_path`). The tasks run through
+scikit-learn's ``Parallel``, which carries the configuration (metadata routing)
+to the workers; under ``joblib.parallel_backend("dask")`` on a dask cluster. The
+results are laid out as ``GridSearchCV`` lays them out, the candidates in
+``ParameterGrid`` order, so that ties are broken the same way.
 """
 
 import numbers
