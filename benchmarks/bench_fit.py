@@ -79,7 +79,7 @@ def _logistic_labels(rng, logits):
 
 
 def make_scenarios(scale):
-    """The four scenarios of the benchmark; ``scale`` < 1 shrinks the sample counts."""
+    """The scenarios of the benchmark; ``scale`` < 1 shrinks the sample counts."""
     rng = np.random.RandomState(0)
     n = int(200_000 * scale)
     X = rng.randn(n, 100)
@@ -90,6 +90,12 @@ def make_scenarios(scale):
     # Imbalanced 1:20: the intercept puts about 1 positive in 21 samples.
     y = _logistic_labels(rng, X @ w - 3.9)
     yield Scenario("dense imbalanced 1:20", X, y, beta=20.0)
+
+    # Narrow and long: per-row arrays (targets, logits, class codes) weigh most
+    # against X here (issue 22, item 9: peak memory).
+    n_narrow = int(1_000_000 * scale)
+    Xn = rng.randn(n_narrow, 10)
+    yield Scenario("dense narrow d=10", Xn, _logistic_labels(rng, Xn @ rng.randn(10)))
 
     n_sparse = int(100_000 * scale)
     n_cols = max(2000, int(20_000 * scale))
