@@ -19,7 +19,7 @@ from ._convergence import warn_if_not_converged
 from ._fit import run
 from ._links import api_page_template
 from ._objective import LinearObjective, weighted_targets
-from ._plan import PRECONDITIONERS, plan_fit
+from ._plan import PRECONDITIONERS, SOLVER_CHOICES, plan_fit
 from ._solvers import SOLVERS
 from ._threads import limit_blas_threads
 
@@ -69,7 +69,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
-        "solver": [StrOptions(set(SOLVERS))],
+        "solver": [StrOptions(set(SOLVER_CHOICES))],
         "preconditioner": [StrOptions(set(PRECONDITIONERS))],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -277,12 +277,11 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             carried=previous is not None,
         )
         options = {}
-        if "learning_rate" in SOLVERS[self.solver].options:
+        if "learning_rate" in SOLVERS[plan.solver].options:
             options["learning_rate"] = self._learning_rate(objective)
         result, coords = run(
             plan,
             objective,
-            self.solver,
             theta0,
             tol=self.tol,
             max_iter=self.max_iter,
@@ -290,10 +289,10 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             previous=previous,
             **options,
         )
-        self._store_fit(objective, result, X, plan.coordinates)
+        self._store_fit(objective, result, X, plan)
         return coords
 
-    def _store_fit(self, objective, result, X, coordinates):
+    def _store_fit(self, objective, result, X, plan):
         """Store the fitted attributes of a solver ``result`` (``X`` gives the dtype)."""
         W, b = objective.unpack(result.x)
         self.coef_ = np.array(W, dtype=X.dtype)
@@ -308,7 +307,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         # every weighted sample correctly proves it (LinearObjective.separates).
         separable = bool(self.alpha == 0 and objective.separates(result.x))
         self.separable_ = separable
-        warn_if_not_converged(self, result, separable, coordinates)
+        warn_if_not_converged(self, result, separable, plan)
 
     def _initial_theta(self, objective):
         if self.warm_start and hasattr(self, "coef_"):

@@ -59,13 +59,16 @@ def _progress(history):
     return f"over its last {span} iterations the objective fell by {fell:.3g} of its value"
 
 
-def warn_if_not_converged(estimator, result, separable, coordinates):
+def warn_if_not_converged(estimator, result, separable, plan):
     """Emit one ConvergenceWarning when ``estimator``'s fit (``result``) is not an optimum.
 
-    ``coordinates`` are those the fit ran in (``"original"``, ``"diagonal"`` or
-    ``"full"``), which decide the advice when ``max_iter`` ended it.
+    ``plan`` is the fit's :class:`skce._plan.FitPlan`: the solver that ran
+    and the coordinates it ran in, which decide the advice when ``max_iter``
+    ended it.
     """
-    model = f"{type(estimator).__name__} (solver={estimator.solver!r})"
+    ran = f", ran {plan.solver!r}" if estimator.solver != plan.solver else ""
+    model = f"{type(estimator).__name__} (solver={estimator.solver!r}{ran})"
+    coordinates = plan.coordinates
     grad = f"max|gradient| = {result.grad_norm:.3g}"
     tol = f"tol = {estimator.tol:.3g}"
     if result.status == "max_iter":

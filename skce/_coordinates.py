@@ -35,6 +35,16 @@ class _ChangeOfVariables:
         """``J`` at ``u``."""
         return self.objective.value(self.to_theta(u))
 
+    def curvature_operator(self, u):
+        """``v -> H_u v``: the Hessian of ``J`` in the solver's coordinates at ``u``, times ``v``.
+
+        ``theta`` is affine in ``u`` (``theta = T u + theta(0)``), so ``H_u = T^T H_theta T``:
+        ``T v = to_theta(v) - to_theta(0)`` and ``T^T`` is :meth:`grad_to_u`.
+        """
+        hessian = self.objective.curvature_operator(self.to_theta(u))
+        origin = self.to_theta(np.zeros_like(u))
+        return lambda v: self.grad_to_u(hessian(self.to_theta(v) - origin))
+
     def on(self, objective):
         """The same change of variables for ``objective`` (same columns): a copy.
 

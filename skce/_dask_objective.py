@@ -92,6 +92,16 @@ class ChunkedObjective(LinearParameters):
         """Return ``J(theta)``."""
         return _sum(self._each("value", theta)) + l2_penalty(self.alpha, self.unpack(theta)[0])[0]
 
+    def curvature_operator(self, theta):
+        """``v -> H v`` at ``theta``: each product one map over the chunks (see LinearObjective)."""
+
+        def product(v):
+            out = _sum(self._each("hessian_product", theta, v))
+            self.unpack(out)[0][...] += self.alpha * self.unpack(v)[0]
+            return out
+
+        return product
+
     def rounding_noise(self, theta):
         """The sum of the chunks' rounding noise plus the penalty's (see LinearObjective)."""
         f_noise, g_noise = map(_sum, zip(*self._each("rounding_noise", theta), strict=True))

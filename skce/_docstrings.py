@@ -24,9 +24,15 @@ _ESTIMATOR_PARAMETERS = """\
     fit_intercept : bool, default=True
         Whether to fit the unpenalised intercept ``b``.
 
-    solver : {"bb", "agd", "lbfgs", "gd"}, default="bb"
-        The gradient-descent method:
+    solver : {"auto", "bb", "agd", "lbfgs", "newton", "gd"}, default="auto"
+        The method:
 
+        - ``"auto"``: ``"newton"`` on sparse ``X`` too wide for the full
+          metric (see ``preconditioner``), ``"bb"`` otherwise. On wide sparse
+          data (one-hot encodings of many levels, text) a first-order method
+          spends thousands of iterations on the last digits; truncated
+          Newton's cost falls sharply near the optimum. Where the full metric
+          pays, ``"bb"``'s steps in it are Newton-like at one gradient each.
         - ``"bb"``: gradient descent with Barzilai-Borwein step lengths and a
           non-monotone (Grippo-Lampariello-Lucidi) Armijo line search.
         - ``"agd"``: Nesterov-accelerated gradient descent with a backtracking
@@ -35,18 +41,24 @@ _ESTIMATOR_PARAMETERS = """\
         - ``"lbfgs"``: limited-memory BFGS with a backtracking line search, on
           the same objective and stopping rule; a quasi-Newton method, there
           for comparison.
+        - ``"newton"``: truncated Newton: each iteration solves the Newton
+          equations approximately by conjugate gradients on Hessian-vector
+          products (two passes over ``X`` each, like a gradient) and
+          backtracks from the unit step, the method of scikit-learn's
+          ``newton-cg``; in the coordinates below, so the conjugate gradients
+          are preconditioned by the diagonal scaling or the full metric.
         - ``"gd"``: textbook gradient descent with the constant step
           ``learning_rate``, in the original coordinates. Slow on ill-conditioned
           data; there for teaching and comparison.
 
-        ``"bb"``, ``"agd"`` and ``"lbfgs"`` run in implicitly standardised coordinates (an
-        exact change of variables equivalent to centring and scaling the
-        columns, without copying ``X``), so they are robust on raw, unscaled
-        features. All solvers minimise the same objective and stop by the same
-        rule.
+        ``"bb"``, ``"agd"``, ``"lbfgs"`` and ``"newton"`` run in implicitly
+        standardised coordinates (an exact change of variables equivalent to
+        centring and scaling the columns, without copying ``X``), so they are
+        robust on raw, unscaled features. All solvers minimise the same
+        objective and stop by the same rule.
 
     preconditioner : {"auto", "diagonal", "full"}, default="auto"
-        The change of variables ``"bb"``, ``"agd"`` and ``"lbfgs"`` run in
+        The change of variables the solvers other than ``"gd"`` run in
         (``"gd"`` ignores it):
 
         - ``"diagonal"``: implicitly centred and scaled columns (Jacobi
@@ -62,15 +74,19 @@ _ESTIMATOR_PARAMETERS = """\
           iterations on breast cancer and about 40 on digits, where
           ``"diagonal"`` hits ``max_iter``. It
           costs a ``(d + 1)^2`` Gram matrix per refresh (over the row
-          sample of large dense data: at most 16,384 rows) and two
+          sample of large dense data: at most 16,384 rows; for sparse ``X``
+          summed from its stored entries, ``nnz_i^2 / 2`` per row) and two
           triangular solves per evaluation. ``SoftmaxCE`` couples the classes in the metric when
-          ``K (d + 1)`` is small (raw iris, wine, digits), and otherwise
-          shares one metric between them.
-        - ``"auto"``: ``"full"`` for ``"bb"`` and ``"agd"`` on dense ``X``
-          with at most 200 features (where it was measured to pay),
-          ``"diagonal"`` otherwise: for sparse ``X`` (no row sampling, measured
-          slower) and for ``"lbfgs"`` (which keeps its own curvature pairs,
-          discarded at every refresh).
+          ``K (d + 1)`` is small (raw iris, wine, digits, a one-hot
+          pipeline's few columns), and otherwise shares one metric between
+          them. With ``"newton"`` the metric preconditions its conjugate
+          gradients.
+        - ``"auto"``: ``"full"`` for ``"bb"``, ``"agd"`` and ``"newton"`` on
+          dense ``X`` with at most 200 features, and on sparse ``X`` whose
+          ``(d + 1)^2`` is at most a quarter of its stored entries (one-hot
+          pipelines of a few categorical columns), where it was measured to
+          pay; ``"diagonal"`` otherwise, and for ``"lbfgs"`` (which keeps its
+          own curvature pairs, discarded at every refresh).
 
         All are exact changes of variables: the objective, its optimum and the
         stopping rule (``max |grad J| <= tol`` in the original coordinates) are

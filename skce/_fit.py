@@ -69,6 +69,7 @@ def solve(solver, coords, theta0, rounds, *, tol, max_iter, callback, learning_r
         # Relative rounding noise of the objective: logits are computed in X's dtype.
         "f_rtol": lambda: 16 * float(np.finfo(coords.objective.dtype).eps),
         "resolution": lambda: coords.resolution,
+        "curvature": lambda: coords.curvature_operator,
     }
     options = {name: makers[name]() for name in solver.options}
     if rounds is not None:
@@ -86,7 +87,7 @@ def solve(solver, coords, theta0, rounds, *, tol, max_iter, callback, learning_r
     return result
 
 
-def run(plan, objective, solver, theta0, *, tol, max_iter, callback=None, **kwargs):
+def run(plan, objective, theta0, *, tol, max_iter, callback=None, **kwargs):
     """Carry out ``plan``: ``(result, coordinates)``, ``result.x`` in the model's parameters.
 
     With ``plan.start == "sample"``, ``J`` is first minimised over the row
@@ -96,7 +97,7 @@ def run(plan, objective, solver, theta0, *, tol, max_iter, callback=None, **kwar
     iterations only. ``kwargs`` go to :func:`coordinates` (``previous``) and to
     the solver (``learning_rate``).
     """
-    entry = SOLVERS[solver]
+    entry = SOLVERS[plan.solver]
     learning_rate = kwargs.pop("learning_rate", None)
     theta_metric = theta0 if plan.start == "given" else None
     coords = coordinates(plan, objective, theta_metric, **kwargs)

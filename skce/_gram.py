@@ -19,10 +19,6 @@ __all__ = [
     "weighted_gram_matvec",
 ]
 
-#: Stored entries of sparse X per slice when a Gram matrix is summed: the
-#: temporary memory is a few slices and the ``d x d`` result.
-GRAM_CHUNK_ENTRIES = 1 << 16
-
 #: Up to this many parameters per output (features + intercept), dense data gets
 #: its Lipschitz constant from an exact eigen-decomposition of the Gram matrix;
 #: beyond it, and for sparse data, from Lanczos iterations.
@@ -62,7 +58,7 @@ def standardized_gram(objective, theta, mean, sigma, tau, floor):
             curvature = objective.loss.curvature(objective.logits(rows, Wx, b)).mean(axis=0)
             h = (curvature + floor * kappa) * w
         if objective.sparse:
-            _add_sparse_gram(objective.X, G, h, mean, sigma, tau)
+            G += _sparse_gram(objective, h[:, None], mean, sigma, tau)[0]
         else:
             # sqrt(h) S in one block-sized buffer: S^T diag(h) S = (sqrt(h) S)^T (sqrt(h) S).
             S = _standardized_rows(objective, rows, mean, sigma, tau)
@@ -85,6 +81,8 @@ def coupled_gram(objective, theta, mean, sigma, tau, floor):
     p = d + 1
     kappa = objective.loss.curvature_bound
     Wx, b = objective.logit_weights(theta)
+    if objective.sparse:
+        return _sparse_coupled_gram(objective, Wx, b, mean, sigma, tau, floor)
     M = np.zeros((k, p, k, p))
     G0 = np.zeros((p, p))
     QQ = np.zeros((k * p, k * p))
@@ -105,31 +103,107 @@ def coupled_gram(objective, theta, mean, sigma, tau, floor):
     return M
 
 
-def _add_sparse_gram(X, G, h, mean, sigma, tau, chunk=GRAM_CHUNK_ENTRIES):
-    """Add ``S^T diag(h) S`` for sparse ``X`` without densifying or copying it.
+def _sparse_coupled_gram(objective, Wx, b, mean, sigma, tau, floor):
+    """:func:`coupled_gram` for sparse ``X``: ``K (K + 1) / 2`` weighted Gram matrices.
 
-    ``(X - 1 mean^T)^T H (X - 1 mean^T) = X^T H X - mean s^T - s mean^T +
-    (sum h) mean mean^T`` with ``s = X^T h``. ``X^T H X`` is summed over slices
-    of about ``chunk`` stored entries (rows of CSR, columns of CSC).
+    Block ``(k, l)`` is ``S^T diag(h_kl) S`` with the weights
+    ``h_kl = w (q_k (delta_kl - q_l) + floor kappa (delta_kl - 1/K))``, all
+    summed in one product with the pair matrix (:func:`_sparse_gram`).
     """
-    d = X.shape[1]
-    h = np.ascontiguousarray(h)
-    XtHX = np.zeros((d, d))
-    for start, stop in major_slices(X, chunk):
-        if X.format == "csr":
-            part = X[start:stop]
-            XtHX += (part.T @ sp.diags(h[start:stop]) @ part).toarray()
-        else:
-            # Columns start:stop of X^T H X = X^T (H X[:, start:stop]).
-            XtHX[:, start:stop] += (X.T @ (sp.diags(h) @ X[:, start:stop])).toarray()
-    s = np.asarray(X.T @ h).ravel()
-    total = float(h.sum())
-    block = XtHX - np.outer(mean, s) - np.outer(s, mean) + total * np.outer(mean, mean)
-    G[:d, :d] += block / np.outer(sigma, sigma)
-    col = (s - total * mean) / sigma / tau
-    G[:d, d] += col
-    G[d, :d] += col
-    G[d, d] += total / tau**2
+    k, p = objective.n_outputs, objective.n_features + 1
+    kappa = objective.loss.curvature_bound
+    q = objective.loss.probabilities(objective.logits(slice(None), Wx, b))
+    w = objective.total_weight
+    blocks = [(j, m) for j in range(k) for m in range(j, k)]
+    H = np.empty((objective.n_samples, len(blocks)))
+    for c, (j, m) in enumerate(blocks):
+        H[:, c] = w * (q[j] * ((j == m) - q[m]) + floor * kappa * ((j == m) - 1.0 / k))
+    grams = _sparse_gram(objective, H, mean, sigma, tau)
+    M = np.zeros((k, p, k, p))
+    for (j, m), block in zip(blocks, grams, strict=True):
+        M[j, :, m, :] = block
+        M[m, :, j, :] = block.T
+    return M.reshape(k * p, k * p)
+
+
+#: Products ``x_ij x_il`` per piece of the pair matrix (:func:`_pair_pieces`): the
+#: build's temporaries are about 60 bytes per product, so a piece stays near 4 MB
+#: whatever the data's size.
+PAIR_PIECE = 1 << 16
+
+
+def _pair_pieces(X):
+    """The pair matrix of sparse ``X``, one piece of consecutive rows at a time.
+
+    Yields ``(rows, E)``: for the rows ``rows``, ``E`` is CSR of shape
+    ``(rows, d^2)`` whose row ``i`` holds every product ``x_ij x_il`` (``j <= l``)
+    of two stored entries of row ``i``, in column ``j d + l``. Then the upper
+    triangle of ``X^T diag(h) X`` is ``E^T h``: ``sum_i nnz_i (nnz_i + 1) / 2``
+    multiply-adds, not ``d^2`` per row. The pieces are built where they are
+    used, not kept: together they are several times the size of ``X``.
+    """
+    Xr = X
+    n, d = Xr.shape
+    widths = np.diff(Xr.indptr).astype(np.int64)
+    pairs = widths * (widths + 1) // 2
+    ends = np.cumsum(pairs)
+    start = 0
+    while start < n:
+        done = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, done + PAIR_PIECE, side="right")))
+        lo, hi = Xr.indptr[start], Xr.indptr[stop]
+        w = widths[start:stop]
+        # Entry e at place t of its row pairs with the entries t .. w - 1 of the row.
+        place = np.arange(hi - lo) - np.repeat(Xr.indptr[start:stop] - lo, w)
+        count = np.repeat(w, w) - place
+        first = np.repeat(np.arange(lo, hi), count)
+        second = first + (np.arange(first.size) - np.repeat(np.cumsum(count) - count, count))
+        j, m = Xr.indices[first], Xr.indices[second]
+        key = np.minimum(j, m).astype(np.int64) * d + np.maximum(j, m)
+        values = Xr.data[first].astype(np.float64) * Xr.data[second]
+        indptr = np.concatenate([[0], np.cumsum(pairs[start:stop])])
+        yield slice(start, stop), sp.csr_matrix((values, key, indptr), shape=(stop - start, d * d))
+        start = stop
+
+
+def _sparse_gram(objective, H, mean, sigma, tau):
+    """``S^T diag(H[:, c]) S`` for each column ``c`` of ``H`` (sparse ``X``): (m, d + 1, d + 1).
+
+    ``X^T H X`` from the pair matrix, then the centring and scaling:
+    ``(X - 1 mean^T)^T H (X - 1 mean^T) = X^T H X - mean s^T - s mean^T +
+    (sum h) mean mean^T`` with ``s = X^T h``.
+    """
+    X, d = objective.X, objective.n_features
+    m = H.shape[1]
+    if X.format == "csr":
+        upper = np.zeros((d * d, m))
+        for rows, E in _pair_pieces(X):
+            upper += E.T @ H[rows]
+        upper = upper.T.reshape(m, d, d)
+        diagonal = np.arange(d)
+        XtHX = upper + upper.transpose(0, 2, 1)
+        XtHX[:, diagonal, diagonal] = upper[:, diagonal, diagonal]
+    else:
+        # CSC has no rows to pair (a CSR copy would double X): columns a:b of
+        # X^T H X are X^T (H X[:, a:b]), over slices of about PAIR_PIECE entries.
+        XtHX = np.zeros((m, d, d))
+        Xt = X.T
+        for a, b in major_slices(X, PAIR_PIECE):
+            for c in range(m):
+                XtHX[c, :, a:b] = (Xt @ (sp.diags(H[:, c]) @ X[:, a:b])).toarray()
+    s = np.asarray(X.T @ H).T  # (m, d)
+    total = H.sum(axis=0)
+    out = np.empty((m, d + 1, d + 1))
+    scale = np.outer(sigma, sigma)
+    for c in range(m):
+        block = XtHX[c] - np.outer(mean, s[c]) - np.outer(s[c], mean)
+        block += total[c] * np.outer(mean, mean)
+        out[c, :d, :d] = block / scale
+        col = (s[c] - total[c] * mean) / sigma / tau
+        out[c, :d, d] = col
+        out[c, d, :d] = col
+        out[c, d, d] = total[c] / tau**2
+    return out
 
 
 def weighted_gram_matvec(objective, v):

@@ -82,9 +82,10 @@ class SolverResult:
 class Evaluations:
     """The objective as the step rules see it, counting every call."""
 
-    def __init__(self, fun, value=None):
+    def __init__(self, fun, value=None, curvature=None):
         self._fun = fun
         self._value = value if value is not None else (lambda z: fun(z)[0])
+        self._curvature = curvature
         self.count = 0
 
     def value_and_grad(self, x):
@@ -94,6 +95,16 @@ class Evaluations:
     def value(self, x):
         self.count += 1
         return self._value(x)
+
+    def curvature(self, x):
+        """``v -> H v`` at ``x``; each product counts as an evaluation (it costs one)."""
+        product = self._curvature(x)
+
+        def counted(v):
+            self.count += 1
+            return product(v)
+
+        return counted
 
 
 class BestPoint:
@@ -162,7 +173,18 @@ def check_finite(f, g, where):
 
 
 def minimise(
-    rule, fun, x0, *, tol, max_iter, grad_norm, callback, value=None, resolution=None, refresh=None
+    rule,
+    fun,
+    x0,
+    *,
+    tol,
+    max_iter,
+    grad_norm,
+    callback,
+    value=None,
+    resolution=None,
+    refresh=None,
+    curvature=None,
 ):
     """Run a step rule until the stopping test, ``max_iter`` or a stall.
 
@@ -195,6 +217,10 @@ def minimise(
         As for the public solvers (:mod:`skce._solvers`).
     value : callable, optional
         Loss-only function for the rules that need one (``evals.value``).
+    curvature : callable, optional
+        ``curvature(x) -> (v -> H v)``, Hessian-vector products at ``x``, for the
+        rules that need them (``evals.curvature``); each product counts as an
+        evaluation.
     resolution : callable, optional
         ``resolution(x, g) -> (f_noise, ratio)``: the absolute rounding noise of
         ``f`` at ``x`` and the largest ratio of a gradient entry to its rounding
@@ -212,7 +238,7 @@ def minimise(
     -------
     SolverResult
     """
-    evals = Evaluations(fun, value)
+    evals = Evaluations(fun, value, curvature)
     x = np.array(x0, dtype=np.float64)
     f, g = evals.value_and_grad(x)
     check_finite(f, g, "at the starting point")

@@ -141,6 +141,16 @@ class BinaryCrossEntropy:
         return e / (1.0 + e) ** 2
 
     @staticmethod
+    def hessian_state(Z):
+        """What :meth:`hessian_product` needs of the logits ``Z`` (1, m): ``p (1 - p)``."""
+        return BinaryCrossEntropy.curvature(Z)
+
+    @staticmethod
+    def hessian_product(state, V):
+        """``d²l/dz² V`` per unit weight: ``p (1 - p) V`` for logit directions ``V`` (1, m)."""
+        return state * V
+
+    @staticmethod
     def residual_error(Z, delta):
         """Error of ``dl/dz`` per unit weight from logit errors ``delta``: ``p (1 - p) delta``."""
         return BinaryCrossEntropy.curvature(Z) * delta
@@ -238,6 +248,18 @@ class MultinomialCrossEntropy:
         """Diagonal of the Hessian per unit weight, ``q_k (1 - q_k)``, for ``Z`` of shape (K, m)."""
         q = MultinomialCrossEntropy.probabilities(Z)
         return q * (1.0 - q)
+
+    @staticmethod
+    def hessian_state(Z):
+        """What :meth:`hessian_product` needs of the logits ``Z`` (K, m): the probabilities."""
+        return MultinomialCrossEntropy.probabilities(Z)
+
+    @staticmethod
+    def hessian_product(q, V):
+        """``(diag(q_i) - q_i q_i^T) v_i`` per sample: the Hessian per unit weight times ``V``."""
+        out = q * V
+        out -= q * out.sum(axis=0)
+        return out
 
     @staticmethod
     def residual_error(Z, delta):

@@ -124,6 +124,7 @@ class Objective(Protocol):
 
     def value_and_grad(self, theta): ...
     def value(self, theta): ...
+    def curvature_operator(self, theta): ...
     def unpack(self, theta): ...
     def pack(self, W, b): ...
     def with_alpha(self, alpha): ...
@@ -315,10 +316,15 @@ class LinearObjective(LinearParameters):
             dZx[:] = dZ
         else:
             dZx = dZ.astype(self.dtype)
-        if k == 1:
-            out_W[0] += np.asarray(Xb.T @ dZx[0]).ravel()
-        elif self.sparse:
-            out_W += np.asarray(Xb.T @ dZx.T).T
+        if self.sparse:
+            # One transposed view, kept: scipy checks a new one's format at every call.
+            Xt = self.cached("transpose", lambda: Xb.T)
+            if k == 1:
+                out_W[0] += Xt @ dZx[0]
+            else:
+                out_W += np.asarray(Xt @ dZx.T).T
+        elif k == 1:
+            out_W[0] += Xb.T @ dZx[0]
         else:
             out_W += dZx @ Xb
 
@@ -351,6 +357,44 @@ class LinearObjective(LinearParameters):
         for rows in self.row_blocks:
             loss += self._loss_gradient(rows, Wx, b)[0]
         return loss + l2_penalty(self.alpha, self.unpack(theta)[0])[0]
+
+    def curvature_operator(self, theta):
+        """``v -> H v``: the Hessian of ``J`` at ``theta`` times a direction ``v`` (flat).
+
+        The loss's curvature at ``theta``'s logits is computed once; each
+        product is then two passes over ``X`` (``X V^T + c`` and ``X^T dZ``), the
+        cost of a gradient, as truncated Newton methods use it::
+
+            H v = [X^T dZ + alpha V, sum_i dZ_i]   with   dZ_i = w_i H_i(z_i) (x_i V^T + c)
+
+        ``H_i`` the loss's Hessian per unit weight in the logits, ``w_i`` the row's
+        total weight (the intercept is not penalised).
+        """
+        Wx, b = self.logit_weights(theta)
+        # The curvature per row and output, weighted: H_i(z_i) w_i (its state, for softmax).
+        states = [
+            (self.loss.hessian_state(self.logits(rows, Wx, b)), self.total_weight[rows])
+            for rows in self.row_blocks
+        ]
+
+        def product(v):
+            Vx, c = self.logit_weights(v)
+            out = np.zeros_like(v)
+            oW, ob = self.unpack(out)
+            for rows, (state, weight) in zip(self.row_blocks, states, strict=True):
+                dZ = self.loss.hessian_product(state, self.logits(rows, Vx, c))
+                dZ *= weight
+                self.add_backward(rows, dZ, oW)
+                if self.fit_intercept:
+                    ob += dZ.sum(axis=1)
+            oW += self.alpha * self.unpack(v)[0]
+            return out
+
+        return product
+
+    def hessian_product(self, theta, v):
+        """``H v`` at ``theta``, the curvature computed afresh (one chunk of a chunked fit)."""
+        return self.curvature_operator(theta)(v)
 
     def separates(self, theta):
         """Whether ``theta`` classifies every weighted training sample strictly right.

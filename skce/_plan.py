@@ -18,10 +18,13 @@ from ._objective import LinearObjective, check_objective
 from ._sample import rows_of, stratified_rows
 from ._solvers import SOLVERS
 
-__all__ = ["PRECONDITIONERS", "FitPlan", "plan_fit"]
+__all__ = ["PRECONDITIONERS", "SOLVER_CHOICES", "FitPlan", "plan_fit"]
 
 #: The values of the estimators' ``preconditioner`` parameter.
 PRECONDITIONERS = ("auto", "diagonal", "full")
+
+#: The values of the estimators' ``solver`` parameter: ``"auto"`` and every solver.
+SOLVER_CHOICES = ("auto", *SOLVERS)
 
 #: Dense data in memory with more rows than this gets one row sample, from which
 #: the column moments, the metric and the starting point are taken: below it a
@@ -50,6 +53,13 @@ SAMPLE_RTOL = 1e-2
 #: Gram matrix (``d^2`` per row) costs more than the iterations it saves. Sparse
 #: data keeps the diagonal scaling: 2-45x slower with the full metric at 150-200.
 FULL_METRIC_MAX_FEATURES = 200
+
+#: Sparse data gets the full metric where ``(d + 1)^2`` is at most this fraction
+#: of its stored entries: its Gram matrix costs ``nnz_i^2 / 2`` per row (the pair
+#: matrix, :mod:`skce._gram`), whatever ``d``, but every evaluation solves two
+#: triangular systems of ``(d + 1)^2`` per output, against ``4 nnz`` for the
+#: passes over ``X``. (To be measured.)
+SPARSE_FULL_METRIC_SHARE = 0.25
 
 #: Softmax gets the class-coupled metric summed over at most this many
 #: multiply-adds per refresh (rows x K(K+1)/2 x (d+1)^2). Measured on softmax
@@ -81,6 +91,9 @@ class FitPlan:
 
     Attributes
     ----------
+    solver : str
+        The solver that runs (``solver="auto"`` resolved), a name of
+        :data:`skce._solvers.SOLVERS`.
     coordinates : {"original", "diagonal", "full"}
         The change of variables the solver runs in (:mod:`skce._coordinates`).
     coupled : bool
@@ -106,6 +119,7 @@ class FitPlan:
         each next one. None: no refresh.
     """
 
+    solver: str
     coordinates: str
     coupled: bool = False
     sample: np.ndarray = None
@@ -125,7 +139,7 @@ def plan_fit(objective, *, solver, preconditioner="auto", warm=False, carried=Fa
     objective : Objective
         The function to minimise (its data: shape, sparsity, rows).
     solver : str
-        A name of :data:`skce._solvers.SOLVERS`.
+        ``"auto"`` or a name of :data:`skce._solvers.SOLVERS`.
     preconditioner : {"auto", "diagonal", "full"}
     warm : bool
         Whether the fit starts from given parameters.
@@ -133,14 +147,19 @@ def plan_fit(objective, *, solver, preconditioner="auto", warm=False, carried=Fa
         Whether the full metric comes from the previous fit of a path.
     """
     check_objective(objective)
+    metric_pays = _full_metric_pays(objective)
+    if solver == "auto":
+        # Where the full metric pays, bb's steps in it are Newton-like at one
+        # gradient each; elsewhere, on sparse data, a first-order method spends
+        # thousands of iterations on the last digits, and truncated Newton's
+        # cost falls sharply near the optimum (docs/solvers.md: InstEval one-hot
+        # at alpha 1e-6, 7 iterations against 2,915). Dense data keeps bb.
+        solver = "newton" if objective.sparse and not metric_pays else "bb"
     entry = SOLVERS[solver]
     if entry.coordinates == "original":
-        return FitPlan("original", start="given" if warm else "zero")
+        return FitPlan(solver, "original", start="given" if warm else "zero")
     full = preconditioner == "full" or (
-        preconditioner == "auto"
-        and entry.refreshed_metric
-        and not objective.sparse
-        and objective.n_features <= FULL_METRIC_MAX_FEATURES
+        preconditioner == "auto" and entry.refreshed_metric and metric_pays
     )
     sample, moments, constant = _row_sample(objective)
     coupled, coupled_rows = _coupled_metric(objective, sample) if full else (False, None)
@@ -155,6 +174,7 @@ def plan_fit(objective, *, solver, preconditioner="auto", warm=False, carried=Fa
         if start == "sample":
             sample_rounds = _rounds(FIRST_ROUND, objective, m, m, r)
     return FitPlan(
+        solver,
         "full" if full else "diagonal",
         coupled,
         sample,
@@ -165,6 +185,14 @@ def plan_fit(objective, *, solver, preconditioner="auto", warm=False, carried=Fa
         rounds,
         sample_rounds,
     )
+
+
+def _full_metric_pays(objective):
+    """Whether the full metric was measured to pay on ``objective``'s data (see the constants)."""
+    d = objective.n_features
+    if objective.sparse:
+        return (d + 1) ** 2 <= SPARSE_FULL_METRIC_SHARE * objective.nnz
+    return d <= FULL_METRIC_MAX_FEATURES
 
 
 def _moments(objective):
@@ -216,10 +244,10 @@ def _coupled_metric(objective, sample):
     column (data in memory); otherwise the classes share one metric.
     """
     k, d = objective.n_outputs, objective.n_features
-    if k == 1 or not objective.fit_intercept or objective.sparse:
+    if k == 1 or not objective.fit_intercept:
         return False, None
     m = objective.n_samples if sample is None else sample.size
-    per_row = _coupled_cost_per_row(k, d)
+    per_row = _coupled_cost_per_row(k, _row_width(objective))
     if m * per_row <= COUPLED_METRIC_MAX_FLOPS:
         return True, None
     r = int(COUPLED_METRIC_MAX_FLOPS // per_row)
@@ -231,9 +259,16 @@ def _coupled_metric(objective, sample):
     return (True, positions) if misread.size == 0 else (False, None)
 
 
-def _coupled_cost_per_row(k, d):
+def _row_width(objective):
+    """Entries per row that a Gram matrix multiplies: stored ones (sparse) or every column."""
+    if objective.sparse:
+        return objective.nnz / max(objective.n_samples, 1)
+    return objective.n_features
+
+
+def _coupled_cost_per_row(k, width):
     """Multiply-adds per row of the class-coupled metric: ``K (K + 1) / 2`` Gram blocks."""
-    return k * (k + 1) / 2 * (d + 1) ** 2
+    return k * (k + 1) / 2 * (width + 1) ** 2
 
 
 def _rounds(first, objective, n, metric_rows, coupled_rows):
@@ -247,11 +282,11 @@ def _rounds(first, objective, n, metric_rows, coupled_rows):
     (Python and temporaries), which dominates on small data.
     """
     d, k = objective.n_features, objective.n_outputs
-    per_row = objective.nnz / max(objective.n_samples, 1) if objective.sparse else d
+    per_row = _row_width(objective)
     evaluation = 4.0 * per_row * max(n, 1) * k
     if coupled_rows is not None:
         size = k * (d + 1)
-        refresh = 2 * coupled_rows * _coupled_cost_per_row(k, d) + size**3 / 3
+        refresh = 2 * coupled_rows * _coupled_cost_per_row(k, per_row) + size**3 / 3
     else:
         refresh = metric_rows * (per_row + 1) * (d + 1) + (d + 1) ** 3 / 3
     overhead = 1e6

@@ -14,7 +14,14 @@ import numpy as np
 
 from ._loop import NOISE_ALLOWANCES, PATIENCE, BestPoint, LastPoint
 
-__all__ = ["Accelerated", "BarzilaiBorwein", "ConstantStep", "LearningRateError", "QuasiNewton"]
+__all__ = [
+    "Accelerated",
+    "BarzilaiBorwein",
+    "ConstantStep",
+    "LearningRateError",
+    "QuasiNewton",
+    "TruncatedNewton",
+]
 
 _EPS = np.finfo(np.float64).eps
 
@@ -269,18 +276,10 @@ class QuasiNewton(_Guarded):
 
     def step(self, k, x, f, g, evals):
         d, slope = self._direction(g)
-        dmax = max_abs(d)
-        xmax = max_abs(x)
-        noise = self.f_rtol * abs(f)
-        lam = 1.0
-        while True:
-            x_new = x + lam * d
-            f_new, g_new = evals.value_and_grad(x_new)
-            if np.isfinite(f_new) and f_new <= f + 1e-4 * lam * slope + noise:
-                break
-            lam *= 0.5 if np.isfinite(f_new) else 0.1
-            if _negligible(lam * dmax, xmax):
-                return None
+        found = _backtrack(x, f, d, slope, self.f_rtol * abs(f), evals)
+        if found is None:
+            return None
+        x_new, f_new, g_new = found
         s = x_new - x
         yv = g_new - g
         sy = float(s @ yv)
@@ -289,4 +288,99 @@ class QuasiNewton(_Guarded):
         # (gradients fading towards 0 on separable data can underflow it).
         if sy > _EPS * yy and yy > 0.0:
             self.pairs.append((s, yv, 1.0 / sy))
+        return Step(x_new, f_new, g_new, f_new)
+
+
+def _backtrack(x, f, d, slope, noise, evals):
+    """Armijo backtracking along ``d`` from the unit step: ``(x, f, g)`` or ``None`` on a stall.
+
+    A trial point is accepted when ``f(x + lam d) <= f + 1e-4 lam slope + noise``
+    (``slope = g.d < 0``); ``lam`` halves (a tenth where ``f`` is not finite).
+    """
+    dmax = max_abs(d)
+    xmax = max_abs(x)
+    lam = 1.0
+    while True:
+        x_new = x + lam * d
+        f_new, g_new = evals.value_and_grad(x_new)
+        if np.isfinite(f_new) and f_new <= f + 1e-4 * lam * slope + noise:
+            return x_new, f_new, g_new
+        lam *= 0.5 if np.isfinite(f_new) else 0.1
+        if _negligible(lam * dmax, xmax):
+            return None
+
+
+def conjugate_gradient(product, b, atol, max_steps, enough=None):
+    """Approximate solution of ``H d = b`` by conjugate gradients from ``d = 0``.
+
+    ``product(v) = H v`` for a symmetric positive semi-definite ``H``. Stops when
+    the residual ``r = b - H d`` has ``||r|| <= atol`` or ``enough(r)`` is true,
+    after ``max_steps`` products, or where a direction has no positive
+    curvature (``H`` singular along it: ``alpha = 0`` on collinear columns);
+    ``d`` then is the last iterate, a descent direction for ``-b`` the gradient
+    (Nocedal & Wright, *Numerical Optimization*, algorithm 7.1). Returns
+    ``(d, products)``.
+    """
+    d = np.zeros_like(b)
+    r = b.copy()
+    p = r.copy()
+    rr = float(r @ r)
+    for j in range(1, max_steps + 1):
+        Hp = product(p)
+        curvature = float(p @ Hp)
+        if not curvature > 0:
+            return (d if j > 1 else b.copy()), j
+        step = rr / curvature
+        d += step * p
+        r -= step * Hp
+        rr_new = float(r @ r)
+        if np.sqrt(rr_new) <= atol or (enough is not None and enough(r)):
+            return d, j
+        p *= rr_new / rr
+        p += r
+        rr = rr_new
+    return d, max_steps
+
+
+class TruncatedNewton(_Guarded):
+    """Newton directions from conjugate gradients on curvature products, under Armijo backtracking.
+
+    At ``x`` the direction solves ``H d = -g`` to the relative residual
+    ``eta = min(FORCING_MAX, sqrt(||g||))`` (a forcing sequence that makes the
+    convergence superlinear, Dembo, Eisenstat & Steihaug 1982; ``||g||`` in the
+    solver's well-scaled coordinates, where it is at most about 1 at the start),
+    at most ``max_products`` curvature products; the unit step is tried first.
+    The residual ``r`` of the equations is the gradient the unit step would
+    leave on the quadratic model: the solve also stops once its stopping
+    measure ``grad_norm(r)`` is below ``tol / 2`` (more digits would be spent
+    past the stopping rule; measured on InstEval one-hot, alpha 1e-6: the last
+    iteration's products fall from 244 to ...).
+    """
+
+    #: Reported to the callback: the trial step of the line search is always 1.
+    step_length = 1.0
+
+    #: The largest relative residual of the Newton equations.
+    FORCING_MAX = 0.5
+
+    def __init__(self, max_products, f_rtol, grad_norm=max_abs, tol=0.0):
+        super().__init__(f_rtol)
+        self.max_products = max_products
+        self.enough = lambda r: grad_norm(r) <= 0.5 * tol
+
+    def start(self, x, f, g):
+        pass
+
+    def step(self, k, x, f, g, evals):
+        gnorm = float(np.sqrt(g @ g))
+        eta = min(self.FORCING_MAX, np.sqrt(gnorm))
+        product = evals.curvature(x)
+        d, _ = conjugate_gradient(product, -g, eta * gnorm, self.max_products, self.enough)
+        slope = float(g @ d)
+        if not slope < 0:
+            d, slope = -g, -(gnorm**2)
+        found = _backtrack(x, f, d, slope, self.f_rtol * abs(f), evals)
+        if found is None:
+            return None
+        x_new, f_new, g_new = found
         return Step(x_new, f_new, g_new, f_new)

@@ -713,7 +713,7 @@ def test_numeric_columns_are_parsed_exactly():
     [
         ("alpha", -1.0, ["'alpha' parameter of WeightedLogisticCE", "Got -1.0"]),
         ("max_iter", 0, ["'max_iter' parameter of WeightedLogisticCE", "Got 0"]),
-        ("solver", "newton", ["'solver' parameter of WeightedLogisticCE", "'newton'"]),
+        ("solver", "sgd", ["'solver' parameter of WeightedLogisticCE", "'sgd'"]),
         ("label_smoothing", 1.0, ["'label_smoothing' parameter", "Got 1.0"]),
         ("beta", "huge", ["'beta' parameter of WeightedLogisticCE", "'huge'"]),
         ("gamma", 1.0, ["Invalid parameter 'gamma'"]),

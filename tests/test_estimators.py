@@ -504,7 +504,7 @@ def test_one_class_target_is_refused(estimator):
         {"beta": -1.0},
         {"beta": "auto"},
         {"alpha": -1.0},
-        {"solver": "newton"},
+        {"solver": "sgd"},
         {"learning_rate": 0.0},
         {"tol": -1.0},
         {"max_iter": 0},

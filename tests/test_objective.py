@@ -523,16 +523,22 @@ def _direct_standardized_gram(obj, theta, mean, sigma, tau, floor):
 @pytest.mark.parametrize("loss, k", [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
 @pytest.mark.parametrize("sparse", [False, "csr", "csc"])
 @pytest.mark.parametrize("chunk", [1 << 16, 7])
-def test_standardized_gram_matches_its_definition(loss, k, sparse, chunk):
-    # chunk=7: the sparse sum runs over many slices of rows (CSR) or columns (CSC)
-    # of about `chunk` stored entries; dense X over many row blocks.
+def test_standardized_gram_matches_its_definition(loss, k, sparse, chunk, monkeypatch):
+    # chunk=7: the sparse sum runs over many pieces of the pair matrix (about
+    # `chunk` products x_ij x_il each; CSC: column slices of about `chunk`
+    # entries); dense X over many row blocks.
+    monkeypatch.setattr(_gram, "PAIR_PIECE", chunk)
     obj, theta, _ = _problem(
         loss, k=k, sparse=bool(sparse), n=60, block_rows=16 if chunk < 60 else None
     )
     if sparse:
         obj = LinearObjective(obj.loss, obj.X.asformat(sparse), obj.A, obj.alpha)
-        slices = len(list(_columns.major_slices(obj.X, chunk)))
-        assert (slices > 2) == (chunk < 60)
+        pieces = (
+            list(_gram._pair_pieces(obj.X))
+            if sparse == "csr"
+            else list(_columns.major_slices(obj.X, chunk))
+        )
+        assert (len(pieces) > 2) == (chunk < 60)
     else:
         assert (len(obj.row_blocks) > 2) == (chunk < 60)
     rng = np.random.RandomState(3)
@@ -547,11 +553,6 @@ def test_standardized_gram_matches_its_definition(loss, k, sparse, chunk):
     S = np.column_stack([(X - mean) / sigma, np.full(X.shape[0], 1.0 / tau)])
     h = obj.loss.curvature_bound * obj.total_weight
     np.testing.assert_allclose(G0, S.T @ (h[:, None] * S), rtol=1e-10, atol=1e-12)
-    if sparse:
-        # The sparse sum itself, slice by slice.
-        G1 = np.zeros_like(G0)
-        _gram._add_sparse_gram(obj.X, G1, h, mean, sigma, tau, chunk=chunk)
-        np.testing.assert_allclose(G1, S.T @ (h[:, None] * S), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -752,3 +753,48 @@ def test_constant_columns_read_from_sample_moments_are_checked_on_every_row(base
     mask, values, misread = constant_columns(obj, *obj.column_moments())
     np.testing.assert_array_equal(mask, [False, True, False, False])
     assert misread.size == 0
+
+
+# -- curvature products (truncated Newton) and the sparse metrics ---------------------
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize(("loss", "k"), [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
+def test_curvature_products_are_the_hessian_of_the_gradient(loss, k, intercept, sparse):
+    # Reference: the Hessian by central differences of the gradient, column by column.
+    obj, theta, _ = _problem(loss, k=k, sparse=sparse, intercept=intercept, block_rows=16)
+    product = obj.curvature_operator(theta)
+    m = obj.n_params
+    H = np.column_stack(
+        [
+            (obj.value_and_grad(theta + 1e-5 * e)[1] - obj.value_and_grad(theta - 1e-5 * e)[1])
+            / 2e-5
+            for e in np.eye(m)
+        ]
+    )
+    v = np.random.RandomState(1).randn(m)
+    np.testing.assert_allclose(product(v), H @ v, rtol=1e-6, atol=1e-8)
+    # The products of a chunk (the curvature computed afresh) are the same.
+    np.testing.assert_allclose(obj.hessian_product(theta, v), product(v), rtol=1e-14)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_coupled_gram_matches_its_definition(fmt, monkeypatch):
+    # Several pieces of the pair matrix; reference: the blocks written out densely.
+    monkeypatch.setattr(_gram, "PAIR_PIECE", 50)
+    k = 3
+    obj, theta, (X, *_) = _problem(MultinomialCrossEntropy, k=k, n=60, sparse=True)
+    obj = LinearObjective(obj.loss, X.asformat(fmt), obj.A, obj.alpha)
+    rng = np.random.RandomState(2)
+    d = obj.n_features
+    mean, sigma, tau, floor = rng.randn(d), rng.uniform(0.5, 2, d), 1.3, 1e-3
+    M = obj.coupled_gram(theta, mean, sigma, tau, floor)
+    Xd = X.toarray()
+    S = np.column_stack([(Xd - mean) / sigma, np.full(Xd.shape[0], 1.0 / tau)])
+    W, b = theta[: k * d].reshape(k, d), theta[k * d :]
+    q = np.exp(log_softmax(Xd @ W.T + b, axis=1))
+    w, kappa, p = obj.total_weight, obj.loss.curvature_bound, d + 1
+    for j in range(k):
+        for m in range(k):
+            h = w * (q[:, j] * ((j == m) - q[:, m]) + floor * kappa * ((j == m) - 1 / k))
+            block = M[j * p : (j + 1) * p, m * p : (m + 1) * p]
+            np.testing.assert_allclose(block, S.T @ (h[:, None] * S), rtol=1e-10, atol=1e-12)

@@ -39,28 +39,33 @@ def _objective(n, d, *, k=2, sparse=False, intercept=True, X=None, y=None, seed=
 # Data and parameters -> the plan's decisions. "dense"/"sparse", "icpt" (with an
 # intercept) or "none"; "warm" or "cold"; then the coordinates, whether the
 # classes are coupled, whether a row sample is taken, the start and whether the
-# metric is refreshed.
+# metric is refreshed, after the solver that runs (``solver="auto"`` resolved).
 TABLE = """
-small dense, bb       |    300 |  10 | 2 | dense  icpt | bb    auto     cold | full     0 0 zero   1
-small dense, agd      |    300 |  10 | 2 | dense  icpt | agd   auto     cold | full     0 0 zero   1
-200 dense features    |    300 | 200 | 2 | dense  icpt | bb    auto     cold | full     0 0 zero   1
-201 dense features    |    300 | 201 | 2 | dense  icpt | bb    auto     cold | diagonal 0 0 zero   0
-sparse                |    300 |  10 | 2 | sparse icpt | bb    auto     cold | diagonal 0 0 zero   0
-sparse, full asked    |    300 |  10 | 2 | sparse icpt | bb    full     cold | full     0 0 zero   1
-lbfgs                 |    300 |  10 | 2 | dense  icpt | lbfgs auto     cold | diagonal 0 0 zero   0
-lbfgs, full asked     |    300 |  10 | 2 | dense  icpt | lbfgs full     cold | full     0 0 zero   1
-diagonal asked        |    300 |  10 | 2 | dense  icpt | bb    diagonal cold | diagonal 0 0 zero   0
-gd                    |    300 |  10 | 2 | dense  icpt | gd    full     cold | original 0 0 zero   0
-warm start            |    300 |  10 | 2 | dense  icpt | bb    auto     warm | full     0 0 given  1
-softmax               |    300 |  10 | 3 | dense  icpt | bb    auto     cold | full     1 0 zero   1
-softmax, no intercept |    300 |  10 | 3 | dense  none | bb    auto     cold | full     0 0 zero   1
-softmax, sparse full  |    300 |  10 | 3 | sparse icpt | bb    full     cold | full     0 0 zero   1
-many dense rows       | 70,000 |   5 | 2 | dense  icpt | bb    auto     cold | full     0 1 sample 1
-many rows, lbfgs      | 70,000 |   5 | 2 | dense  icpt | lbfgs auto     cold | diagonal 0 1 sample 0
-many rows, warm       | 70,000 |   5 | 2 | dense  icpt | bb    auto     warm | full     0 1 given  1
-many rows, gd         | 70,000 |   5 | 2 | dense  icpt | gd    auto     cold | original 0 0 zero   0
-many sparse rows      | 70,000 |   5 | 2 | sparse icpt | bb    auto     cold | diagonal 0 0 zero   0
-65,536 dense rows     | 65,536 |   5 | 2 | dense  icpt | bb    auto     cold | full     0 0 zero   1
+small dense, bb      |   300| 10|2|dense  icpt|bb     auto     cold|bb     full     0 0 zero   1
+small dense, agd     |   300| 10|2|dense  icpt|agd    auto     cold|agd    full     0 0 zero   1
+200 dense features   |   300|200|2|dense  icpt|bb     auto     cold|bb     full     0 0 zero   1
+201 dense features   |   300|201|2|dense  icpt|bb     auto     cold|bb     diagonal 0 0 zero   0
+sparse               |   300| 10|2|sparse icpt|bb     auto     cold|bb     full     0 0 zero   1
+sparse, full asked   |   300| 10|2|sparse icpt|bb     full     cold|bb     full     0 0 zero   1
+lbfgs                |   300| 10|2|dense  icpt|lbfgs  auto     cold|lbfgs  diagonal 0 0 zero   0
+lbfgs, full asked    |   300| 10|2|dense  icpt|lbfgs  full     cold|lbfgs  full     0 0 zero   1
+diagonal asked       |   300| 10|2|dense  icpt|bb     diagonal cold|bb     diagonal 0 0 zero   0
+gd                   |   300| 10|2|dense  icpt|gd     full     cold|gd     original 0 0 zero   0
+warm start           |   300| 10|2|dense  icpt|bb     auto     warm|bb     full     0 0 given  1
+softmax              |   300| 10|3|dense  icpt|bb     auto     cold|bb     full     1 0 zero   1
+softmax, no intercept|   300| 10|3|dense  none|bb     auto     cold|bb     full     0 0 zero   1
+softmax, sparse full |   300| 10|3|sparse icpt|bb     full     cold|bb     full     1 0 zero   1
+many dense rows      |70,000|  5|2|dense  icpt|bb     auto     cold|bb     full     0 1 sample 1
+many rows, lbfgs     |70,000|  5|2|dense  icpt|lbfgs  auto     cold|lbfgs  diagonal 0 1 sample 0
+many rows, warm      |70,000|  5|2|dense  icpt|bb     auto     warm|bb     full     0 1 given  1
+many rows, gd        |70,000|  5|2|dense  icpt|gd     auto     cold|gd     original 0 0 zero   0
+many sparse rows     |70,000|  5|2|sparse icpt|bb     auto     cold|bb     full     0 0 zero   1
+65,536 dense rows    |65,536|  5|2|dense  icpt|bb     auto     cold|bb     full     0 0 zero   1
+auto, dense          |   300| 10|2|dense  icpt|auto   auto     cold|bb     full     0 0 zero   1
+auto, wide dense     |   300|201|2|dense  icpt|auto   auto     cold|bb     diagonal 0 0 zero   0
+auto, narrow sparse  |   300| 10|3|sparse icpt|auto   auto     cold|bb     full     1 0 zero   1
+auto, wide sparse    |   300|100|2|sparse icpt|auto   auto     cold|newton diagonal 0 0 zero   0
+newton, narrow sparse|   300| 10|2|sparse icpt|newton auto     cold|newton full     0 0 zero   1
 """
 ROWS = {line.split("|")[0].strip(): line.split("|")[1:] for line in TABLE.strip().splitlines()}
 
@@ -74,7 +79,8 @@ def test_plan_table(case):
     plan = plan_fit(
         objective, solver=solver, preconditioner=preconditioner, warm=start_kind == "warm"
     )
-    coordinates, coupled, sampled, start, refreshed = expected
+    resolved, coordinates, coupled, sampled, start, refreshed = expected
+    assert plan.solver == resolved
     assert plan.coordinates == coordinates
     assert plan.coupled == bool(int(coupled))
     assert (plan.sample is not None) == bool(int(sampled))
@@ -167,8 +173,8 @@ def test_the_sample_start_reaches_the_optimum_in_fewer_full_data_evaluations(sol
     plan = plan_fit(objective, solver=solver)
     assert plan.start == "sample"
     theta0 = np.zeros(objective.n_params)
-    sampled, _ = run(plan, objective, solver, theta0, tol=tol, max_iter=1000)
-    cold, _ = run(dataclasses.replace(plan, start="zero"), objective, solver, theta0, tol=tol,
+    sampled, _ = run(plan, objective, theta0, tol=tol, max_iter=1000)
+    cold, _ = run(dataclasses.replace(plan, start="zero"), objective, theta0, tol=tol,
                   max_iter=1000)  # fmt: skip
     assert sampled.status == cold.status == "converged"
     assert sampled.n_evals < cold.n_evals

@@ -21,8 +21,13 @@ from skce._solvers import (
     SolverResult,
     gd,
 )
+from skce._steps import conjugate_gradient
 
-GUARDED = ["bb", "agd", "lbfgs"]
+GUARDED = ["bb", "agd", "lbfgs", "newton"]
+# The guarded first-order solvers: the tests of statuses that take many iterations
+# to provoke (max_iter, stalls, noise, refreshes). ``newton`` solves these small
+# quadratics in one or two iterations.
+FIRST_ORDER = ["bb", "agd", "lbfgs"]
 N = 6
 
 
@@ -44,6 +49,9 @@ class Quadratic:
         Ad = self.A @ d
         return 0.5 * float(d @ Ad), Ad
 
+    def hessian(self, x):
+        return self.A
+
 
 class Logistic:
     """Mean logistic loss plus ``alpha/2 ||w||^2`` on a fixed small data set."""
@@ -64,15 +72,17 @@ class Logistic:
         r = -self.y / (1.0 + np.exp(margin))
         return float(f), self.X.T @ r / self.y.size + self.alpha * w
 
+    def hessian(self, w):
+        p = 1.0 / (1.0 + np.exp(-self.X @ w))
+        n = self.y.size
+        return (self.X.T * (p * (1 - p))) @ self.X / n + self.alpha * np.eye(w.size)
+
     def newton_minimiser(self):
         """Newton's method to machine precision: the independent reference."""
-        n = self.y.size
         w = np.zeros(self.X.shape[1])
         for _ in range(50):
             _, g = self(w)
-            p = 1.0 / (1.0 + np.exp(-self.X @ w))
-            H = (self.X.T * (p * (1 - p))) @ self.X / n + self.alpha * np.eye(w.size)
-            step = np.linalg.solve(H, g)
+            step = np.linalg.solve(self.hessian(w), g)
             w = w - step
             if np.max(np.abs(step)) < 1e-15:
                 break
@@ -85,10 +95,21 @@ class Counted:
     def __init__(self, fun):
         self.fun = fun
         self.points = []
+        self.products = 0
 
     def __call__(self, x):
         self.points.append(np.array(x))
         return self.fun(x)
+
+    def hessian(self, x):
+        H = self.fun.hessian(x)
+
+        class Counting:
+            def __matmul__(_, v):
+                self.products += 1
+                return H @ v
+
+        return Counting()
 
 
 def biased(problem, bias=1e-3):
@@ -102,13 +123,21 @@ def biased(problem, bias=1e-3):
         f, g = problem(x)
         return f, g + bias
 
+    fun.hessian = problem.hessian
     return fun
+
+
+def curvature_of(fun):
+    """``curvature(x) -> (v -> H v)`` from ``fun.hessian``, for ``newton``."""
+    return lambda x: lambda v: fun.hessian(x) @ v
 
 
 def run(name, fun, x0, **kwargs):
     """Run solver ``name``; gd gets ``learning_rate = 1/L`` unless given one."""
     if name == "gd":
         kwargs.setdefault("learning_rate", 1.0 / fun.L)
+    if name == "newton":
+        kwargs.setdefault("curvature", curvature_of(fun))
     return SOLVERS[name](fun, np.asarray(x0, dtype=float), **kwargs)
 
 
@@ -172,15 +201,15 @@ BEST_POINT_CASES = {
 }
 
 
-@pytest.mark.parametrize("name", GUARDED)
+@pytest.mark.parametrize("name", FIRST_ORDER)
 @pytest.mark.parametrize("kind", list(BEST_POINT_CASES))
 def test_guarded_solvers_return_the_best_point_seen(name, kind):
     """Not converged: the point of smallest stopping measure (to its 0.1% record margin)."""
     problem, max_iter = BEST_POINT_CASES[kind]
     reports = []
     fun = Counted(problem)
-    result = SOLVERS[name](
-        fun, np.zeros(N), tol=1e-14, max_iter=max_iter, callback=lambda *a: reports.append(a)
+    result = run(
+        name, fun, np.zeros(N), tol=1e-14, max_iter=max_iter, callback=lambda *a: reports.append(a)
     )
     assert result.status == kind
     measures = [gn for _, _, gn, _ in reports]
@@ -204,10 +233,10 @@ def test_best_point_is_not_the_last_iterate():
     assert result.grad_norm == min(gn for _, _, gn, _ in reports)
 
 
-@pytest.mark.parametrize("name", GUARDED)
+@pytest.mark.parametrize("name", FIRST_ORDER)
 def test_stall_where_the_line_search_cannot_move(name):
     problem = Quadratic(1e3, rotated=True)
-    result = SOLVERS[name](biased(problem), np.zeros(N), tol=1e-8, max_iter=5000)
+    result = run(name, biased(problem), np.zeros(N), tol=1e-8, max_iter=5000)
     assert result.status == "stalled"
     # Within the stall tracker's patience: the line search itself gave up.
     assert result.n_iter < PATIENCE
@@ -291,7 +320,8 @@ def test_n_evals_counts_every_call(name, max_iter):
     fun = Counted(Quadratic(1e2, rotated=True))
     fun.L = fun.fun.L
     result = run(name, fun, np.zeros(N), tol=1e-8, max_iter=max_iter)
-    assert result.n_evals == len(fun.points)
+    # Each curvature product (newton) counts as an evaluation: it costs one.
+    assert result.n_evals == len(fun.points) + fun.products
     assert result.n_evals >= result.n_iter + 1
 
 
@@ -390,10 +420,10 @@ def test_gd_with_1_over_L_decreases_monotonically_without_error():
 
 
 def test_registry_order_and_names():
-    assert list(SOLVERS) == ["bb", "agd", "lbfgs", "gd"]
+    assert list(SOLVERS) == ["bb", "agd", "lbfgs", "newton", "gd"]
     assert SOLVER_NAMES == tuple(SOLVERS)
     solver_option = BaseCrossEntropyClassifier._parameter_constraints["solver"][0]
-    assert solver_option.options == set(SOLVER_NAMES)
+    assert solver_option.options == {"auto", *SOLVER_NAMES}
 
 
 @pytest.mark.parametrize("name", SOLVER_NAMES)
@@ -412,6 +442,7 @@ def test_registry_entry_matches_the_solver_signature(name):
             tol=1e-8,
             max_iter=5,
             **({"learning_rate": 1.0} if name == "gd" else {}),
+            **({"curvature": curvature_of(Quadratic(1.0, False))} if name == "newton" else {}),
         ),
         SolverResult,
     )
@@ -428,16 +459,17 @@ def noisy(problem, amplitude):
         f, g = problem(x)
         return f + amplitude * np.sin(1e9 * float(np.sum(x * np.arange(1, x.size + 1)))), g
 
+    fun.hessian = problem.hessian
     return fun
 
 
-@pytest.mark.parametrize("name", GUARDED)
+@pytest.mark.parametrize("name", FIRST_ORDER)
 def test_objective_noise_alone_is_not_a_stall_given_a_resolution(name):
     # f carries noise 1e-11 (the default allowance f_rtol = 4 eps knows nothing of
     # it), the gradient is exact: a tol of 1e-12 is reachable.
     problem = Quadratic(1e2, rotated=True)
     fun = noisy(problem, 1e-11)
-    blind = SOLVERS[name](fun, np.ones(N), tol=1e-12, max_iter=2000)
+    blind = run(name, fun, np.ones(N), tol=1e-12, max_iter=2000)
     assert blind.status == "stalled" and blind.grad_norm > 1e-10
     calls = []
 
@@ -445,21 +477,21 @@ def test_objective_noise_alone_is_not_a_stall_given_a_resolution(name):
         calls.append(max_abs(g))
         return 2e-11, max_abs(g) / 1e-16
 
-    told = SOLVERS[name](fun, np.ones(N), tol=1e-12, max_iter=2000, resolution=resolution)
+    told = run(name, fun, np.ones(N), tol=1e-12, max_iter=2000, resolution=resolution)
     assert told.status == "converged" and told.grad_norm <= 1e-12
     # It was consulted where the blind run gave up, well above the floor.
     assert calls and min(calls) > 1e-10
 
 
-@pytest.mark.parametrize("name", GUARDED)
+@pytest.mark.parametrize("name", FIRST_ORDER)
 def test_stall_at_the_floor_given_a_resolution(name):
     # The same noise, but the resolution says the gradient is at its own noise:
     # the run stalls at the first suspicion, as without a resolution.
     problem = Quadratic(1e2, rotated=True)
     fun = noisy(problem, 1e-11)
-    blind = SOLVERS[name](fun, np.ones(N), tol=1e-12, max_iter=2000)
-    told = SOLVERS[name](
-        fun, np.ones(N), tol=1e-12, max_iter=2000, resolution=lambda x, g: (2e-11, 5.0)
+    blind = run(name, fun, np.ones(N), tol=1e-12, max_iter=2000)
+    told = run(
+        name, fun, np.ones(N), tol=1e-12, max_iter=2000, resolution=lambda x, g: (2e-11, 5.0)
     )
     assert told.status == "stalled"
     assert told.n_iter == blind.n_iter
@@ -482,6 +514,9 @@ class Rescaled:
     def grad_max(self, gu):
         return float(np.max(np.abs(gu * self.s)))  # the measure in x, whatever the scale
 
+    def hessian(self, u):
+        return self.problem.A / self.s**2
+
     def due(self, k):
         return k in (3, 7)
 
@@ -491,13 +526,14 @@ class Rescaled:
         return u / old * self.s, best / old * self.s
 
 
-@pytest.mark.parametrize("name", GUARDED)
+@pytest.mark.parametrize("name", FIRST_ORDER)
 def test_a_metric_refresh_inside_the_loop_keeps_the_point_and_the_best_point(name):
     problem = Quadratic(1e2, rotated=True)
     fun = Rescaled(problem, [1.0, 3.0, 0.5])
     refresh = _Hook(fun)
     reports = []
-    result = SOLVERS[name](
+    result = run(
+        name,
         fun,
         np.ones(N),
         tol=1e-10,
@@ -555,7 +591,54 @@ def test_a_non_finite_gradient_stops_the_run_with_floating_point_error(name, whe
         return f, g
 
     options = {"learning_rate": 0.5} if name == "gd" else {}
+    if name == "newton":
+        options["curvature"] = lambda x: lambda v: v
     # gd's own check (a non-finite step means its learning rate diverged) comes first.
     expected = LearningRateError if (name == "gd" and where == "later") else FloatingPointError
     with pytest.raises(expected):
         SOLVERS[name](fun, np.ones(3), tol=1e-10, max_iter=50, **options)
+
+
+# ------------------------------------------------------------------ truncated Newton
+
+
+def test_conjugate_gradients_solve_a_positive_definite_system_in_n_products():
+    A = Quadratic(1e2, rotated=True).A
+    b = np.arange(1.0, N + 1)
+    d, products = conjugate_gradient(lambda v: A @ v, b, atol=1e-10, max_steps=100)
+    np.testing.assert_allclose(A @ d, b, atol=1e-9)
+    assert products <= N + 1  # exact arithmetic: N; rounding may add one
+
+
+def test_conjugate_gradients_stop_on_a_direction_without_curvature():
+    # Singular A (alpha = 0 on collinear columns): the first direction with
+    # p^T A p = 0 ends the run with a descent direction for the gradient -b.
+    A = np.diag([1.0, 0.0, 2.0])
+    b = np.array([0.0, 1.0, 0.0])
+    d, products = conjugate_gradient(lambda v: A @ v, b, atol=1e-12, max_steps=10)
+    assert products == 1 and b @ d > 0
+    b = np.array([1.0, 1.0, 0.0])
+    d, products = conjugate_gradient(lambda v: A @ v, b, atol=1e-12, max_steps=10)
+    assert b @ d > 0 and np.all(np.isfinite(d))
+
+
+def test_newton_converges_superlinearly_on_logistic_regression():
+    # The forcing sequence min(0.5, sqrt(||g||)) makes the last iterations Newton's:
+    # to 1e-12 in a handful of iterations, where bb needs many more.
+    problem = Logistic(alpha=1e-4)
+    reports = []
+    result = run("newton", problem, np.zeros(4), tol=1e-12, max_iter=100,
+                 callback=lambda k, f, gn, step: reports.append(gn))  # fmt: skip
+    assert result.status == "converged" and result.n_iter <= 12
+    assert run("bb", problem, np.zeros(4), tol=1e-12, max_iter=10_000).n_iter > 2 * result.n_iter
+    # Superlinear: the last ratio of successive measures is far below the first ones.
+    ratios = np.array(reports[1:]) / np.array(reports[:-1])
+    assert ratios[-1] < 1e-2
+
+
+def test_newton_keeps_at_most_max_products_per_iteration():
+    fun = Counted(Quadratic(1e2, rotated=True))
+    result = run("newton", fun, np.zeros(N), tol=1e-10, max_iter=2000, max_products=2)
+    assert result.status == "converged"
+    # Each iteration: at most 2 products and its line search's evaluations.
+    assert fun.products <= 2 * result.n_iter
