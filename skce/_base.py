@@ -107,7 +107,12 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         """Per-class weights ``c_k`` as an array of shape (n_classes,).
 
         ``class_totals`` holds the sum of the sample weights of each class.
+        Sets the fitted attribute of the weights (``beta_``, ``class_weight_``).
         """
+        raise NotImplementedError
+
+    def _set_class_weights(self, class_weight):
+        """Set the fitted attribute of the weights to ``class_weight`` (all ``c_k``)."""
         raise NotImplementedError
 
     # -- fit -------------------------------------------------------------------
@@ -164,13 +169,18 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             self._fit_objective(*self._objective(X, y, sample_weight))
         return self
 
-    def _objective(self, X, y, sample_weight, reset=True):
+    def _objective(self, X, y, sample_weight, reset=True, classes=None):
         """Validate in-memory data and build the objective of a fit: ``(objective, X)``.
 
         Sets ``classes_``, the fitted class weights and (with ``reset``) the
         feature attributes, as a fit does; ``X`` is the validated array (its
         dtype is that of the fitted attributes). Everything here is done once
         per data set: :meth:`_fit_path` solves the objective at many ``alpha``.
+
+        ``classes`` (sorted, holding every label of ``y``) are the classes of
+        the model when given: a cross-validation fold is fitted with the
+        classes of all the data, so that a training part that lacks a class
+        still gives a model of every class (see :meth:`_fit_classes`).
         """
         X, y = validate_data(
             self, X, y, accept_sparse=_SPARSE_FORMATS, dtype=_DTYPES, order=None, reset=reset
@@ -179,7 +189,11 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         # The class codes in the smallest integer type, by a search among the
         # sorted classes: peak memory of a fit on 1M x 10 dense 0.51 of X with
         # np.unique's int64 inverse, 0.35 with these (LogisticRegression: 0.41).
-        classes = np.unique(y)
+        absent = None
+        if classes is None:
+            classes = np.unique(y)
+        else:
+            absent = ~np.isin(classes, y)
         y_codes = np.searchsorted(classes, y).astype(np.min_scalar_type(classes.size - 1))
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -187,7 +201,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             )
         class_totals = np.bincount(y_codes, weights=sample_weight, minlength=classes.shape[0])
         class_totals = class_totals.astype(np.float64)
-        class_weight = self._fit_classes(classes, class_totals)
+        class_weight = self._fit_classes(classes, class_totals, absent)
         A = weighted_targets(
             y_codes, classes.shape[0], sample_weight, class_weight, self.label_smoothing
         )
@@ -236,11 +250,18 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
             fit_intercept=self.fit_intercept,
         )
 
-    def _fit_classes(self, classes, class_totals):
+    def _fit_classes(self, classes, class_totals, absent=None):
         """Check the classes and their weight totals; set ``classes_``; return ``c_k``.
 
         ``classes`` are the sorted labels, ``class_totals`` the sum of the
-        sample weights of each.
+        sample weights of each. ``absent`` (a boolean mask over ``classes``,
+        or None) marks the classes that have no sample in the data fitted:
+        only a cross-validation fold whose training part lacks a class has
+        them. Such a fold is fitted anyway, as ``LogisticRegressionCV`` fits
+        it: an absent class counts among the classes of the model (one
+        present class is then enough) and gets the weight 1, which changes
+        nothing in the fit (it weighs no sample) and leaves its logit
+        uncorrected under ``prior_correction``.
         """
         self._check_n_classes(classes.shape[0])
         if classes.shape[0] < 2:
@@ -249,13 +270,17 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
                 f"{classes.tolist()[0]!r}. A classifier needs samples of at least two classes."
             )
         self.classes_ = classes
-        if np.count_nonzero(class_totals) < 2:
+        n_absent = 0 if absent is None else int(np.count_nonzero(absent))
+        if np.count_nonzero(class_totals) + n_absent < 2:
             raise ValueError(
                 "Only one class has a positive total sample weight "
                 f"(class {classes.tolist()[int(np.argmax(class_totals))]!r}); a classifier needs "
                 "weighted samples of at least two classes."
             )
         class_weight = self._class_weights(class_totals)
+        if n_absent:
+            class_weight = np.where(absent, 1.0, class_weight)
+            self._set_class_weights(class_weight)
         if self.prior_correction:
             _check_prior_correction(class_weight)
         return class_weight

@@ -38,15 +38,19 @@ from ._convergence import caller_stacklevel
 from ._cv_path import describe_value, fit_and_score_path, param_array, rank
 from ._threads import limit_blas_threads
 from ._warnings import replay
+from .metrics import _CrossEntropyScorer
 
 __all__ = ["DEFAULT_ALPHAS", "CrossValidatedMixin", "GridEdgeWarning"]
 
 #: The default ``alphas``: 3 per decade from 1e-1 down to 3e-5 (half-decade steps).
 DEFAULT_ALPHAS = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5)
 
-#: Splitters whose folds keep the class proportions: each class must have at
-#: least one member per fold.
-_STRATIFIED = (StratifiedKFold, RepeatedStratifiedKFold, StratifiedGroupKFold)
+#: scikit-learn's scorers of the predicted probabilities that weigh every class
+#: alike and are strictly proper (calibrated probabilities score best): they
+#: prefer the unweighted fit, whose probabilities are calibrated.
+_UNWEIGHTED_PROBABILITY_SCORERS = frozenset(
+    {"neg_log_loss", "neg_brier_score", "d2_log_loss_score", "d2_brier_score"}
+)
 
 
 class GridEdgeWarning(UserWarning):
@@ -137,30 +141,89 @@ class CrossValidatedMixin:
                 f"{self.refit!r}."
             )
 
-    def _check_stratified_folds(self, cv, y):
-        """Refuse a stratified splitter with more folds than a class has members."""
-        classes, counts = np.unique(y, return_counts=True)
-        n_splits = getattr(cv, "n_splits", None)
-        if isinstance(cv, _STRATIFIED) and n_splits is not None and counts.min() < n_splits:
-            rare = classes.tolist()[int(np.argmin(counts))]
-            raise ValueError(
-                f"cv={self.cv!r} makes {n_splits} stratified folds, but class {rare!r} has "
-                f"only {counts.min()} sample{'s' if counts.min() > 1 else ''}: every fold "
-                f"needs a member of every class. Use cv <= {counts.min()} (or more samples "
-                "of that class)."
-            )
+    def _split(self, cv, X, y, split_params):
+        """The splits of ``cv``, with scikit-learn's convention for classes smaller than the folds.
 
-    def _check_training_parts(self, splits, y):
-        """Refuse splits whose training part misses a class (any splitter)."""
-        classes = np.unique(y)
-        for k, (train, _) in enumerate(splits):
-            missing = np.setdiff1d(classes, y[train])
-            if missing.size:
-                raise ValueError(
-                    f"The training part of split {k} of cv={self.cv!r} has no sample of "
-                    f"class {missing.tolist()[0]!r}: a model fitted on it cannot learn "
-                    "every class. Use fewer folds or a stratified splitter."
+        As with ``StratifiedKFold`` and ``LogisticRegressionCV``, a stratified
+        splitter with more folds than the smallest class has members gives a
+        warning, and one with more folds than every class has members an
+        error. Both are raised here, instead of the splitter's own, so that
+        they say what to change. A split whose training part lacks a class
+        (a class of one member, or any splitter's choice) is fitted anyway
+        with the classes of all the data, as ``LogisticRegressionCV`` fits
+        it, and the warning says so.
+        """
+        classes, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+        n_splits = _stratified_n_splits(cv)
+        small = [] if n_splits is None else np.flatnonzero(counts < n_splits).tolist()
+        if small and len(small) == len(classes):
+            largest = int(np.argmax(counts))
+            change = (
+                f"Use cv <= {counts[largest]}, or more samples."
+                if counts[largest] >= 2
+                else "Every class has one sample: collect more."
+            )
+            raise ValueError(
+                f"cv={self.cv!r} makes {n_splits} stratified folds, but every class has fewer "
+                f"samples than that (the largest, class {classes.tolist()[largest]!r}, has "
+                f"{counts[largest]}). {change}"
+            )
+        with warnings.catch_warnings():
+            # The warning of _warn_small_classes says this and what to change.
+            warnings.filterwarnings("ignore", "The least populated class in y", UserWarning)
+            splits = list(cv.split(X, y, **split_params))
+        in_train, in_test = (_held(codes, classes.shape[0], splits, side) for side in (0, 1))
+        self._warn_small_classes(classes, counts, n_splits, small, in_train, in_test)
+        return splits
+
+    def _warn_small_classes(self, classes, counts, n_splits, small, in_train, in_test):
+        """One warning for classes missing from test parts or training parts, if any.
+
+        ``small`` indexes the classes with fewer members than the ``n_splits``
+        stratified folds; ``in_train`` and ``in_test`` (one row per split,
+        one column per class) say which parts hold each class.
+        """
+        labels, n = classes.tolist(), in_test.shape[0]
+        problems = []
+        if small:
+            missing = _join(
+                f"class {labels[k]!r} ({_samples(counts[k])}) is missing from "
+                f"{n - np.count_nonzero(in_test[:, k])}"
+                for k in small
+            )
+            problems.append(
+                f"cv={self.cv!r} makes {n_splits} stratified folds, more than "
+                f"{'a class has' if len(small) == 1 else 'some classes have'} samples: "
+                f"{missing} of the {n} test parts"
+            )
+        for k, label in enumerate(labels):
+            lacking = np.flatnonzero(~in_train[:, k]).tolist()
+            if lacking:
+                one = len(lacking) == 1
+                problems.append(
+                    f"the training part{'' if one else 's'} of split{'' if one else 's'} "
+                    f"{_join(map(str, lacking))} hold{'s' if one else ''} no sample of class "
+                    f"{label!r}: {'its model' if one else 'their models'} (fitted with every "
+                    f"class of y, as in LogisticRegressionCV) learn{'s' if one else ''} "
+                    "nothing of that class"
                 )
+        if not problems:
+            return
+        if small and counts.min() >= 2:
+            change = f"Use cv <= {counts.min()}, or more samples of the classes named"
+        elif small:
+            change = (
+                "A class of one sample is never on both sides of a split: collect more "
+                "samples of it, or drop it or merge it into another class"
+            )
+        else:
+            change = "Use a stratified splitter (such as StratifiedKFold) or fewer folds"
+        warnings.warn(
+            f"{type(self).__name__}: {'; '.join(problems)}. {change}, so that every "
+            "split trains and tests on every class.",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
 
     # -- metadata routing ----------------------------------------------------------
     def get_metadata_routing(self):
@@ -267,9 +330,7 @@ class CrossValidatedMixin:
         score_params, split_params = self._routed_params(sample_weight, params)
 
         cv = check_cv(self.cv, y, classifier=True)
-        self._check_stratified_folds(cv, y)
-        splits = list(cv.split(X, y, **split_params))
-        self._check_training_parts(splits, y)
+        splits = self._split(cv, X, y, split_params)
         self.n_splits_ = len(splits)
 
         scorer = self._scorer()
@@ -280,6 +341,7 @@ class CrossValidatedMixin:
                 path,
                 X,
                 y,
+                classes,
                 sample_weight,
                 train,
                 test,
@@ -447,13 +509,39 @@ class CrossValidatedMixin:
                 f"alpha = {alpha:g} is the smallest in alphas: the best penalty may be "
                 f"weaker; extend alphas downward (e.g. add {alpha / 10:g})"
             )
-        advice.extend(self._weight_edges(totals))
+        advice.extend(self._weight_edges(totals, self._calibrating_scoring()))
         if advice:
             warnings.warn(
                 f"{type(self).__name__}: the best {'; '.join(advice)}.",
                 GridEdgeWarning,
                 stacklevel=caller_stacklevel(),
             )
+
+    def _calibrating_scoring(self):
+        """The scoring that chose, shown, if it prefers the unweighted fit; else None.
+
+        Those are the scores of the probabilities that weigh every class
+        alike and are strictly proper: scikit-learn's ``"neg_log_loss"``,
+        ``"neg_brier_score"``, ``"d2_log_loss_score"`` and ``"d2_brier_score"``
+        (by name) and skce's cross-entropy scorers without class weights
+        (:data:`~skce.cross_entropy_score`). Calibrated probabilities score
+        best under them, and the unweighted fit is the one fitted to be
+        calibrated, so they prefer it whatever the costs of the errors. Other
+        scorings (decisions, ranks, a weighted cross-entropy, scorer objects
+        made otherwise) and a callable ``refit`` get the plain edge advice.
+        """
+        if callable(self.refit):  # the callable chose, not a scoring
+            return None
+        scoring = self.scoring
+        if isinstance(scoring, dict):
+            scoring = scoring.get(self.refit)
+        elif isinstance(scoring, (list, tuple, set)):
+            scoring = self.refit  # a name among the scoring's names
+        if isinstance(scoring, str) and scoring in _UNWEIGHTED_PROBABILITY_SCORERS:
+            return repr(scoring)
+        if isinstance(scoring, _CrossEntropyScorer) and not scoring._weighs_classes():
+            return repr(scoring)
+        return None
 
     # -- prediction ------------------------------------------------------------------
     def _logits(self, X):
@@ -464,6 +552,35 @@ class CrossValidatedMixin:
                 "or fit the plain estimator at best_params_."
             )
         return super()._logits(X)
+
+
+def _stratified_n_splits(cv):
+    """The number of folds of a stratified splitter (per repetition), or None."""
+    if isinstance(cv, RepeatedStratifiedKFold):
+        return cv.get_n_splits() // cv.n_repeats
+    if isinstance(cv, (StratifiedKFold, StratifiedGroupKFold)):
+        return cv.n_splits
+    return None
+
+
+def _held(codes, n_classes, splits, side):
+    """Which classes each split's training (``side=0``) or test part holds.
+
+    A boolean array, one row per split and one column per class; ``codes``
+    are the class codes of the samples.
+    """
+    held = [np.bincount(codes[split[side]], minlength=n_classes) > 0 for split in splits]
+    return np.array(held, dtype=bool).reshape(len(splits), n_classes)
+
+
+def _samples(count):
+    return f"{count} sample{'' if count == 1 else 's'}"
+
+
+def _join(words):
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    words = list(words)
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def _refuse_duplicates(name, values):

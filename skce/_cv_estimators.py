@@ -53,7 +53,10 @@ class WeightedLogisticCECV(CrossValidatedMixin, WeightedLogisticCE):
     as a cold fit (so the optimum does not depend on the path). The
     (β, fold) paths run in parallel with joblib. When the best β or alpha is
     at an end of its grid a :class:`~skce.linear_model.GridEdgeWarning` says
-    which way to extend the grid.
+    which way to extend the grid; under a scoring that prefers the
+    unweighted fit (``"neg_log_loss"``, ``"neg_brier_score"``,
+    :data:`~skce.cross_entropy_score`) its advice on β only ever points
+    towards β = 1.
 
     Parameters
     ----------
@@ -157,8 +160,17 @@ class WeightedLogisticCECV(CrossValidatedMixin, WeightedLogisticCE):
         _refuse_duplicates("betas", betas)
         return betas
 
-    def _weight_edges(self, totals):
-        """Advice when the best β is the largest or smallest β of the grid."""
+    def _weight_edges(self, totals, calibrating):
+        """Advice when the best β is the largest or smallest β of the grid.
+
+        ``calibrating`` names the scoring that chose if it prefers the
+        unweighted fit (such as ``"neg_log_loss"``, see
+        ``_calibrating_scoring``), else is None. Such a scoring's best β is 1
+        in principle, so the advice only ever points towards 1: add 1 when the
+        best β is the end of the grid nearest to 1 and the grid lacks 1, and
+        nothing otherwise (a best β of 1 leaves nothing to extend, and beyond
+        the end away from 1 this scoring has nothing to gain).
+        """
         balanced = float(totals[0] / totals[1])
         betas = self._check_weights()
         values = [balanced if isinstance(b, str) else float(b) for b in betas]
@@ -167,6 +179,17 @@ class WeightedLogisticCECV(CrossValidatedMixin, WeightedLogisticCE):
         if len(set(values)) < 2:
             return []
         shown = f"beta = {best!r} (= {value:.3g})" if isinstance(best, str) else f"beta = {value:g}"
+        if calibrating:
+            if value == max(values) < 1:
+                end = "largest"
+            elif value == min(values) > 1:
+                end = "smallest"
+            else:  # not at an end, at 1, or at the end away from 1
+                return []
+            return [
+                f"{shown} is the {end} in betas, and the scoring {calibrating} prefers the "
+                "unweighted fit (beta = 1, whose probabilities are calibrated): add 1 to betas"
+            ]
         if value == max(values):
             return [
                 f"{shown} is the largest in betas: the best weight of the positive class may "
@@ -298,6 +321,6 @@ class SoftmaxCECV(CrossValidatedMixin, SoftmaxCE):
         _refuse_duplicates("class_weights", weights)
         return weights
 
-    def _weight_edges(self, totals):
+    def _weight_edges(self, totals, calibrating):
         """Class weightings have no order: no edge to warn about."""
         return []

@@ -75,16 +75,20 @@ def _score(scorer, estimator, X, y, params, where):
         ) from exc
 
 
-def fit_and_score_path(estimator, label, alphas, X, y, sample_weight, train, test, scorer, params):
+def fit_and_score_path(
+    estimator, label, alphas, X, y, classes, sample_weight, train, test, scorer, params
+):
     """One (class weight, fold) task: fit along ``alphas`` on ``train``, score on ``test``.
 
     ``estimator`` has the class weight set (``label`` says which, for error
-    messages); the fold's objective is prepared once and solved at every
-    alpha from the first to the last, each fit warm-started from the previous
-    one. Returns the score of each alpha (a
-    float, or a dict for several scorers), the fit and score times, and the
-    warnings raised, which the caller emits (the same with one process as
-    with many, and subject to the caller's warning filters).
+    messages); the fold's objective is prepared once, with ``classes`` (those
+    of all the data, also when the training part lacks one, as
+    ``LogisticRegressionCV`` fits it), and solved at every alpha from the
+    first to the last, each fit warm-started from the previous one. Returns
+    the score of each alpha (a float, or a dict for several scorers), the fit
+    and score times, and the warnings raised, which the caller emits (the
+    same with one process as with many, and subject to the caller's warning
+    filters).
 
     The preparation's time is shared equally among the alphas' fit times.
     """
@@ -98,7 +102,7 @@ def fit_and_score_path(estimator, label, alphas, X, y, sample_weight, train, tes
     # then decide (a worker process does not share them).
     with blas_threads(), recorded_warnings() as caught:
         start = time.perf_counter()
-        objective, X_fit = estimator._objective(X_train, y_train, w_train)
+        objective, X_fit = estimator._objective(X_train, y_train, w_train, classes=classes)
         preparation = time.perf_counter() - start
         path = estimator._fit_path(objective, X_fit, alphas)
         start = time.perf_counter()

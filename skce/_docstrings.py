@@ -197,9 +197,13 @@ _CV_PARAMETERS = """\
         The splits, as for ``GridSearchCV``: an int is the number of folds
         of :class:`~sklearn.model_selection.StratifiedKFold` (not shuffled);
         a splitter object or an iterable of ``(train, test)`` index arrays
-        is used as it is. Every training part must hold every class, and a
-        stratified splitter needs at least one member of every class per
-        fold: otherwise ``fit`` raises a ``ValueError`` before any fit.
+        is used as it is. As in ``LogisticRegressionCV``, a stratified
+        splitter with more folds than a class has members gives a warning
+        (some test parts hold none of that class), and one with more folds
+        than every class has members a ``ValueError``; a split whose
+        training part lacks a class (a class of one member, or any
+        splitter's choice) is fitted with the classes of all the data, and
+        the warning says so.
 
     refit : bool, str or callable, default=True
         Whether to fit the best candidate on all the data, which gives the

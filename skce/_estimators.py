@@ -122,13 +122,19 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
     def _class_weights(self, class_totals):
         if isinstance(self.beta, str):  # "balanced"
             negatives, positives = class_totals
-            beta = negatives / positives
+            # Both are positive in a fit; only a cross-validation fold whose
+            # training part lacks a class has a zero (see _fit_classes), and
+            # there the ratio is undefined: 1 weighs its one class as beta=1 does.
+            beta = negatives / positives if negatives > 0 and positives > 0 else 1.0
         else:
             beta = float(self.beta)
             if not np.isfinite(beta):
                 raise ValueError(f"beta must be a finite number > 0, got {self.beta!r}.")
         self.beta_ = float(beta)
         return np.array([1.0, beta])
+
+    def _set_class_weights(self, class_weight):
+        self.beta_ = float(class_weight[1])  # c_0 is 1
 
     def _fitted_class_weights(self):
         return np.array([1.0, self.beta_])
@@ -281,6 +287,9 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
                 )
         self.class_weight_ = weights
         return weights
+
+    def _set_class_weights(self, class_weight):
+        self.class_weight_ = class_weight
 
     def _fitted_class_weights(self):
         return self.class_weight_

@@ -229,6 +229,11 @@ class _CrossEntropyScorer:
             self._score_request.score.add_request(param="sample_weight", alias=sample_weight)
         return self
 
+    def _weighs_classes(self):
+        """Whether the score weighs some class more than another (skce's CV estimators ask)."""
+        weights = {} if self._class_weight is None else self._class_weight
+        return self._beta != 1.0 or any(value != 1 for value in weights.values())
+
     def _accept_sample_weight(self):
         # Hook of scikit-learn >= 1.7 (see skce/_compat.py): without metadata
         # routing, GridSearchCV.fit(sample_weight=...) forwards the weights to the

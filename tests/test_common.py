@@ -47,20 +47,6 @@ ESTIMATORS = [
 def expected_failed_checks(estimator):
     """Checks known to fail, with the reason."""
     failing = {}
-    if isinstance(estimator, (WeightedLogisticCECV, SoftmaxCECV)):
-        # The check fits 10 samples, one class of 3, with the default cv=5: issue 15
-        # item 8 makes "more folds than the smallest class has members" an error
-        # (two of the five test folds would hold no sample of that class), whose
-        # message does not mention the one feature the check is about.
-        reason = "cv=5 folds and a class of 3 samples: refused by design (issue 15, item 8)"
-        failing["check_fit2d_1feature"] = reason
-        if SKLEARN_VERSION < (1, 8):
-            # Before 1.8 the check fits 10 random binary labels (a class of 4 with
-            # seed 0); 1.8 gave it 5 samples of each of 3 classes, for estimators with
-            # internal cross-validation.
-            failing["check_n_features_in_after_fitting"] = (
-                "scikit-learn < 1.8 fits 10 random labels, a class of 4 samples, at cv=5"
-            )
     if SKLEARN_VERSION < (1, 7) and isinstance(estimator, WeightedLogisticCE):
         # Before scikit-learn 1.7 the check makes y binary after shuffling the
         # weighted copy only, relative to each copy's first label: the weighted and

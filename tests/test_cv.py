@@ -472,13 +472,66 @@ def test_a_beta_at_the_edge_of_its_grid_is_explained():
     with pytest.warns(GridEdgeWarning, match=r"beta = 2 is the largest in betas.*upward") as w:
         WeightedLogisticCECV(betas=(1, 2), alphas=(1e-3,), cv=3).fit(X, y)
     assert "(e.g. add 4)" in str(w[0].message)
-    with pytest.warns(GridEdgeWarning, match=r"beta = 1 is the smallest in betas.*downward"):
-        WeightedLogisticCECV(betas=(1, 2), alphas=(1e-3,), cv=3, scoring=cross_entropy_score).fit(
-            X, y
-        )
     with warnings.catch_warnings():
         warnings.simplefilter("error", GridEdgeWarning)
         WeightedLogisticCECV(betas=(1, 4, 64), alphas=(1e-3,), cv=3).fit(X, y)
+
+
+def _edge_messages(X, y, **params):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search = WeightedLogisticCECV(cv=3, **params).fit(X, y)
+    return search, [str(w.message) for w in caught if issubclass(w.category, GridEdgeWarning)]
+
+
+@pytest.mark.parametrize(
+    "scoring",
+    [
+        "neg_log_loss",
+        cross_entropy_score,
+        "neg_brier_score",
+        {"ce": cross_entropy_score, "recall": "recall"},
+    ],
+    ids=["neg_log_loss", "cross_entropy_score", "neg_brier_score", "dict"],
+)
+def test_the_beta_edge_advice_under_a_score_that_prefers_the_unweighted_fit(scoring):
+    # These scores prefer beta = 1 whatever the costs (calibrated probabilities
+    # score best): beta = 1 at an end of the grid is where they should end, so
+    # there is nothing to advise about beta; a grid above 1 is advised to add 1,
+    # never to go below it. The alpha advice stays.
+    X, y = _imbalanced()
+    refit = "ce" if isinstance(scoring, dict) else True
+    settings = dict(scoring=scoring, refit=refit)
+    for betas in [(1, 2), (0.5, 1)]:
+        search, edge = _edge_messages(X, y, betas=betas, alphas=(1e-3,), **settings)
+        assert search.best_params_["beta"] == 1 and edge == []
+    search, edge = _edge_messages(X, y, betas=(2, 4), alphas=(1e-3,), **settings)
+    assert search.best_params_["beta"] == 2 and len(edge) == 1
+    assert "beta = 2 is the smallest in betas" in edge[0]
+    assert "prefers the unweighted fit (beta = 1" in edge[0] and edge[0].endswith("add 1 to betas.")
+    assert "downward" not in edge[0]
+    search, edge = _edge_messages(X, y, betas=(1, 2), alphas=(3.0, 1.0, 0.3), **settings)
+    assert search.best_params_ == {"alpha": 0.3, "beta": 1} and len(edge) == 1
+    assert "extend alphas downward" in edge[0] and "beta" not in edge[0]
+
+
+def test_the_beta_edge_advice_under_a_weighted_score_extends_the_grid():
+    # A beta-weighted cross-entropy prefers the fitted beta nearest its own weight:
+    # with weight 0.5 the same grid's beta = 1 is an edge worth extending downward.
+    X, y = _imbalanced()
+    scorer = make_cross_entropy_scorer(beta=0.5)
+    search, edge = _edge_messages(X, y, betas=(1, 2), alphas=(1e-3,), scoring=scorer)
+    assert search.best_params_["beta"] == 1 and len(edge) == 1
+    assert "beta = 1 is the smallest in betas" in edge[0]
+    assert "extend betas downward (e.g. add 0.5)" in edge[0]
+    assert "unweighted" not in edge[0]
+    # Below 1, it is advised to extend further down where a calibrating score is not.
+    search, edge = _edge_messages(X, y, betas=(0.5, 1), alphas=(1e-3,), scoring=scorer)
+    assert search.best_params_["beta"] == 0.5 and "extend betas downward" in edge[0]
+    # A calibrating score on the same side of 1 is only pointed back to 1.
+    search, edge = _edge_messages(X, y, betas=(0.25, 0.5), alphas=(1e-3,), scoring="neg_log_loss")
+    assert search.best_params_["beta"] == 0.5 and len(edge) == 1
+    assert "beta = 0.5 is the largest in betas" in edge[0] and "add 1 to betas" in edge[0]
 
 
 # -- bad input: one clear error each ---------------------------------------------------------
@@ -519,17 +572,176 @@ def test_bad_grids_of_softmax_cv(weights, match):
         SoftmaxCECV(class_weights=weights).fit(X, y)
 
 
-def test_more_folds_than_the_smallest_class_has_members():
+# -- classes smaller than the folds: scikit-learn's convention ----------------------------
+def _rare_class(n_rare, rare=1, n=100):
+    """``_binary`` data with only ``n_rare`` samples of class ``rare``."""
+    X, y = _binary(n=n)
+    keep = np.concatenate([np.flatnonzero(y != rare), np.flatnonzero(y == rare)[:n_rare]])
+    return X[keep], y[keep]
+
+
+def _fit_recording(search, X, y):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search.fit(X, y)
+    return [str(w.message) for w in caught if w.category is UserWarning]
+
+
+@pytest.mark.parametrize("scoring", [cross_entropy_score, "balanced_accuracy"])
+def test_a_class_smaller_than_the_folds_warns_and_the_search_is_grid_search_cv(scoring):
+    # Three positives and five stratified folds: two test parts hold no positive,
+    # every training part holds two or three. StratifiedKFold warns and
+    # LogisticRegressionCV fits; so do these, with one warning that says what to change.
+    X, y = _rare_class(3)
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    ours = WeightedLogisticCECV(betas=BETAS, alphas=GRID_ALPHAS, cv=cv, scoring=scoring, tol=1e-10)
+    messages = _fit_recording(ours, X, y)
+    ours_messages = [m for m in messages if m.startswith("WeightedLogisticCECV")]
+    assert len(ours_messages) == 1, messages
+    assert "5 stratified folds" in ours_messages[0]
+    assert "class 1 (3 samples) is missing from 2 of the 5 test parts" in ours_messages[0]
+    assert "Use cv <= 3" in ours_messages[0] and "training part" not in ours_messages[0]
+    # It replaces the splitter's warning instead of repeating it.
+    assert not any(m.startswith("The least populated class") for m in messages)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        reference = _search(
+            WeightedLogisticCE(tol=1e-10),
+            {"beta": list(BETAS), "alpha": list(GRID_ALPHAS)},
+            cv,
+            scoring,
+            data=(X, y),
+        )
+    _assert_same_search(ours, reference)
+
+
+@pytest.mark.parametrize("rare", [1, 0])
+def test_a_training_part_without_a_class_is_fitted_with_every_class(rare):
+    # One sample of a class: the split whose test part holds it trains on the
+    # other class only. LogisticRegressionCV fits that split with the classes of
+    # all the data; so does this search ("balanced" then means beta = 1). Its
+    # model predicts the other class only: for every candidate, its accuracy is
+    # that of all but the one sample and its balanced accuracy 1/2 (recall 1
+    # and 0). The other splits are GridSearchCV's, whose fit of that split fails.
+    X, y = _rare_class(1, rare)
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the splitter's: class of 1 member
+        splits = list(cv.split(X, y))
+    lacking = [k for k, (train, _) in enumerate(splits) if rare not in y[train]]
+    assert len(lacking) == 1
+    scoring = {"bacc": "balanced_accuracy", "acc": "accuracy"}
+    ours = WeightedLogisticCECV(
+        betas=BETAS, alphas=GRID_ALPHAS, cv=cv, scoring=scoring, refit="bacc", tol=1e-10
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ours.fit(X, y)
+    messages = [
+        str(w.message)
+        for w in caught
+        if w.category is UserWarning and str(w.message).startswith("WeightedLogisticCECV")
+    ]
+    assert len(messages) == 1
+    assert f"split {lacking[0]} holds no sample of class {rare}" in messages[0]
+    assert f"class {rare} (1 sample) is missing from 4 of the 5 test parts" in messages[0]
+    assert "A class of one sample" in messages[0]
+    assert not [w for w in caught if issubclass(w.category, (RuntimeWarning, ConvergenceWarning))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = GridSearchCV(
+            WeightedLogisticCE(tol=1e-10),
+            {"beta": list(BETAS), "alpha": list(GRID_ALPHAS)},
+            cv=cv,
+            scoring=scoring,
+            refit="bacc",
+        ).fit(X, y)
+    for k in range(5):
+        for metric in scoring:
+            key = f"split{k}_test_{metric}"
+            if k not in lacking:
+                np.testing.assert_allclose(
+                    ours.cv_results_[key], reference.cv_results_[key], atol=1e-6
+                )
+                continue
+            assert np.isnan(reference.cv_results_[key]).all()
+            n_test = splits[k][1].shape[0]
+            expected = 0.5 if metric == "bacc" else (n_test - 1) / n_test
+            np.testing.assert_allclose(ours.cv_results_[key], expected, rtol=1e-12)
+    direct = WeightedLogisticCE(tol=1e-10, **ours.best_params_).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, direct.coef_, rtol=0, atol=1e-6)
+
+
+def _single_sample_of_class_2():
+    X, y = multiclass_data(n_samples=120)
+    keep = np.concatenate([np.flatnonzero(y != 2), np.flatnonzero(y == 2)[:1]])
+    return X[keep], y[keep]
+
+
+@pytest.mark.parametrize("prior_correction", [False, True])
+def test_softmax_cv_fits_a_split_without_a_class_as_grid_search_cv_predicts(prior_correction):
+    # Three classes, one of them a single sample. The split that lacks it in
+    # its training part is fitted with all three classes; the absent class's
+    # probability vanishes (its logit falls until the gradient is below tol), so
+    # the predictions, and the balanced accuracy, are those of GridSearchCV's
+    # two-class model of that split, with or without prior correction.
+    X, y = _single_sample_of_class_2()
+    cv = StratifiedKFold(4, shuffle=True, random_state=1)
+    weights = (None, {0: 2.0})
+    settings = dict(tol=1e-10, prior_correction=prior_correction)
+    ours = SoftmaxCECV(
+        class_weights=weights, alphas=GRID_ALPHAS, cv=cv, scoring="balanced_accuracy", **settings
+    )
+    messages = [m for m in _fit_recording(ours, X, y) if m.startswith("SoftmaxCECV")]
+    assert len(messages) == 1 and "holds no sample of class 2" in messages[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = _search(
+            SoftmaxCE(**settings),
+            {"class_weight": list(weights), "alpha": list(GRID_ALPHAS)},
+            cv,
+            "balanced_accuracy",
+            data=(X, y),
+        )
+    _assert_same_search(ours, reference)
+
+
+def test_a_class_absent_from_a_training_part_has_weight_one():
+    # "balanced" would give the absent class the weight 0, which prior_correction
+    # refuses (ln 0); it weighs no sample there, so its weight is 1 (no correction).
+    X, y = _single_sample_of_class_2()
+    search = SoftmaxCECV(class_weights=("balanced",), alphas=(1e-2,), cv=4, prior_correction=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        search.fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    np.testing.assert_allclose(search.class_weight_, y.shape[0] / (3 * np.bincount(y)))
+
+
+def test_more_folds_than_every_class_has_members_is_one_clear_error():
     X, y = _binary(n=100)
-    keep = np.concatenate([np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:3]])
-    with pytest.raises(ValueError, match=r"cv=5 makes 5 stratified folds, but class 1 has only 3"):
-        WeightedLogisticCECV().fit(X[keep], y[keep])
-    with pytest.raises(ValueError, match=r"Use cv <= 3"):
-        WeightedLogisticCECV(cv=StratifiedKFold(4)).fit(X[keep], y[keep])
-    # Any splitter: a training part without a class is refused before any fit.
+    X, y = X[:8], np.repeat([0, 1], 4)
+    with pytest.raises(ValueError) as error:
+        WeightedLogisticCECV(alphas=(1e-2,)).fit(X, y)
+    message = str(error.value)
+    assert "cv=5 makes 5 stratified folds, but every class has fewer samples" in message
+    assert "Use cv <= 4" in message
+    # The condition on which StratifiedKFold raises its own error, which says less.
+    with pytest.raises(ValueError, match="cannot be greater than the number of members"):
+        list(StratifiedKFold(5).split(X, y))
+
+
+def test_a_training_part_without_a_class_warns_with_any_splitter():
+    X, y = _binary(n=100)
     order = np.argsort(y, kind="stable")
-    with pytest.raises(ValueError, match=r"split 1 of cv=.* has no sample of class 1"):
-        WeightedLogisticCECV(cv=KFold(2)).fit(X[order], y[order])
+    search = WeightedLogisticCECV(betas=(1, 2), alphas=(1e-2,), cv=KFold(2))
+    messages = _fit_recording(search, X[order], y[order])
+    assert any(
+        "the training part of split 1 holds no sample of class 1" in m
+        and "Use a stratified splitter" in m
+        for m in messages
+    ), messages
+    assert search.n_splits_ == 2 and np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
 def test_a_scorer_that_cannot_score_the_model_is_one_clear_error():
