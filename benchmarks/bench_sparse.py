@@ -98,7 +98,7 @@ Usage::
 
     python benchmarks/bench_sparse.py                   # tight, pipeline, sweep (1 thread)
     python benchmarks/bench_sparse.py --quick           # the same, smaller, 1 repeat
-    python benchmarks/bench_sparse.py --only insteval --case "α=1e-06"
+    python benchmarks/bench_sparse.py --only insteval --case "α=1e-06, β=1$"
     python benchmarks/bench_sparse.py --only grid       # the convergence counts (slow)
     python benchmarks/bench_sparse.py --only cv --threads default
 
@@ -1066,7 +1066,7 @@ def part_tight(args):
     specs = [
         s
         for s in tight_specs(args.quick)
-        if s.part in args.only and (args.case is None or args.case in s.name)
+        if s.part in args.only and (args.case is None or re.search(args.case, s.name))
     ]
     rows, summaries = [], []
     for spec in specs:
@@ -1170,7 +1170,9 @@ def main(argv=None):
         default=None,
         help="parts to run (default: not grid, cv)",
     )
-    parser.add_argument("--case", default=None, help="tight part: cases whose name has this")
+    parser.add_argument(
+        "--case", default=None, help="tight part: cases whose name matches this regex"
+    )
     parser.add_argument("--threads", choices=("1", "default"), default="1", help="BLAS threads")
     parser.add_argument("--tol", type=float, default=1e-9, help="skce's tol in the tight part")
     parser.add_argument("--skce-max-iter", type=int, default=20_000, help="tight part")
