@@ -631,9 +631,10 @@ def test_newton_converges_superlinearly_on_logistic_regression():
                  callback=lambda k, f, gn, step: reports.append(gn))  # fmt: skip
     assert result.status == "converged" and result.n_iter <= 12
     assert run("bb", problem, np.zeros(4), tol=1e-12, max_iter=10_000).n_iter > 2 * result.n_iter
-    # Superlinear: the last ratio of successive measures is far below the first ones.
+    # Superlinear: near the optimum one iteration divides the measure by more than
+    # 1e4 (a linearly convergent method keeps about the same ratio throughout).
     ratios = np.array(reports[1:]) / np.array(reports[:-1])
-    assert ratios[-1] < 1e-2
+    assert ratios[:3].min() > 0.1 and ratios.min() < 1e-4
 
 
 def test_newton_keeps_at_most_max_products_per_iteration():
