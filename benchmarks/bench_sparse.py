@@ -482,9 +482,14 @@ class Case:
 
     def calibrate(self, solver, max_iter, target):
         """The loosest ladder tol whose fit reaches ``target`` (untimed fits)."""
-        contender = Contender(f"sklearn {solver}", None)
+        maker = lambda tol: self.sklearn(solver, tol, max_iter)  # noqa: E731
+        return self.calibrate_with(f"sklearn {solver}", maker, max_iter, target)
+
+    def calibrate_with(self, label, maker, max_iter, target):
+        """:meth:`calibrate` for any contender: ``maker(tol)`` makes its fit."""
+        contender = Contender(label, None)
         for tol in TOL_LADDER:
-            make = self.sklearn(solver, tol, max_iter)
+            make = maker(tol)
             seconds, model, caught = self.fit(make)
             contender.last_fit = (seconds, model, caught)
             value = self.value(model)
@@ -614,20 +619,28 @@ def run_tight(spec, args):
     case = Case(spec.name, spec.problem, X, y)
     log(f"{spec.name}: {X.shape[0]} × {X.shape[1]}, nnz {X.nnz}, load {_load():.2f}")
     reference = case.reference()
-    skce = [
-        Contender(
-            "skce default" if solver is None else f"skce {solver}",
-            lambda p=params: skce_model(spec.problem, **p),
-            args.tol,
+
+    def skce_maker(solver):
+        extra = {} if solver is None else {"solver": solver}
+        return lambda tol: (
+            lambda: skce_model(spec.problem, tol=tol, max_iter=args.skce_max_iter, **extra)
         )
-        for solver in [None, *args.skce_solvers]
-        for params in [
-            {"tol": args.tol, "max_iter": args.skce_max_iter}
-            | ({} if solver is None else {"solver": solver})
+
+    names = [None, *args.skce_solvers]
+    labels = ["skce default" if s is None else f"skce {s}" for s in names]
+    if args.tol is None:
+        # The same rule as scikit-learn's: the loosest ladder tol reaching the gap.
+        skce = [
+            case.calibrate_with(label, skce_maker(s), args.skce_max_iter, TARGET_GAP)
+            for label, s in zip(labels, names, strict=True)
         ]
-    ]
-    # One untimed skce fit first: warms the caches, and its objective joins J*.
-    case.value(case.fit(skce[0].make)[1])
+    else:
+        skce = [
+            Contender(label, skce_maker(s)(args.tol), args.tol)
+            for label, s in zip(labels, names, strict=True)
+        ]
+        # One untimed skce fit first: warms the caches, and its objective joins J*.
+        case.value(case.fit(skce[0].make)[1])
     max_iter = dict(SKLEARN_MAX_ITER, saga=args.saga_max_iter)
     sklearn = [case.calibrate(s, max_iter[s], TARGET_GAP) for s in SKLEARN_SOLVERS]
     rows = finish(case, time_contenders(case, skce + sklearn, args.repeats))
@@ -1146,8 +1159,13 @@ def header(info, args, seconds, part_seconds, loads, mapping):
             f"{'Quick run' if args.quick else 'Full run'} of {', '.join(args.only)}: "
             f"{args.repeats} timed fits per contender (alternating, median), {seconds:.0f} s "
             "in all (" + ", ".join(f"{part} {t:.0f} s" for part, t in part_seconds.items()) + ").",
-            f"skce default at tol={args.tol:g} (max_iter {args.skce_max_iter}) in the tight "
-            f"part, defaults elsewhere; scikit-learn at C = 1/(alpha·Σs), the loosest tol of "
+            (
+                "skce default at the loosest ladder tol reaching the gap"
+                if args.tol is None
+                else f"skce default at tol={args.tol:g}"
+            )
+            + f" (max_iter {args.skce_max_iter}) in the tight part, defaults elsewhere;"
+            f" scikit-learn at C = 1/(alpha·Σs), the loosest tol of "
             f"1e-4 ... 1e-12 reaching the gap (saga: at most {args.saga_max_iter} epochs); "
             f"J* = the best objective of the case (reference newton-cg tol={REFERENCE_TOL:g} "
             "included); gap = (J - J*) / |J*|.",
@@ -1174,7 +1192,13 @@ def main(argv=None):
         "--case", default=None, help="tight part: cases whose name matches this regex"
     )
     parser.add_argument("--threads", choices=("1", "default"), default="1", help="BLAS threads")
-    parser.add_argument("--tol", type=float, default=1e-9, help="skce's tol in the tight part")
+    parser.add_argument(
+        "--tol",
+        type=float,
+        default=None,
+        help="skce's tol in the tight part (default: the loosest ladder tol reaching the gap, "
+        "as for scikit-learn)",
+    )
     parser.add_argument("--skce-max-iter", type=int, default=20_000, help="tight part")
     parser.add_argument(
         "--skce-solvers", nargs="*", choices=SOLVER_NAMES, default=[], help="extra skce solvers"

@@ -323,6 +323,7 @@ class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
         self.coef_ = np.array(W, dtype=X.dtype)
         self.intercept_ = np.array(b, dtype=X.dtype)
         self.n_iter_ = int(result.n_iter)
+        self.solver_ = plan.solver
         self.status_ = result.status
         self.loss_curve_ = [float(f) for f in result.history]
         # Loss-and-gradient (or loss-only) evaluations, for the benchmarks.

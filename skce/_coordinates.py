@@ -36,14 +36,25 @@ class _ChangeOfVariables:
         return self.objective.value(self.to_theta(u))
 
     def curvature_operator(self, u):
-        """``v -> H_u v``: the Hessian of ``J`` in the solver's coordinates at ``u``, times ``v``.
+        """``(product, diagonal)``: the Hessian ``H_u`` of ``J`` in the solver's coordinates at ``u``.
 
-        ``theta`` is affine in ``u`` (``theta = T u + theta(0)``), so ``H_u = T^T H_theta T``:
-        ``T v = to_theta(v) - to_theta(0)`` and ``T^T`` is :meth:`grad_to_u`.
+        ``product(v) = H_u v``: ``theta`` is affine in ``u`` (``theta = T u +
+        theta(0)``), so ``H_u = T^T H_theta T`` with ``T v = to_theta(v) -
+        to_theta(0)`` and ``T^T`` :meth:`grad_to_u`. ``diagonal`` is the
+        diagonal of ``H_u`` where it is cheap (:meth:`_hessian_diagonal`), else
+        None.
         """
-        hessian = self.objective.curvature_operator(self.to_theta(u))
+        hessian, parts = self.objective.curvature_operator(self.to_theta(u))
         origin = self.to_theta(np.zeros_like(u))
-        return lambda v: self.grad_to_u(hessian(self.to_theta(v) - origin))
+
+        def product(v):
+            return self.grad_to_u(hessian(self.to_theta(v) - origin))
+
+        return product, self._hessian_diagonal(parts)
+
+    def _hessian_diagonal(self, parts):
+        """The diagonal of ``H_u`` from the objective's ``(diag_W, cross, h_b)``; None here."""
+        return None
 
     def on(self, objective):
         """The same change of variables for ``objective`` (same columns): a copy.
@@ -188,6 +199,22 @@ class StandardizedCoordinates(_ChangeOfVariables):
             gc[:] = gb / self.tau
         gV /= self.sigma[self.active]
         return out
+
+    def _hessian_diagonal(self, parts):
+        """The diagonal of ``H_u``: the Jacobi preconditioner of the current curvature.
+
+        ``V_kj`` moves ``W_kj`` by ``1 / sigma_j`` and ``b_k`` by ``-mu_j / sigma_j``,
+        so its diagonal entry is ``(H_WW - 2 mu_j H_Wb + mu_j^2 H_bb) / sigma_j^2``;
+        ``c_k`` moves ``b_k`` by ``1 / tau``: ``H_bb / tau^2``.
+        """
+        diag_W, cross, h_b = parts
+        a = self.active
+        mean, sigma = self.mean[a], self.sigma[a]
+        dV = diag_W[:, a]
+        if self._intercept:
+            dV = dV - 2.0 * mean * cross[:, a] + mean**2 * h_b[:, None]
+            return np.concatenate([(dV / sigma**2).ravel(), h_b / self.tau**2])
+        return (dV / sigma**2).ravel()
 
     def grad_to_theta(self, gu):
         """Gradient in ``theta`` from the gradient in ``u`` (0 for the constant columns)."""

@@ -93,14 +93,16 @@ class ChunkedObjective(LinearParameters):
         return _sum(self._each("value", theta)) + l2_penalty(self.alpha, self.unpack(theta)[0])[0]
 
     def curvature_operator(self, theta):
-        """``v -> H v`` at ``theta``: each product one map over the chunks (see LinearObjective)."""
+        """``(product, diagonal)`` at ``theta`` (see LinearObjective): each product one map."""
 
         def product(v):
             out = _sum(self._each("hessian_product", theta, v))
             self.unpack(out)[0][...] += self.alpha * self.unpack(v)[0]
             return out
 
-        return product
+        parts = self._each("curvature_diagonal", theta)
+        diag_W, cross, h_b = (_sum([part[j] for part in parts]) for j in range(3))
+        return product, (diag_W + self.alpha, cross, h_b)
 
     def rounding_noise(self, theta):
         """The sum of the chunks' rounding noise plus the penalty's (see LinearObjective)."""

@@ -155,9 +155,13 @@ _FIT_ATTRIBUTES = """\
 _SOLVER_ATTRIBUTES = """\
     n_iter_ : int
         Number of solver iterations performed. On dense data with more than
-        65,536 rows, ``"bb"``, ``"agd"`` and ``"lbfgs"`` (unless warm-started)
+        65,536 rows, the solvers other than ``"gd"`` (unless warm-started)
         first fit a 16,384-row sample and start from its solution; those
         cheaper iterations are not counted here.
+
+    solver_ : str
+        The solver that ran: ``solver`` itself, or what ``solver="auto"``
+        chose for this data (``"newton"`` or ``"bb"``).
 
     loss_curve_ : list of float
         The objective ``J`` at the start and after every iteration of the fit

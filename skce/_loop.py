@@ -97,14 +97,14 @@ class Evaluations:
         return self._value(x)
 
     def curvature(self, x):
-        """``v -> H v`` at ``x``; each product counts as an evaluation (it costs one)."""
-        product = self._curvature(x)
+        """``(v -> H v, diagonal)`` at ``x``; each product counts as an evaluation (it costs one)."""
+        product, diagonal = self._curvature(x)
 
         def counted(v):
             self.count += 1
             return product(v)
 
-        return counted
+        return counted, diagonal
 
 
 class BestPoint:
@@ -218,7 +218,8 @@ def minimise(
     value : callable, optional
         Loss-only function for the rules that need one (``evals.value``).
     curvature : callable, optional
-        ``curvature(x) -> (v -> H v)``, Hessian-vector products at ``x``, for the
+        ``curvature(x) -> (product, diagonal)``: Hessian-vector products
+        ``product(v) = H v`` at ``x`` and the diagonal of ``H`` (or None), for the
         rules that need them (``evals.curvature``); each product counts as an
         evaluation.
     resolution : callable, optional

@@ -151,6 +151,11 @@ class BinaryCrossEntropy:
         return state * V
 
     @staticmethod
+    def hessian_diagonal(state):
+        """The diagonal of ``d²l/dz²`` per unit weight: ``p (1 - p)``, shape (1, m)."""
+        return state
+
+    @staticmethod
     def residual_error(Z, delta):
         """Error of ``dl/dz`` per unit weight from logit errors ``delta``: ``p (1 - p) delta``."""
         return BinaryCrossEntropy.curvature(Z) * delta
@@ -253,6 +258,11 @@ class MultinomialCrossEntropy:
     def hessian_state(Z):
         """What :meth:`hessian_product` needs of the logits ``Z`` (K, m): the probabilities."""
         return MultinomialCrossEntropy.probabilities(Z)
+
+    @staticmethod
+    def hessian_diagonal(q):
+        """The diagonal of the Hessian in the logits per unit weight: ``q (1 - q)``, (K, m)."""
+        return q * (1.0 - q)
 
     @staticmethod
     def hessian_product(q, V):

@@ -359,42 +359,77 @@ class LinearObjective(LinearParameters):
         return loss + l2_penalty(self.alpha, self.unpack(theta)[0])[0]
 
     def curvature_operator(self, theta):
-        """``v -> H v``: the Hessian of ``J`` at ``theta`` times a direction ``v`` (flat).
+        """``(product, diagonal)``: the Hessian of ``J`` at ``theta``, for truncated Newton.
 
+        ``product(v)`` is ``H v`` for a direction ``v`` (flat, like ``theta``).
         The loss's curvature at ``theta``'s logits is computed once; each
         product is then two passes over ``X`` (``X V^T + c`` and ``X^T dZ``), the
-        cost of a gradient, as truncated Newton methods use it::
+        cost of a gradient::
 
             H v = [X^T dZ + alpha V, sum_i dZ_i]   with   dZ_i = w_i H_i(z_i) (x_i V^T + c)
 
         ``H_i`` the loss's Hessian per unit weight in the logits, ``w_i`` the row's
-        total weight (the intercept is not penalised).
+        total weight (the intercept is not penalised). ``diagonal`` is what the
+        diagonal of ``H`` in any affine coordinates needs (:meth:`curvature_diagonal`).
         """
         Wx, b = self.logit_weights(theta)
-        # The curvature per row and output, weighted: H_i(z_i) w_i (its state, for softmax).
-        states = [
-            (self.loss.hessian_state(self.logits(rows, Wx, b)), self.total_weight[rows])
-            for rows in self.row_blocks
-        ]
+        states = [self.loss.hessian_state(self.logits(rows, Wx, b)) for rows in self.row_blocks]
 
         def product(v):
             Vx, c = self.logit_weights(v)
             out = np.zeros_like(v)
             oW, ob = self.unpack(out)
-            for rows, (state, weight) in zip(self.row_blocks, states, strict=True):
+            for rows, state in zip(self.row_blocks, states, strict=True):
                 dZ = self.loss.hessian_product(state, self.logits(rows, Vx, c))
-                dZ *= weight
+                dZ *= self.total_weight[rows]
                 self.add_backward(rows, dZ, oW)
                 if self.fit_intercept:
                     ob += dZ.sum(axis=1)
             oW += self.alpha * self.unpack(v)[0]
             return out
 
-        return product
+        return product, self._curvature_diagonal(states)
+
+    def curvature_diagonal(self, theta):
+        """``(diag_W, cross, h_b)``: the parts of the Hessian's diagonal at ``theta``.
+
+        With ``h_ki = w_i d²l_i/dz_k²`` (the loss's per-output curvature):
+        ``diag_W[k, j] = sum_i h_ki x_ij^2 + alpha`` (the diagonal of the ``W``
+        block), ``cross[k, j] = sum_i h_ki x_ij`` (its coupling to the intercept
+        ``b_k``) and ``h_b[k] = sum_i h_ki``: from them the diagonal in the
+        centred, scaled coordinates follows (:mod:`skce._coordinates`). Two
+        passes over ``X`` (one over its squares).
+        """
+        Wx, b = self.logit_weights(theta)
+        states = [self.loss.hessian_state(self.logits(rows, Wx, b)) for rows in self.row_blocks]
+        return self._curvature_diagonal(states)
+
+    def _curvature_diagonal(self, states):
+        k, d = self.n_outputs, self.n_features
+        diag_W, cross, h_b = np.zeros((k, d)), np.zeros((k, d)), np.zeros(k)
+        for rows, state in zip(self.row_blocks, states, strict=True):
+            h = self.loss.hessian_diagonal(state) * self.total_weight[rows]
+            self.add_backward(rows, h, cross)
+            diag_W += np.asarray(self._squares(rows).T @ h.T).T
+            h_b += h.sum(axis=1)
+        diag_W += self.alpha
+        return diag_W, cross, h_b
+
+    def _squares(self, rows):
+        """``X[rows]`` squared entrywise, float64 (sparse: the squared values, kept once)."""
+        if not self.sparse:
+            return np.square(self.X[rows], dtype=np.float64)
+        X = self.X
+
+        def squared():
+            data = np.square(X.data, dtype=np.float64)
+            return type(X)((data, X.indices, X.indptr), shape=X.shape)
+
+        return self.cached("squares", squared)
 
     def hessian_product(self, theta, v):
         """``H v`` at ``theta``, the curvature computed afresh (one chunk of a chunked fit)."""
-        return self.curvature_operator(theta)(v)
+        return self.curvature_operator(theta)[0](v)
 
     def separates(self, theta):
         """Whether ``theta`` classifies every weighted training sample strictly right.

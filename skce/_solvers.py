@@ -334,7 +334,9 @@ def newton(
     fun, x0, tol, max_iter, grad_norm, callback
         As for :func:`gd`.
     curvature : callable
-        ``curvature(x) -> (v -> H v)``: Hessian-vector products at ``x``.
+        ``curvature(x) -> (product, diagonal)``: Hessian-vector products
+        ``product(v) = H v`` at ``x``, and ``H``'s diagonal (or None), which
+        preconditions the conjugate gradients.
     max_products : int, optional
         Most curvature products per iteration; by default the number of
         parameters (at most 1000).
@@ -353,7 +355,7 @@ def newton(
     >>> from skce._solvers import newton
     >>> A = np.diag([1.0, 10.0, 100.0])
     >>> res = newton(lambda x: (0.5 * x @ A @ x, A @ x), np.ones(3), tol=1e-10, max_iter=50,
-    ...              curvature=lambda x: (lambda v: A @ v))
+    ...              curvature=lambda x: ((lambda v: A @ v), np.diag(A)))
     >>> res.status, res.n_iter
     ('converged', 1)
     """

@@ -221,3 +221,30 @@ def test_coupled_metric_carried_to_another_alpha_keeps_its_form():
     reference.floor = 0.0
     reference.refresh(theta)
     np.testing.assert_allclose(moved.L, reference.L, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize(("loss", "k"), [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 3)])
+@pytest.mark.parametrize("preconditioner", ["diagonal", "full"])
+def test_curvature_products_in_the_solvers_coordinates(loss, k, intercept, sparse, preconditioner):
+    # H_u is the Hessian of u -> J(theta(u)): central differences of the gradient in
+    # u; the diagonal scaling also gives H_u's diagonal (Jacobi for the conjugate
+    # gradients), the full metric none (it preconditions them itself).
+    obj, theta, _ = _problem(loss, k=k, sparse=sparse, intercept=intercept)
+    coords = _coordinates(obj, preconditioner, theta)
+    u = coords.to_u(theta)
+    product, diagonal = coords.curvature_operator(u)
+    H = np.column_stack(
+        [
+            (coords.value_and_grad(u + 1e-5 * e)[1] - coords.value_and_grad(u - 1e-5 * e)[1])
+            / 2e-5
+            for e in np.eye(u.size)
+        ]
+    )
+    v = np.random.RandomState(2).randn(u.size)
+    np.testing.assert_allclose(product(v), H @ v, rtol=1e-6, atol=1e-7)
+    if preconditioner == "full":
+        assert diagonal is None
+    else:
+        np.testing.assert_allclose(diagonal, np.diag(H), rtol=1e-6, atol=1e-8)

@@ -216,16 +216,30 @@ def test_empty_and_uneven_chunks_are_fitted(scheduler):
     assert abs(j_chunked - j_memory) <= 1e-10 * j_memory
 
 
-def test_csr_chunks_reach_the_in_memory_optimum(scheduler):
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize(
+    ("d", "density", "solver"),
+    # Wide for its entries: truncated Newton (its curvature products one map over the
+    # chunks each); narrow: bb in the full metric, summed from the chunks' pairs.
+    [(30, 0.1, "newton"), (6, 0.5, "bb")],
+)
+def test_csr_chunks_reach_the_in_memory_optimum(scheduler, k, d, density, solver):
     rng = np.random.RandomState(3)
-    X = sp.random(400, 30, density=0.1, format="csr", random_state=rng)
-    w = rng.normal(size=30)
-    y = (X @ w + 0.3 * rng.normal(size=400) > 0).astype(int)
-    memory = WeightedLogisticCE(beta=3.0, alpha=1e-3, tol=1e-9).fit(X, y)
+    X = sp.random(400, d, density=density, format="csr", random_state=rng)
+    W = rng.normal(size=(d, k))
+    y = np.argmax(X @ W + 0.3 * rng.normal(size=(400, k)), axis=1)
+    params = dict(alpha=1e-3, tol=1e-9)
+    if k == 2:
+        make, weights = (lambda: WeightedLogisticCE(beta=3.0, **params)), [1, 3.0]
+    else:
+        make, weights = (lambda: SoftmaxCE(**params)), np.ones(k)
+    memory = make().fit(X, y)
     Xd = da.from_array(X.toarray(), chunks=(90, -1)).map_blocks(sp.csr_matrix)
-    chunked = WeightedLogisticCE(beta=3.0, alpha=1e-3, tol=1e-9).fit(Xd, y)
-    j_memory = _objective_at(memory, X.toarray(), y, None, [1, 3.0], 1e-3)
-    j_chunked = _objective_at(chunked, X.toarray(), y, None, [1, 3.0], 1e-3)
+    chunked = make().fit(Xd, y)
+    assert chunked.status_ == "converged"
+    assert chunked.solver_ == memory.solver_ == solver  # solver="auto" resolved
+    j_memory = _objective_at(memory, X.toarray(), y, None, weights, 1e-3)
+    j_chunked = _objective_at(chunked, X.toarray(), y, None, weights, 1e-3)
     assert abs(j_chunked - j_memory) <= 1e-10 * j_memory
 
 

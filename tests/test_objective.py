@@ -762,7 +762,7 @@ def test_constant_columns_read_from_sample_moments_are_checked_on_every_row(base
 def test_curvature_products_are_the_hessian_of_the_gradient(loss, k, intercept, sparse):
     # Reference: the Hessian by central differences of the gradient, column by column.
     obj, theta, _ = _problem(loss, k=k, sparse=sparse, intercept=intercept, block_rows=16)
-    product = obj.curvature_operator(theta)
+    product, parts = obj.curvature_operator(theta)
     m = obj.n_params
     H = np.column_stack(
         [
@@ -775,6 +775,16 @@ def test_curvature_products_are_the_hessian_of_the_gradient(loss, k, intercept, 
     np.testing.assert_allclose(product(v), H @ v, rtol=1e-6, atol=1e-8)
     # The products of a chunk (the curvature computed afresh) are the same.
     np.testing.assert_allclose(obj.hessian_product(theta, v), product(v), rtol=1e-14)
+    # The diagonal's parts: H's W block diagonal, its column of the intercept, H_bb.
+    k, d = obj.n_outputs, obj.n_features
+    diag_W, cross, h_b = parts
+    np.testing.assert_allclose(diag_W.ravel(), np.diag(H)[: k * d], rtol=1e-6)
+    if intercept:
+        np.testing.assert_allclose(h_b, np.diag(H)[k * d :], rtol=1e-6)
+        for j in range(k):
+            np.testing.assert_allclose(cross[j], H[k * d + j, j * d : (j + 1) * d], rtol=1e-6)
+    for got, want in zip(obj.curvature_diagonal(theta), parts, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-14)
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])

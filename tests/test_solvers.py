@@ -127,9 +127,14 @@ def biased(problem, bias=1e-3):
     return fun
 
 
-def curvature_of(fun):
-    """``curvature(x) -> (v -> H v)`` from ``fun.hessian``, for ``newton``."""
-    return lambda x: lambda v: fun.hessian(x) @ v
+def curvature_of(fun, diagonal=False):
+    """``curvature(x) -> (v -> H v, diagonal)`` from ``fun.hessian``, for ``newton``."""
+
+    def curvature(x):
+        H = fun.hessian(x)
+        return (lambda v: H @ v), (np.diag(np.asarray(H)).copy() if diagonal else None)
+
+    return curvature
 
 
 def run(name, fun, x0, **kwargs):
@@ -592,7 +597,7 @@ def test_a_non_finite_gradient_stops_the_run_with_floating_point_error(name, whe
 
     options = {"learning_rate": 0.5} if name == "gd" else {}
     if name == "newton":
-        options["curvature"] = lambda x: lambda v: v
+        options["curvature"] = lambda x: ((lambda v: v), None)
     # gd's own check (a non-finite step means its learning rate diverged) comes first.
     expected = LearningRateError if (name == "gd" and where == "later") else FloatingPointError
     with pytest.raises(expected):
@@ -643,3 +648,28 @@ def test_newton_keeps_at_most_max_products_per_iteration():
     assert result.status == "converged"
     # Each iteration: at most 2 products and its line search's evaluations.
     assert fun.products <= 2 * result.n_iter
+
+
+def test_preconditioned_conjugate_gradients_need_fewer_products_on_a_badly_scaled_system():
+    # Jacobi preconditioning with the diagonal undoes a diagonal scaling exactly.
+    rng = np.random.default_rng(3)
+    scale = 10.0 ** rng.uniform(-3, 3, 40)
+    B = Quadratic(10.0, rotated=True, n=40).A
+    A = scale[:, None] * B * scale
+    b = rng.standard_normal(40)
+    plain = conjugate_gradient(lambda v: A @ v, b, 1e-8 * np.linalg.norm(b), 1000)
+    jacobi = conjugate_gradient(
+        lambda v: A @ v, b, 1e-8 * np.linalg.norm(b), 1000, diagonal=np.diag(A).copy()
+    )
+    for d, _ in (plain, jacobi):
+        assert np.linalg.norm(A @ d - b) <= 1e-8 * np.linalg.norm(b) * 1.0001
+    assert jacobi[1] < plain[1] / 3
+
+
+def test_newton_with_the_diagonal_reaches_the_logistic_optimum():
+    problem = Logistic(alpha=1e-4)
+    w_star = problem.newton_minimiser()
+    result = run("newton", problem, np.zeros(4), tol=1e-10, max_iter=100,
+                 curvature=curvature_of(problem, diagonal=True))  # fmt: skip
+    assert result.status == "converged"
+    assert np.linalg.norm(result.x - w_star) <= np.sqrt(4) * 1e-10 / problem.alpha
