@@ -136,13 +136,18 @@ def constant_values(objective, columns):
     hi = np.full(c, -np.inf)
     X = objective.X
     if objective.sparse:
+        # Every candidate at once (wide sparse data has thousands: empty columns).
         part = X[:, columns].tocsc()
-        for j in range(c):
-            entries = slice(part.indptr[j], part.indptr[j + 1])
-            values = part.data[entries][weighted[part.indices[entries]]]
-            if values.size < n_weighted:  # some weighted rows hold an implicit 0
-                values = np.append(values, 0.0)
-            lo[j], hi[j] = values.min(), values.max()
+        counts = np.diff(part.indptr)
+        on_weighted = weighted[part.indices]
+        values = part.data.astype(np.float64)
+        starts = part.indptr[:-1][counts > 0]
+        lo[counts > 0] = np.minimum.reduceat(np.where(on_weighted, values, np.inf), starts)
+        hi[counts > 0] = np.maximum.reduceat(np.where(on_weighted, values, -np.inf), starts)
+        stored = np.bincount(np.repeat(np.arange(c), counts), on_weighted, minlength=c)
+        implicit_zero = stored < n_weighted  # some weighted rows hold an implicit 0
+        lo[implicit_zero] = np.minimum(lo[implicit_zero], 0.0)
+        hi[implicit_zero] = np.maximum(hi[implicit_zero], 0.0)
     else:
         for rows in objective.row_blocks:
             keep = weighted[rows]

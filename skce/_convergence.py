@@ -49,6 +49,8 @@ _MAX_ITER_ADVICE = {
     "preconditioner='full' (a Newton-like metric) usually converges in tens of "
     "iterations. Or increase max_iter or alpha.",
     "full": "Increase max_iter or alpha.",
+    # Truncated Newton: its conjugate gradients already follow the curvature.
+    "newton": "Increase max_iter or alpha.",
 }
 
 
@@ -77,7 +79,8 @@ def warn_if_not_converged(estimator, result, separable, plan):
             f"{grad} > {tol}; {_progress(result.history)}. "
         )
         advice = (
-            f"{_MAX_ITER_ADVICE[coordinates]} If alpha=0 and the classes are linearly "
+            f"{_MAX_ITER_ADVICE['newton' if plan.solver == 'newton' else coordinates]} "
+            "If alpha=0 and the classes are linearly "
             "separable, the weights grow without bound and no finite optimum exists."
         )
     elif result.status == "stalled":

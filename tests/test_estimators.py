@@ -575,3 +575,10 @@ def test_max_iter_warning_reports_the_objectives_progress_and_advice_that_works(
     full = _max_iter_message(WeightedLogisticCE(preconditioner="full", max_iter=3), X, y)
     assert "scale the features" not in full and "preconditioner" not in full
     assert "last 3 iterations" in full
+    # Truncated Newton (the default on wide sparse data) already follows the
+    # curvature: neither, and the warning names the solver that ran.
+    wide = sp.random(300, 200, density=0.02, format="csr", random_state=0)
+    yw = np.arange(300) % 2
+    newton = _max_iter_message(WeightedLogisticCE(alpha=1e-6, max_iter=1), wide, yw)
+    assert "scale the features" not in newton and "preconditioner" not in newton
+    assert "(solver='auto', ran 'newton')" in newton
