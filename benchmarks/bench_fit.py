@@ -57,7 +57,7 @@ from skce._objective import LinearObjective, weighted_targets
 TARGET_GAP = 1e-8
 SKCE_TOLS = [1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10]
 SKLEARN_TOLS = [1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-12]
-SKCE_SOLVERS = ["bb", "lbfgs", "agd"]
+SKCE_SOLVERS = ["bb", "lbfgs", "agd", "newton"]
 
 
 # -- data -----------------------------------------------------------------

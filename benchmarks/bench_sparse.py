@@ -1081,24 +1081,18 @@ def part_tight(args):
         for s in tight_specs(args.quick)
         if s.part in args.only and (args.case is None or re.search(args.case, s.name))
     ]
-    rows, summaries = [], []
-    for spec in specs:
-        case_rows, summary = run_tight(spec, args)
-        rows += case_rows
-        summaries.append(summary)
-    return format_tight(summaries, rows), {
-        "summaries": summaries,
-        "rows": [asdict(r) for r in rows],
-    }
+    return _collect([run_tight(spec, args) for spec in specs], format_tight)
 
 
 def part_pipeline(args):
-    rows, summaries = [], []
-    for alpha in (1e-5, 1e-3):
-        case_rows, summary = run_pipeline(alpha, args)
-        rows += case_rows
-        summaries.append(summary)
-    return format_pipeline(summaries, rows), {
+    return _collect([run_pipeline(alpha, args) for alpha in (1e-5, 1e-3)], format_pipeline)
+
+
+def _collect(runs, formatter):
+    """A part's Markdown and JSON from its ``(rows, summary)`` runs."""
+    rows = [row for case_rows, _ in runs for row in case_rows]
+    summaries = [summary for _, summary in runs]
+    return formatter(summaries, rows), {
         "summaries": summaries,
         "rows": [asdict(r) for r in rows],
     }

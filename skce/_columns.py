@@ -6,6 +6,7 @@ and the formulas that merge the statistics of dask chunks into those of all rows
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = [
     "check_representable",
@@ -15,6 +16,7 @@ __all__ = [
     "merge_constant_values",
     "merge_moments",
     "moments",
+    "weighted_square_sums",
 ]
 
 #: A column is a candidate for being constant (then checked exactly on every row,
@@ -23,6 +25,36 @@ __all__ = [
 #: that it holds whatever rounding the one-pass sparse moments (about ``n eps``
 #: relative at worst) leave of a constant column; the exact check decides.
 _CONSTANT_RTOL = 1e-8
+
+
+def weighted_square_sums(X, H, chunk=1 << 14):
+    """``H @ (X * X)``: ``sum_i H[k, i] x_ij^2`` for every output ``k`` and column ``j``, float64.
+
+    ``X`` dense or sparse (CSR or CSC), ``H`` of shape (k, n). Sparse ``X`` is
+    read in slices of about ``chunk`` stored entries, so its squares are never
+    held whole (a squared copy would add two thirds of ``X``'s memory; it
+    would make this sum 4 times faster, 0.5 against 2.2 ms on InstEval's
+    440,526 entries, about 2% of a truncated Newton iteration there).
+    """
+    k, d = H.shape[0], X.shape[1]
+    if not sp.issparse(X):
+        return H @ np.square(X, dtype=np.float64)
+    out = np.zeros((k, d))
+    for start, stop in major_slices(X, chunk):
+        lo, hi = X.indptr[start], X.indptr[stop]
+        squares = np.square(X.data[lo:hi], dtype=np.float64)
+        widths = np.diff(X.indptr[start : stop + 1])
+        if X.format == "csr":
+            for c in range(k):
+                weights = np.repeat(H[c, start:stop], widths) * squares
+                out[c] += np.bincount(X.indices[lo:hi], weights, minlength=d)
+        else:
+            stored = widths > 0
+            starts = (X.indptr[start:stop] - lo)[stored]
+            for c in range(k):
+                values = H[c, X.indices[lo:hi]] * squares
+                out[c, start:stop][stored] = np.add.reduceat(values, starts)
+    return out
 
 
 def major_slices(X, chunk):

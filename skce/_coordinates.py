@@ -36,7 +36,7 @@ class _ChangeOfVariables:
         return self.objective.value(self.to_theta(u))
 
     def curvature_operator(self, u):
-        """``(product, diagonal)``: the Hessian ``H_u`` of ``J`` in the solver's coordinates at ``u``.
+        """``(product, diagonal)``: the Hessian ``H_u`` of ``J`` in the solver's coordinates.
 
         ``product(v) = H_u v``: ``theta`` is affine in ``u`` (``theta = T u +
         theta(0)``), so ``H_u = T^T H_theta T`` with ``T v = to_theta(v) -

@@ -97,7 +97,7 @@ class Evaluations:
         return self._value(x)
 
     def curvature(self, x):
-        """``(v -> H v, diagonal)`` at ``x``; each product counts as an evaluation (it costs one)."""
+        """``(v -> H v, diagonal)`` at ``x``; a product counts as an evaluation (it costs one)."""
         product, diagonal = self._curvature(x)
 
         def counted(v):

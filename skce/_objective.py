@@ -398,7 +398,7 @@ class LinearObjective(LinearParameters):
         block), ``cross[k, j] = sum_i h_ki x_ij`` (its coupling to the intercept
         ``b_k``) and ``h_b[k] = sum_i h_ki``: from them the diagonal in the
         centred, scaled coordinates follows (:mod:`skce._coordinates`). Two
-        passes over ``X`` (one over its squares).
+        passes over ``X`` (one over its squares, slice by slice).
         """
         Wx, b = self.logit_weights(theta)
         states = [self.loss.hessian_state(self.logits(rows, Wx, b)) for rows in self.row_blocks]
@@ -410,22 +410,10 @@ class LinearObjective(LinearParameters):
         for rows, state in zip(self.row_blocks, states, strict=True):
             h = self.loss.hessian_diagonal(state) * self.total_weight[rows]
             self.add_backward(rows, h, cross)
-            diag_W += np.asarray(self._squares(rows).T @ h.T).T
+            diag_W += _columns.weighted_square_sums(self._block(rows), h)
             h_b += h.sum(axis=1)
         diag_W += self.alpha
         return diag_W, cross, h_b
-
-    def _squares(self, rows):
-        """``X[rows]`` squared entrywise, float64 (sparse: the squared values, kept once)."""
-        if not self.sparse:
-            return np.square(self.X[rows], dtype=np.float64)
-        X = self.X
-
-        def squared():
-            data = np.square(X.data, dtype=np.float64)
-            return type(X)((data, X.indices, X.indptr), shape=X.shape)
-
-        return self.cached("squares", squared)
 
     def hessian_product(self, theta, v):
         """``H v`` at ``theta``, the curvature computed afresh (one chunk of a chunked fit)."""

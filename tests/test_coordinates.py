@@ -237,8 +237,7 @@ def test_curvature_products_in_the_solvers_coordinates(loss, k, intercept, spars
     product, diagonal = coords.curvature_operator(u)
     H = np.column_stack(
         [
-            (coords.value_and_grad(u + 1e-5 * e)[1] - coords.value_and_grad(u - 1e-5 * e)[1])
-            / 2e-5
+            (coords.value_and_grad(u + 1e-5 * e)[1] - coords.value_and_grad(u - 1e-5 * e)[1]) / 2e-5
             for e in np.eye(u.size)
         ]
     )

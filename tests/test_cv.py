@@ -176,13 +176,7 @@ def test_weighted_logistic_cv_is_grid_search_cv(scoring):
     ours = WeightedLogisticCECV(
         betas=BETAS, alphas=GRID_ALPHAS, cv=cv, scoring=scoring, tol=1e-10
     ).fit(X, y)
-    reference = _search(
-        WeightedLogisticCE(tol=1e-10),
-        {"beta": list(BETAS), "alpha": list(GRID_ALPHAS)},
-        cv,
-        scoring,
-        data=(X, y),
-    )
+    reference = _reference_search(cv, scoring, X, y)
     _assert_same_search(ours, reference)
     # The refit is a direct fit at the chosen parameters.
     direct = WeightedLogisticCE(tol=1e-10, **reference.best_params_).fit(X, y)
@@ -605,14 +599,14 @@ def test_a_class_smaller_than_the_folds_warns_and_the_search_is_grid_search_cv(s
     assert not any(m.startswith("The least populated class") for m in messages)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        reference = _search(
-            WeightedLogisticCE(tol=1e-10),
-            {"beta": list(BETAS), "alpha": list(GRID_ALPHAS)},
-            cv,
-            scoring,
-            data=(X, y),
-        )
+        reference = _reference_search(cv, scoring, X, y)
     _assert_same_search(ours, reference)
+
+
+def _reference_search(cv, scoring, X, y):
+    """GridSearchCV over ``BETAS`` x ``GRID_ALPHAS`` of a tight WeightedLogisticCE."""
+    grid = {"beta": list(BETAS), "alpha": list(GRID_ALPHAS)}
+    return _search(WeightedLogisticCE(tol=1e-10), grid, cv, scoring, data=(X, y))
 
 
 @pytest.mark.parametrize("rare", [1, 0])

@@ -808,3 +808,13 @@ def test_sparse_coupled_gram_matches_its_definition(fmt, monkeypatch):
             h = w * (q[:, j] * ((j == m) - q[:, m]) + floor * kappa * ((j == m) - 1 / k))
             block = M[j * p : (j + 1) * p, m * p : (m + 1) * p]
             np.testing.assert_allclose(block, S.T @ (h[:, None] * S), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr", "csc"])
+def test_weighted_square_sums_in_slices_are_the_dense_sums(fmt):
+    rng = np.random.RandomState(5)
+    X = rng.randn(50, 7) * (rng.rand(50, 7) < 0.4)
+    H = rng.randn(3, 50)
+    data = X if fmt == "dense" else sp.csr_matrix(X).asformat(fmt)
+    got = _columns.weighted_square_sums(data, H, chunk=9)  # many slices
+    np.testing.assert_allclose(got, H @ X**2, rtol=1e-12, atol=1e-12)
