@@ -205,7 +205,9 @@ class StandardizedCoordinates(_ChangeOfVariables):
 
         ``V_kj`` moves ``W_kj`` by ``1 / sigma_j`` and ``b_k`` by ``-mu_j / sigma_j``,
         so its diagonal entry is ``(H_WW - 2 mu_j H_Wb + mu_j^2 H_bb) / sigma_j^2``;
-        ``c_k`` moves ``b_k`` by ``1 / tau``: ``H_bb / tau^2``.
+        ``c_k`` moves ``b_k`` by ``1 / tau``: ``H_bb / tau^2``. For softmax the
+        entries are averaged over the classes (below): the diagonal of ``H_u`` for
+        one output, the Jacobi scaling of its classes for several.
         """
         diag_W, cross, h_b = parts
         a = self.active
@@ -213,8 +215,14 @@ class StandardizedCoordinates(_ChangeOfVariables):
         dV = diag_W[:, a]
         if self._intercept:
             dV = dV - 2.0 * mean * cross[:, a] + mean**2 * h_b[:, None]
-            return np.concatenate([(dV / sigma**2).ravel(), h_b / self.tau**2])
-        return (dV / sigma**2).ravel()
+        # One scale per column for all classes (their mean): a preconditioner that
+        # treats the classes alike keeps the class sums of the parameters, which
+        # softmax leaves unidentified (the intercepts' always, W's at alpha = 0),
+        # where they were; per-class scales moved the intercepts along it.
+        dV = np.broadcast_to(dV.mean(axis=0), dV.shape) / sigma**2
+        if self._intercept:
+            return np.concatenate([dV.ravel(), np.full(self._k, h_b.mean() / self.tau**2)])
+        return dV.ravel()
 
     def grad_to_theta(self, gu):
         """Gradient in ``theta`` from the gradient in ``u`` (0 for the constant columns)."""

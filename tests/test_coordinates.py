@@ -245,5 +245,13 @@ def test_curvature_products_in_the_solvers_coordinates(loss, k, intercept, spars
     np.testing.assert_allclose(product(v), H @ v, rtol=1e-6, atol=1e-7)
     if preconditioner == "full":
         assert diagonal is None
-    else:
+    elif k == 2:
         np.testing.assert_allclose(diagonal, np.diag(H), rtol=1e-6, atol=1e-8)
+    else:
+        # Softmax: H_u's diagonal averaged over the classes, one scale per column
+        # (the class sums of the parameters stay where they are).
+        n_w = k * coords.n_active
+        per_class = np.diag(H)[:n_w].reshape(k, -1).mean(axis=0)
+        np.testing.assert_allclose(diagonal[:n_w], np.tile(per_class, k), rtol=1e-6, atol=1e-8)
+        if intercept:
+            np.testing.assert_allclose(diagonal[n_w:], np.diag(H)[n_w:].mean(), rtol=1e-6)
