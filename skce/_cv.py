@@ -473,6 +473,7 @@ class CrossValidatedMixin:
             "coef_",
             "intercept_",
             "n_iter_",
+            "solver_",
             "status_",
             "loss_curve_",
             "separable_",

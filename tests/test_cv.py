@@ -255,6 +255,31 @@ def test_softmax_cv_is_grid_search_cv_on_sparse_data():
     np.testing.assert_allclose(ours.class_weight_, direct.class_weight_)
 
 
+def test_beta_cv_is_grid_search_cv_on_wide_sparse_data():
+    # One-hot codes of many levels: too wide for the full metric, so the path runs
+    # truncated Newton warm-started along the alphas, GridSearchCV cold fits.
+    rng = np.random.RandomState(4)
+    codes = np.column_stack([rng.randint(0, 80, 600), rng.randint(0, 20, 600)])
+    X = sp.hstack([sp.csr_matrix(np.eye(80)[codes[:, 0]]), sp.csr_matrix(np.eye(20)[codes[:, 1]])])
+    X = X.tocsr()
+    logit = rng.randn(80)[codes[:, 0]] + rng.randn(20)[codes[:, 1]] - 1.0
+    y = (rng.rand(600) < 1 / (1 + np.exp(-logit))).astype(int)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    alphas = (1e-2, 1e-4, 1e-6)
+    ours = WeightedLogisticCECV(
+        betas=(1, 4), alphas=alphas, cv=cv, scoring="neg_log_loss", tol=1e-10
+    ).fit(X, y)
+    assert ours.solver_ == "newton"
+    reference = _search(
+        WeightedLogisticCE(tol=1e-10),
+        {"beta": [1, 4], "alpha": list(alphas)},
+        cv,
+        "neg_log_loss",
+        data=(X, y),
+    )
+    _assert_same_search(ours, reference)
+
+
 def test_sample_weights_are_routed_to_the_fits_and_the_scorer():
     X, y = _binary(seed=2)
     sw = np.random.RandomState(0).uniform(0.2, 3.0, y.shape[0])
