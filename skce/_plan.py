@@ -58,7 +58,10 @@ FULL_METRIC_MAX_FEATURES = 200
 #: of its stored entries: its Gram matrix costs ``nnz_i^2 / 2`` per row (the pair
 #: matrix, :mod:`skce._gram`), whatever ``d``, but every evaluation solves two
 #: triangular systems of ``(d + 1)^2`` per output, against ``4 nnz`` for the
-#: passes over ``X``. (To be measured.)
+#: passes over ``X``. The quarter is this cost model's, not a measured crossover:
+#: the one-hot pipeline of docs/solvers.md ((d + 1)^2 = 0.1% of nnz: bb in the
+#: full metric 17 iterations, 1.1x the dense fit) is far inside it, InstEval
+#: ((d + 1)^2 = 39 nnz) far outside; between them it is not measured.
 SPARSE_FULL_METRIC_SHARE = 0.25
 
 #: Softmax gets the class-coupled metric summed over at most this many
