@@ -372,8 +372,16 @@ class LinearObjective(LinearParameters):
         total weight (the intercept is not penalised). ``diagonal`` is what the
         diagonal of ``H`` in any affine coordinates needs (:meth:`curvature_diagonal`).
         """
+        states = self._curvature_states(theta)
+        return self._curvature_product(states), self._curvature_diagonal(states)
+
+    def _curvature_states(self, theta):
+        """The loss's curvature state (:meth:`hessian_state`) of each row block at ``theta``."""
         Wx, b = self.logit_weights(theta)
-        states = [self.loss.hessian_state(self.logits(rows, Wx, b)) for rows in self.row_blocks]
+        return [self.loss.hessian_state(self.logits(rows, Wx, b)) for rows in self.row_blocks]
+
+    def _curvature_product(self, states):
+        """``v -> H v`` from the row blocks' curvature states."""
 
         def product(v):
             Vx, c = self.logit_weights(v)
@@ -388,7 +396,7 @@ class LinearObjective(LinearParameters):
             oW += self.alpha * self.unpack(v)[0]
             return out
 
-        return product, self._curvature_diagonal(states)
+        return product
 
     def curvature_diagonal(self, theta):
         """``(diag_W, cross, h_b)``: the parts of the Hessian's diagonal at ``theta``.
@@ -400,9 +408,7 @@ class LinearObjective(LinearParameters):
         centred, scaled coordinates follows (:mod:`skce._coordinates`). Two
         passes over ``X`` (one over its squares, slice by slice).
         """
-        Wx, b = self.logit_weights(theta)
-        states = [self.loss.hessian_state(self.logits(rows, Wx, b)) for rows in self.row_blocks]
-        return self._curvature_diagonal(states)
+        return self._curvature_diagonal(self._curvature_states(theta))
 
     def _curvature_diagonal(self, states):
         k, d = self.n_outputs, self.n_features
@@ -417,7 +423,7 @@ class LinearObjective(LinearParameters):
 
     def hessian_product(self, theta, v):
         """``H v`` at ``theta``, the curvature computed afresh (one chunk of a chunked fit)."""
-        return self.curvature_operator(theta)[0](v)
+        return self._curvature_product(self._curvature_states(theta))(v)
 
     def separates(self, theta):
         """Whether ``theta`` classifies every weighted training sample strictly right.
