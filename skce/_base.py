@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._convergence import warn_if_not_converged
 from ._fit import run
+from ._inference import InferenceMixin
 from ._links import api_page_template
 from ._objective import LinearObjective, weighted_targets
 from ._plan import PRECONDITIONERS, SOLVER_CHOICES, plan_fit
@@ -59,7 +60,7 @@ def _check_prior_correction(class_weight):
         )
 
 
-class BaseCrossEntropyClassifier(ClassifierMixin, BaseEstimator):
+class BaseCrossEntropyClassifier(InferenceMixin, ClassifierMixin, BaseEstimator):
     """Linear classifier fitted by minimising weighted cross-entropy.
 
     Subclasses set ``_loss`` and implement ``_check_n_classes`` and

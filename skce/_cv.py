@@ -373,6 +373,10 @@ class CrossValidatedMixin:
         self.best_params_ = dict(results["params"][self.best_index_])
         self.alpha_ = float(self.best_params_["alpha"])
 
+    def _fitted_alpha(self):
+        """The chosen penalty, ``alpha_``: that of the refitted model."""
+        return float(self.alpha_)
+
     def _refit(self, X, y, sample_weight):
         """Fit the best candidate on all the data; its fitted attributes become ours."""
         params = self.best_params_

@@ -156,6 +156,24 @@ class BinaryCrossEntropy:
         return state
 
     @staticmethod
+    def identified_outputs(n_outputs):
+        """The outputs whose parameters the data identify: the one logit."""
+        return slice(0, n_outputs)
+
+    @staticmethod
+    def output_penalty(n_outputs):
+        """The L2 penalty's coupling of the identified outputs (1 x 1): the identity."""
+        return np.eye(1)
+
+    @staticmethod
+    def identified_hessian(state):
+        """``(d, u)`` with the Hessian per unit weight in the identified logits ``diag(d) - u u^T``.
+
+        One logit: ``d = p (1 - p)`` and no rank-one part (``u`` is None).
+        """
+        return state, None
+
+    @staticmethod
     def residual_error(Z, delta):
         """Error of ``dl/dz`` per unit weight from logit errors ``delta``: ``p (1 - p) delta``."""
         return BinaryCrossEntropy.curvature(Z) * delta
@@ -270,6 +288,38 @@ class MultinomialCrossEntropy:
         out = q * V
         out -= q * out.sum(axis=0)
         return out
+
+    @staticmethod
+    def identified_outputs(n_outputs):
+        """The outputs whose parameters the data identify: classes 1 .. K - 1, relative to class 0.
+
+        The loss depends on the logits only through their differences (adding
+        one vector to every class's parameters changes nothing), so the data
+        identify ``theta_k - theta_0``: the reference-class parametrisation of
+        statsmodels' ``MNLogit``. Its derivatives in ``theta_k - theta_0`` are
+        the full ones of the classes ``k >= 1``.
+        """
+        return slice(1, n_outputs)
+
+    @staticmethod
+    def output_penalty(n_outputs):
+        """The L2 penalty's coupling of the identified outputs: ``I - 1 1^T / K``, (K - 1) square.
+
+        The penalty ``(alpha / 2) sum_k ||W_k||^2`` is least, for given
+        differences ``delta_k = W_k - W_0``, at the centred ``W_k = delta_k -
+        mean(delta)`` (which a penalised fit reaches): ``(alpha / 2) delta^T
+        (I - 1 1^T / K) delta`` over ``k >= 1`` (with ``delta_0 = 0``).
+        """
+        k = n_outputs - 1
+        return np.eye(k) - 1.0 / n_outputs
+
+    @staticmethod
+    def identified_hessian(q):
+        """``(d, u)`` with the Hessian per unit weight in the identified logits ``diag(d) - u u^T``.
+
+        For classes ``k, l >= 1``: ``q_k (delta_kl - q_l)``, so ``d = u = q[1:]``.
+        """
+        return q[1:], q[1:]
 
     @staticmethod
     def residual_error(Z, delta):

@@ -1,11 +1,13 @@
 """Linear classifiers trained by minimising cross-entropy with gradient descent."""
 
+from ._covariance import SingularHessianError
 from ._cv import GridEdgeWarning
 from ._cv_estimators import SoftmaxCECV, WeightedLogisticCECV
 from ._estimators import SoftmaxCE, WeightedLogisticCE
 
 __all__ = [
     "GridEdgeWarning",
+    "SingularHessianError",
     "SoftmaxCE",
     "SoftmaxCECV",
     "WeightedLogisticCE",
@@ -14,6 +16,13 @@ __all__ = [
 
 # Their public home, for pickles, reprs and documentation: the classes are
 # written in private modules by concern.
-for _cls in (GridEdgeWarning, SoftmaxCE, SoftmaxCECV, WeightedLogisticCE, WeightedLogisticCECV):
+for _cls in (
+    GridEdgeWarning,
+    SingularHessianError,
+    SoftmaxCE,
+    SoftmaxCECV,
+    WeightedLogisticCE,
+    WeightedLogisticCECV,
+):
     _cls.__module__ = __name__
 del _cls

@@ -1,0 +1,370 @@
+"""The covariance of a fitted linear model's parameters: the sandwich and the inverse Hessian.
+
+A fit minimises ``J(theta) = sum_i l_i(theta) + (alpha / 2) ||W||^2`` (the weighted
+rows' losses, normalised as in :mod:`skce._objective`). At its minimiser, with
+
+    A = the Hessian of J (penalty included),
+    B = sum_i u_i u_i^T  (u_i the gradient of row i's weighted loss l_i),
+
+the estimator's covariance is ``A^-1 B A^-1`` (the sandwich of an M-estimator,
+Huber 1967, White 1980; HC0) and, for an unweighted maximum-likelihood fit only,
+the inverse Fisher information ``A^-1`` (kind "model"). With groups of rows
+that are not independent of each other, ``u_g = sum_{i in g} u_i`` replaces the
+rows' scores in ``B`` (cluster-robust, Liang and Zeger 1986; no small-sample factor).
+
+The parameters are those the data identify (``loss.identified_outputs``): all of
+them for one logit, the differences from class 0 for softmax. The sums are taken
+over the standardised columns ``S = [(X - mean) / scale, 1]`` of the rows they
+cover, in which the matrices are well conditioned whatever the columns' offsets;
+sums over different row sets (dask chunks) are moved to one standardisation
+exactly and added (:func:`merge_sums`); :func:`covariance` adds the penalty,
+checks and inverts ``A`` and returns the covariance of the original parameters.
+This module knows nothing of scikit-learn estimators.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._gram import _sparse_gram
+
+__all__ = ["CovarianceSums", "SingularHessianError", "covariance", "covariance_sums", "merge_sums"]
+
+#: ``A`` (scaled to a unit diagonal) counts as singular when its smallest
+#: eigenvalue is below this many units of rounding (eps times the parameter
+#: count) of its largest: exactly collinear columns leave an eigenvalue of a few
+#: such units, a genuinely ill-conditioned but regular ``A`` one far above.
+SINGULAR_RTOL = 100.0
+
+
+class SingularHessianError(ValueError):
+    """The Hessian of the fitted objective is singular: some standard errors are infinite.
+
+    Raised by ``covariance_matrix``, ``std_errors`` and ``coef_table`` of the
+    skce estimators when ``alpha = 0`` and the data leave a combination of the
+    parameters undetermined: collinear columns (a constant column next to the
+    intercept, a column that is a sum of others), or classes separated by a
+    hyperplane, for which no finite minimiser exists. A penalty ``alpha > 0``
+    makes every Hessian regular.
+    """
+
+
+@dataclass
+class CovarianceSums:
+    """Sums over a set of rows, in the standardisation ``(mean, scale)``.
+
+    ``hessian`` is the loss's Hessian (``P x P``, no penalty), ``score`` the
+    loss's gradient, ``meat`` the sum of the rows' score outer products (None
+    with groups), ``group_labels`` and ``group_scores`` (``G x P``) the sums of
+    the scores per group. ``P = r (d + intercept)``, output-major.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    hessian: np.ndarray
+    score: np.ndarray
+    meat: np.ndarray | None = None
+    group_labels: np.ndarray | None = None
+    group_scores: np.ndarray | None = None
+
+
+def _standardisation(objective):
+    """``(mean, scale)`` of the objective's columns (weighted); zero spread -> scale 1."""
+    mean, spread2, wsum = objective.column_moments()
+    scale = np.sqrt(spread2 / wsum) if wsum > 0 else np.zeros_like(spread2)
+    scale = np.where(scale > 0, scale, 1.0)
+    if not objective.fit_intercept:
+        mean = np.zeros_like(mean)
+    return mean, scale
+
+
+def _standardised_rows(objective, rows, mean, scale):
+    """``S = [(X[rows] - mean) / scale, 1]`` (no column of ones without intercept), float64."""
+    d = objective.n_features
+    S = np.empty((rows.stop - rows.start, d + objective.fit_intercept))
+    np.subtract(objective.X[rows], mean, out=S[:, :d])
+    S[:, :d] /= scale
+    if objective.fit_intercept:
+        S[:, d] = 1.0
+    return S
+
+
+def _gram(S, h):
+    """``S^T diag(h) S``: one symmetric rank-k update where ``h`` has one sign."""
+    if np.all(h >= 0):
+        R = S * np.sqrt(h)[:, None]
+        return R.T @ R
+    if np.all(h <= 0):
+        R = S * np.sqrt(-h)[:, None]
+        return -(R.T @ R)
+    return S.T @ (h[:, None] * S)
+
+
+def _row_terms(objective, rows, Wx, b):
+    """The block's per-row Hessian weights and scores in the identified outputs.
+
+    Returns ``(pairs, H, G)``: ``H[:, c]`` the weight of output pair ``pairs[c]``
+    in the Hessian, ``w_i (d_k delta_kl - u_k u_l)``, and ``G`` (r, m) the scores
+    ``dl_i / dz_k`` (weights included).
+    """
+    loss = objective.loss
+    Z = objective.logits(rows, Wx, b)
+    state = loss.hessian_state(Z)
+    _, dZ = loss.loss_gradient(Z, objective.A[:, rows], objective.total_weight[rows])
+    keep = loss.identified_outputs(objective.n_outputs)
+    G = dZ[keep]
+    d, u = loss.identified_hessian(state)
+    w = objective.total_weight[rows]
+    r = G.shape[0]
+    pairs = [(k, m) for k in range(r) for m in range(k, r)]
+    H = np.empty((w.shape[0], len(pairs)))
+    for c, (k, m) in enumerate(pairs):
+        H[:, c] = d[k] * w if k == m else 0.0
+        if u is not None:
+            H[:, c] -= w * u[k] * u[m]
+    return pairs, H, G
+
+
+def _place(out, pairs, blocks, q):
+    """Add the pair blocks (each ``q x q``) into the symmetric ``out``, output-major."""
+    for (k, m), block in zip(pairs, blocks, strict=True):
+        out[k * q : (k + 1) * q, m * q : (m + 1) * q] += block
+        if k != m:
+            out[m * q : (m + 1) * q, k * q : (k + 1) * q] += block.T
+
+
+def _group_codes(groups):
+    labels, codes = np.unique(np.asarray(groups), return_inverse=True)
+    return labels, codes.ravel()
+
+
+def covariance_sums(objective, theta, groups=None):
+    """The :class:`CovarianceSums` of a :class:`~skce._objective.LinearObjective` at ``theta``.
+
+    One pass over ``X`` for the sums (and one for the column moments, cached by
+    the objective). ``groups`` (one label per row, or None) gives the per-group
+    score sums instead of the rows' outer products.
+    """
+    mean, scale = _standardisation(objective)
+    Wx, b = objective.logit_weights(theta)
+    if Wx is None:
+        Wx = np.zeros((objective.n_outputs, objective.n_features), dtype=objective.dtype)
+    r = len(range(objective.n_outputs)[objective.loss.identified_outputs(objective.n_outputs)])
+    q = objective.n_features + objective.fit_intercept
+    P = r * q
+    hessian, score = np.zeros((P, P)), np.zeros(P)
+    meat = np.zeros((P, P)) if groups is None else None
+    if groups is not None:
+        labels, codes = _group_codes(groups)
+        group_scores = np.zeros((labels.shape[0], P))
+    for rows in objective.row_blocks:
+        pairs, H, G = _row_terms(objective, rows, Wx, b)
+        if objective.sparse:
+            # Every weight column in one product with the pair matrix.
+            outer = [G[k] * G[m] for k, m in pairs] if groups is None else []
+            W = np.column_stack([H, *outer]) if outer else H
+            grams = _sparse_gram(objective, W, mean, scale, 1.0)[:, :q, :q]
+            _place(hessian, pairs, grams[: len(pairs)], q)
+            if groups is None:
+                _place(meat, pairs, grams[len(pairs) :], q)
+            score += _sparse_row_sums(objective.X, G, mean, scale, q).ravel()
+        else:
+            S = _standardised_rows(objective, rows, mean, scale)
+            _place(hessian, pairs, [_gram(S, H[:, c]) for c in range(len(pairs))], q)
+            if groups is None:
+                _place(meat, pairs, [_gram(S, G[k] * G[m]) for k, m in pairs], q)
+            score += (G @ S).ravel()
+        if groups is not None:
+            group_scores += _group_sums(
+                objective, rows, G, codes[rows], labels.shape[0], mean, scale
+            )
+    sums = CovarianceSums(mean, scale, hessian, score, meat)
+    if groups is not None:
+        sums.group_labels, sums.group_scores = labels, group_scores
+    return sums
+
+
+def _sparse_row_sums(X, V, mean, scale, q):
+    """``V S`` for sparse ``X``: weighted sums of the standardised rows, (n_out, q).
+
+    ``V`` (n_out, m) is dense or sparse; ``S`` is never formed:
+    ``V (X - 1 mean^T) / scale = (V X - (V 1) mean^T) / scale``.
+    """
+    d = X.shape[1]
+    if sp.issparse(V):
+        VX = (V @ X).toarray()
+        totals = np.asarray(V.sum(axis=1)).ravel()
+    else:
+        VX = np.asarray(X.T @ V.T).T
+        totals = V.sum(axis=1)
+    out = np.empty((V.shape[0], q))
+    out[:, :d] = (VX - np.outer(totals, mean)) / scale
+    if q > d:
+        out[:, d] = totals
+    return out
+
+
+def _group_sums(objective, rows, G, codes, n_groups, mean, scale):
+    """``sum_{i in g} G_ki S_i`` for every group ``g`` and output ``k``: (n_groups, r q)."""
+    q = objective.n_features + objective.fit_intercept
+    m = rows.stop - rows.start
+    parts = []
+    for k in range(G.shape[0]):
+        M = sp.csr_matrix((G[k], (codes, np.arange(m))), shape=(n_groups, m))
+        if objective.sparse:
+            parts.append(_sparse_row_sums(objective.X, M, mean, scale, q))
+        else:
+            parts.append(M @ _standardised_rows(objective, rows, mean, scale))
+    return np.hstack(parts)
+
+
+def _change(old, new, r, fit_intercept):
+    """``M`` (P x P) with ``phi_old = M phi_new``, standardisations ``(mean, scale)``.
+
+    ``theta = T phi`` with ``W = phi_W / scale`` and ``b = phi_b - W . mean``; so
+    ``phi_old = T_old^-1 T_new phi_new``: ``phi_W`` scaled by ``scale_old /
+    scale_new``, ``phi_b`` shifted by ``(mean_old - mean_new) . phi_W / scale_new``.
+    """
+    (mean_o, scale_o), (mean_n, scale_n) = old, new
+    d = mean_o.shape[0]
+    q = d + fit_intercept
+    T = np.zeros((q, q))
+    T[np.arange(d), np.arange(d)] = scale_o / scale_n
+    if fit_intercept:
+        T[d, :d] = (mean_o - mean_n) / scale_n
+        T[d, d] = 1.0
+    return np.kron(np.eye(r), T)
+
+
+def _to_theta(mean, scale, r, fit_intercept):
+    """``T`` with ``theta = T phi`` (the standardisation undone), (P x P)."""
+    zeros = np.zeros_like(mean)
+    return _change((zeros, np.ones_like(scale)), (mean, scale), r, fit_intercept)
+
+
+def merge_sums(parts, r, fit_intercept):
+    """The sums over the union of the parts' rows, in the first part's standardisation."""
+    first = parts[0]
+    reference = (first.mean, first.scale)
+    hessian, score = np.zeros_like(first.hessian), np.zeros_like(first.score)
+    meat = None if first.meat is None else np.zeros_like(first.meat)
+    labels, scores = [], []
+    for part in parts:
+        M = _change((part.mean, part.scale), reference, r, fit_intercept)
+        hessian += M.T @ part.hessian @ M
+        score += M.T @ part.score
+        if meat is not None:
+            meat += M.T @ part.meat @ M
+        else:
+            labels.append(part.group_labels)
+            scores.append(part.group_scores @ M)
+    merged = CovarianceSums(first.mean, first.scale, hessian, score, meat)
+    if meat is None:
+        merged.group_labels, codes = _group_codes(np.concatenate(labels))
+        merged.group_scores = np.zeros((merged.group_labels.shape[0], score.shape[0]))
+        np.add.at(merged.group_scores, codes, np.vstack(scores))
+    return merged
+
+
+@dataclass
+class Covariance:
+    """The result of :func:`covariance`: the matrix and the fitted point's Newton step.
+
+    ``matrix`` is the covariance of the identified parameters (P x P); ``step``
+    the Newton step ``A^-1 grad J`` at the fitted point, in the same parameters
+    (zero at an exact minimiser of this data's objective).
+    """
+
+    matrix: np.ndarray
+    step: np.ndarray
+
+
+def covariance(sums, theta, *, loss, n_outputs, alpha, weight_total, kind, names):
+    """The covariance of the identified parameters at the fitted ``theta``.
+
+    Parameters
+    ----------
+    sums : CovarianceSums
+        Over every row of the fit's data, with the unnormalised weights
+        ``s_i c_k`` (targets built with ``weight_total=1``).
+    theta : ndarray of shape (P,)
+        The identified parameters in the original coordinates (output-major,
+        each output's coefficients then its intercept).
+    loss : object
+        The loss (its identified outputs and penalty coupling).
+    n_outputs : int
+    alpha : float
+        The fit's penalty.
+    weight_total : float
+        The fit's normaliser ``S = sum_i s_i``: ``J`` is the sums' loss over ``S``
+        plus the penalty.
+    kind : {"sandwich", "model"}
+    names : list of str
+        The parameters' names, for the error on a singular Hessian.
+
+    Returns
+    -------
+    Covariance
+    """
+    d = sums.mean.shape[0]
+    P = sums.hessian.shape[0]
+    coupling = loss.output_penalty(n_outputs)
+    r = coupling.shape[0]
+    q = P // r
+    fit_intercept = q > d
+    per_column = np.concatenate([1.0 / sums.scale**2, np.zeros(q - d)])
+    penalty = alpha * np.kron(coupling, np.diag(per_column))
+    # The sums are of the unnormalised weights s_i c_k: J's loss term is them / S.
+    A = sums.hessian / weight_total + penalty
+    T = _to_theta(sums.mean, sums.scale, r, fit_intercept)
+    phi = np.linalg.solve(T, theta)
+    gradient = sums.score / weight_total + penalty @ phi
+    inverse = _inverse(A, names)
+    if kind == "model":
+        # The information of the summed log-likelihood: (S A)^-1.
+        matrix = inverse / weight_total
+    else:
+        if sums.meat is not None:
+            B = sums.meat
+        else:
+            B = sums.group_scores.T @ sums.group_scores
+        matrix = inverse @ (B / weight_total**2) @ inverse
+    matrix = T @ matrix @ T.T
+    matrix = 0.5 * (matrix + matrix.T)
+    return Covariance(matrix, T @ (inverse @ gradient))
+
+
+def _inverse(A, names):
+    """``A^-1`` of a symmetric ``A``; SingularHessianError naming what is undetermined."""
+    diagonal = np.diag(A).copy()
+    flat = np.flatnonzero(~(diagonal > 0))
+    if flat.size:
+        raise SingularHessianError(
+            "The Hessian of the fitted objective is singular: the data do not determine "
+            f"{_listed([names[j] for j in flat])} (no curvature in the "
+            f"{'direction' if flat.size == 1 else 'directions'}: a column that is constant, "
+            "or zero, on the weighted rows). Drop it, or fit with alpha > 0."
+        )
+    unit = 1.0 / np.sqrt(diagonal)
+    scaled = A * unit[:, None] * unit[None, :]
+    values, vectors = np.linalg.eigh(scaled)
+    P = A.shape[0]
+    if not values[0] > SINGULAR_RTOL * P * np.finfo(np.float64).eps * values[-1]:
+        weights = np.abs(vectors[:, 0])
+        involved = np.flatnonzero(weights > 0.1 * weights.max())
+        raise SingularHessianError(
+            "The Hessian of the fitted objective is singular (its smallest eigenvalue is "
+            f"{max(values[0], 0.0) / values[-1]:.1e} of its largest): the data do not determine "
+            f"the combination of {_listed([names[j] for j in involved])} — collinear columns "
+            "(e.g. a constant column with the intercept, or columns that sum to another), or "
+            "classes separated by a hyperplane. Drop a column, or fit with alpha > 0."
+        )
+    inverse = (vectors / values) @ vectors.T
+    return inverse * unit[:, None] * unit[None, :]
+
+
+def _listed(items, at_most=8):
+    shown = [repr(str(item)) for item in items[:at_most]]
+    more = f" and {len(items) - at_most} more" if len(items) > at_most else ""
+    return ", ".join(shown) + more

@@ -1,0 +1,361 @@
+"""How sure is a coefficient: the covariance, standard errors and coefficient table of a fit.
+
+:class:`InferenceMixin` gives the estimators ``covariance_matrix``,
+``std_errors`` and ``coef_table``; the maths is in :mod:`skce._covariance`.
+"""
+
+import warnings
+from numbers import Real
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._compat import _check_sample_weight
+from ._covariance import covariance, covariance_sums
+from ._objective import LinearObjective, weighted_targets
+from ._threads import limit_blas_threads
+
+__all__ = ["InferenceMixin"]
+
+_KINDS = ("sandwich", "model")
+
+#: The fitted coefficients count as the minimiser of the objective on the data
+#: passed when the Newton step from them is below this fraction of every
+#: standard error (a converged fit's is 1e-4 or less, measured on the test
+#: data); beyond it the data are not the fit's, or the fit stopped early.
+OFF_MINIMUM = 0.01
+
+_SHARED = """
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            The data the model was fitted on (the covariance is that of the
+            minimiser of the fit's objective on these rows).
+        y : array-like of shape (n_samples,)
+            Their labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The fit's sample weights.
+        kind : {"sandwich", "model"}, default="sandwich"
+            ``"sandwich"``: ``A^-1 B A^-1``, right for any weighting (β, class
+            and sample weights, label smoothing) and under misspecification.
+            ``"model"``: ``A^-1``, the textbook standard errors of a maximum
+            likelihood fit; right only when the fit is one (β = 1, no class
+            weights, no label smoothing) and the model holds. Asking for it on
+            a weighted fit warns.
+        groups : array-like of shape (n_samples,), default=None
+            Labels of groups of rows that may be dependent (patients, sessions,
+            users): the sandwich then sums the scores per group before their
+            outer products (cluster-robust, no small-sample factor). Only with
+            ``kind="sandwich"``.
+"""
+
+
+class InferenceMixin:
+    """``covariance_matrix``, ``std_errors`` and ``coef_table`` of a fitted linear model."""
+
+    def _fitted_alpha(self):
+        """The penalty of the fitted model (the CV estimators: the chosen ``alpha_``)."""
+        return float(self.alpha)
+
+    @limit_blas_threads  # BLAS thread policy: skce/_threads.py
+    def covariance_matrix(self, X, y, sample_weight=None, *, kind="sandwich", groups=None):
+        """Covariance of the fitted coefficients and intercepts.
+
+        At the fitted parameters, with ``A`` the Hessian of the objective the
+        fit minimised (the penalty included) and ``B = sum_i u_i u_i^T`` the
+        outer products of the rows' scores ``u_i`` (the gradient of row
+        ``i``'s weighted loss, ``s_i c_{y_i} (p_i - y_i) x_i`` for one logit),
+        the sandwich covariance is ``A^-1 B A^-1`` (HC0) and the model-based
+        one is ``A^-1``. The matrices use the weights of the fit: the sandwich
+        equals statsmodels' ``GLM(y, X, family=Binomial(), var_weights=s * c)``
+        with ``cov_type="HC0"`` (``"cluster"`` for ``groups``, without its
+        small-sample correction).
+
+        What it estimates:
+
+        - With β or class weights the fit is not a maximum-likelihood fit and
+          its target is the minimiser of the *weighted* population
+          cross-entropy (for a correctly specified logistic model: the true
+          slopes, with the intercept shifted by ``ln beta``). The sandwich is
+          the covariance of the estimate around that target; ``kind="model"``
+          is not.
+        - With ``alpha > 0`` it is the covariance of the *penalised* estimator
+          around its own target (which the penalty shrinks towards 0), not of
+          an unpenalised one; the penalty's curvature is in ``A``.
+        - Sample weights are treated as the fit treats them: a weight of 2
+          counts like a repeated row in the coefficients and in ``A``. In
+          ``B`` a row is one independent unit whose score is scaled by its
+          weight (a row of weight 2 is two copies that always occur together:
+          inverse-probability and importance weights). For rows that really
+          are counts of independent observations, repeat them instead (or use
+          ``kind="model"`` on an unweighted fit).
+        - :class:`~skce.SoftmaxCE`: the ``K`` coefficient vectors are
+          identified only up to a common shift (by the penalty), so the
+          covariance is that of each class's parameters *minus class 0's*
+          (``classes_[0]`` is the reference class, as in statsmodels'
+          ``MNLogit``): ``K - 1`` blocks.
+        %(shared)s
+        Returns
+        -------
+        ndarray of shape (n_params, n_params)
+            Ordered by output and, within one, the coefficients in column
+            order then the intercept (if fitted): for
+            :class:`~skce.WeightedLogisticCE` ``n_params = n_features + 1``;
+            for :class:`~skce.SoftmaxCE` class 1's parameters (relative to
+            class 0), then class 2's, and so on.
+
+        Raises
+        ------
+        SingularHessianError
+            When ``A`` is singular (``alpha = 0`` with collinear columns, or
+            separable classes): the message names the parameters involved.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from sklearn.preprocessing import StandardScaler
+        >>> from skce import WeightedLogisticCE
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> X = StandardScaler().fit_transform(X[:, :4])
+        >>> model = WeightedLogisticCE(beta=4.0, alpha=1e-3).fit(X, y)
+        >>> model.covariance_matrix(X, y).shape
+        (5, 5)
+        """
+        return self._covariance(X, y, sample_weight, kind, groups).matrix
+
+    def std_errors(self, X, y, sample_weight=None, *, kind="sandwich", groups=None):
+        """Standard errors of the fitted coefficients and intercepts.
+
+        The square roots of the diagonal of :meth:`covariance_matrix` (see
+        there for what they estimate), in its order.
+        %(shared)s
+        Returns
+        -------
+        ndarray of shape (n_params,)
+        """
+        matrix = self.covariance_matrix(X, y, sample_weight, kind=kind, groups=groups)
+        return np.sqrt(np.diag(matrix))
+
+    def coef_table(
+        self, X, y, sample_weight=None, *, kind="sandwich", groups=None, confidence_level=0.95
+    ):
+        """The coefficient table: estimate, standard error, z, p-value and interval.
+
+        ``z = coef / std_err``, the two-sided p-value ``2 (1 - Phi(|z|))`` of
+        the hypothesis that the parameter's target is 0, and the Wald interval
+        ``coef -/+ Phi^-1((1 + confidence_level) / 2) std_err``, from
+        :meth:`std_errors` (see :meth:`covariance_matrix` for what they
+        estimate: with β > 1, the intercept's target is shifted by ``ln
+        beta``; with ``alpha > 0``, the targets are the penalised ones).
+        Needs pandas (``pip install "skce[cli]"``).
+        %(shared)s
+        confidence_level : float in (0, 1), default=0.95
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per parameter, indexed by the feature names
+            (``feature_names_in_``, else ``x0``, ``x1``, ...) and
+            ``"intercept"``; for :class:`~skce.SoftmaxCE` by (class, name),
+            each class relative to ``classes_[0]``. Columns ``coef``,
+            ``std_err``, ``z``, ``p_value``, ``ci_lower``, ``ci_upper``.
+        """
+        try:
+            import pandas as pd
+        except ImportError as error:  # pragma: no cover - pandas is in the test extra
+            raise ImportError(
+                "coef_table needs pandas: pip install pandas (or the skce[cli] extra)."
+            ) from error
+        from scipy.stats import norm
+
+        if not (
+            isinstance(confidence_level, Real)
+            and not isinstance(confidence_level, bool)
+            and 0 < confidence_level < 1
+        ):
+            raise ValueError(
+                f"confidence_level must be a number in (0, 1), got {confidence_level!r}."
+            )
+        result = self._covariance(X, y, sample_weight, kind, groups)
+        se = np.sqrt(np.diag(result.matrix))
+        coef = self._identified_parameters()
+        z = coef / se
+        half = norm.ppf(0.5 + confidence_level / 2) * se
+        outputs, names = self._parameter_labels()
+        if outputs is None:
+            index = pd.Index(names, name="term")
+        else:
+            index = pd.MultiIndex.from_arrays([outputs, names], names=["class", "term"])
+        table = pd.DataFrame(
+            {
+                "coef": coef,
+                "std_err": se,
+                "z": z,
+                "p_value": 2 * norm.sf(np.abs(z)),
+                "ci_lower": coef - half,
+                "ci_upper": coef + half,
+            },
+            index=index,
+        )
+        if outputs is not None:
+            table.attrs["reference_class"] = self.classes_[0]
+        table.attrs["kind"] = kind
+        return table
+
+    # -- helpers -----------------------------------------------------------------
+    def _identified_parameters(self):
+        """The identified parameters, output-major: ``[coef, intercept]`` per output.
+
+        For softmax, each class's minus class 0's (``classes_[0]`` the reference).
+        """
+        W = np.asarray(self.coef_, dtype=np.float64)
+        b = np.asarray(self.intercept_, dtype=np.float64)
+        keep = self._loss.identified_outputs(W.shape[0])
+        if keep.start > 0:  # logits identified up to a shift: relative to output 0
+            W, b = W - W[0], b - b[0]
+        W, b = W[keep], b[keep]
+        blocks = [np.append(w, c) if self.fit_intercept else w for w, c in zip(W, b, strict=True)]
+        return np.concatenate(blocks)
+
+    def _parameter_labels(self):
+        """``(outputs, names)`` of the identified parameters; ``outputs`` None for one logit."""
+        d = self.coef_.shape[1]
+        features = getattr(self, "feature_names_in_", None)
+        if features is None:
+            features = [f"x{j}" for j in range(d)]
+        features = [str(f) for f in features]
+        terms = features + (["intercept"] if self.fit_intercept else [])
+        keep = self._loss.identified_outputs(self.coef_.shape[0])
+        if keep.start == 0:
+            return None, terms
+        labels = self.classes_[keep]
+        outputs = [label for label in labels for _ in terms]
+        return outputs, terms * len(labels)
+
+    def _covariance(self, X, y, sample_weight, kind, groups):
+        check_is_fitted(self, ["coef_", "intercept_"])
+        if kind not in _KINDS:
+            raise ValueError(f"kind must be one of {list(_KINDS)}, got {kind!r}.")
+        if kind == "model" and groups is not None:
+            raise ValueError(
+                "groups is for kind='sandwich' (cluster-robust); kind='model' ignores "
+                "dependence between rows. Pass kind='sandwich' or leave groups out."
+            )
+        if kind == "model":
+            self._warn_if_weighted()
+        theta = self._identified_parameters()
+        if _is_dask(X):
+            from ._dask_covariance import chunked_covariance_sums
+
+            sums, weight_total = chunked_covariance_sums(self, X, y, sample_weight, groups)
+        else:
+            sums, weight_total = self._covariance_sums(X, y, sample_weight, groups)
+        outputs, names = self._parameter_labels()
+        if outputs is not None:
+            pairs = zip(outputs, names, strict=True)
+            names = [f"{name} (class {output!r})" for output, name in pairs]
+        result = covariance(
+            sums,
+            theta,
+            loss=self._loss,
+            n_outputs=self.coef_.shape[0],
+            alpha=self._fitted_alpha(),
+            weight_total=weight_total,
+            kind=kind,
+            names=names,
+        )
+        self._warn_if_off_minimum(result)
+        return result
+
+    def _covariance_sums(self, X, y, sample_weight, groups):
+        """The sums over in-memory rows, and the weights' total ``S``."""
+        X, y = validate_data(
+            self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=False
+        )
+        check_classification_targets(y)
+        codes = self._class_codes(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        if groups is not None:
+            groups = np.asarray(groups)
+            if groups.ndim != 1 or groups.shape[0] != X.shape[0]:
+                raise ValueError(
+                    f"groups must have shape ({X.shape[0]},) like X's rows, got {groups.shape}."
+                )
+        K = self.classes_.shape[0]
+        A = weighted_targets(
+            codes,
+            K,
+            sample_weight,
+            self._fitted_class_weights(),
+            self.label_smoothing,
+            weight_total=1.0,
+        )
+        objective = LinearObjective(
+            self._loss, X, A, alpha=self._fitted_alpha(), fit_intercept=self.fit_intercept
+        )
+        theta = objective.pack(self.coef_, self.intercept_)
+        total = float(X.shape[0] if sample_weight is None else sample_weight.sum())
+        return covariance_sums(objective, theta, groups), total
+
+    def _class_codes(self, y):
+        """The class index of each label; ValueError for labels the fit did not see."""
+        y = np.asarray(y)
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(
+                f"y has labels the model was not fitted with: {np.unique(y[unknown]).tolist()}. "
+                f"The classes are {self.classes_.tolist()}."
+            )
+        return np.searchsorted(self.classes_, y)
+
+    def _warn_if_weighted(self):
+        weights = np.asarray(self._fitted_class_weights(), dtype=np.float64)
+        causes = []
+        if np.any(weights != weights[0]):
+            causes.append(f"class weights {weights.tolist()}")
+        if self.label_smoothing:
+            causes.append(f"label_smoothing={self.label_smoothing}")
+        if causes:
+            warnings.warn(
+                f"kind='model' on a weighted fit ({', '.join(causes)}): the inverse Hessian is "
+                "the covariance of a maximum-likelihood fit only, and this fit is not one. "
+                "Use kind='sandwich'.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _warn_if_off_minimum(self, result):
+        se = np.sqrt(np.diag(result.matrix))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = float(np.max(np.abs(result.step) / se))
+        if not ratio <= OFF_MINIMUM:
+            warnings.warn(
+                f"The fitted parameters are {ratio:.2g} standard errors from the minimum of the "
+                "objective on the data passed, and the covariance is that at the minimum. Pass "
+                "the data (X, y, sample_weight) the model was fitted on, and a converged fit "
+                "(a smaller tol or a larger max_iter).",
+                UserWarning,
+                stacklevel=4,
+            )
+
+
+def _is_dask(X):
+    from ._base import _is_dask_array
+
+    return _is_dask_array(X)
+
+
+def _document(method):
+    method.__doc__ = method.__doc__.replace("%(shared)s", _SHARED.strip())
+
+
+for _method in (
+    InferenceMixin.covariance_matrix,
+    InferenceMixin.std_errors,
+    InferenceMixin.coef_table,
+):
+    _document(_method)
