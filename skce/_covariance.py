@@ -69,25 +69,48 @@ class CovarianceSums:
     group_scores: np.ndarray | None = None
 
 
+#: Rows of the evenly spaced sample whose column means and spreads standardise
+#: the sums. Any centre and scale give the same covariance (the change back is
+#: exact); a sample's are close enough to the data's to remove the offsets that
+#: would cost precision, and cost nothing next to the sums.
+STANDARDISING_ROWS = 4096
+
+
 def _standardisation(objective):
-    """``(mean, scale)`` of the objective's columns (weighted); zero spread -> scale 1."""
-    mean, spread2, wsum = objective.column_moments()
-    scale = np.sqrt(spread2 / wsum) if wsum > 0 else np.zeros_like(spread2)
-    scale = np.where(scale > 0, scale, 1.0)
+    """``(mean, scale)`` of an evenly spaced row sample; zero spread -> scale 1.
+
+    Without an intercept the columns are only scaled (centring is then not a
+    change of parameters).
+    """
+    X = objective.X
+    step = max(1, -(-X.shape[0] // STANDARDISING_ROWS))
+    sample = X[::step]
+    if sp.issparse(sample):
+        mean = np.asarray(sample.mean(axis=0), dtype=np.float64).ravel()
+        square = np.asarray(sample.multiply(sample).mean(axis=0), dtype=np.float64).ravel()
+    else:
+        mean = sample.mean(axis=0, dtype=np.float64)
+        square = np.square(sample, dtype=np.float64).mean(axis=0)
+    spread = np.sqrt(np.maximum(square - mean**2, 0.0))
+    scale = np.where(spread > 0, spread, 1.0)
     if not objective.fit_intercept:
         mean = np.zeros_like(mean)
     return mean, scale
 
 
-def _standardised_rows(objective, rows, mean, scale):
-    """``S = [(X[rows] - mean) / scale, 1]`` (no column of ones without intercept), float64."""
+def _centred_rows(objective, rows, mean):
+    """``[X[rows] - mean, 1]`` in float64 (no column of ones without intercept).
+
+    Without intercept, float64 ``X[rows]`` itself (``mean`` is then 0): no copy.
+    """
+    block = objective.X[rows]
+    if not objective.fit_intercept:
+        return block.astype(np.float64, copy=False)
     d = objective.n_features
-    S = np.empty((rows.stop - rows.start, d + objective.fit_intercept))
-    np.subtract(objective.X[rows], mean, out=S[:, :d])
-    S[:, :d] /= scale
-    if objective.fit_intercept:
-        S[:, d] = 1.0
-    return S
+    C = np.empty((block.shape[0], d + 1))
+    np.subtract(block, mean, out=C[:, :d])
+    C[:, d] = 1.0
+    return C
 
 
 def _gram(S, h):
@@ -139,12 +162,12 @@ def _group_codes(groups):
     return labels, codes.ravel()
 
 
-def covariance_sums(objective, theta, groups=None):
+def covariance_sums(objective, theta, groups=None, meat=True):
     """The :class:`CovarianceSums` of a :class:`~skce._objective.LinearObjective` at ``theta``.
 
-    One pass over ``X`` for the sums (and one for the column moments, cached by
-    the objective). ``groups`` (one label per row, or None) gives the per-group
-    score sums instead of the rows' outer products.
+    One pass over ``X``. ``groups`` (one label per row, or None) gives the
+    per-group score sums instead of the rows' outer products; ``meat=False``
+    neither (the model-based covariance needs only the Hessian).
     """
     mean, scale = _standardisation(objective)
     Wx, b = objective.logit_weights(theta)
@@ -154,7 +177,8 @@ def covariance_sums(objective, theta, groups=None):
     q = objective.n_features + objective.fit_intercept
     P = r * q
     hessian, score = np.zeros((P, P)), np.zeros(P)
-    meat = np.zeros((P, P)) if groups is None else None
+    with_meat = meat and groups is None
+    meat = np.zeros((P, P)) if with_meat else None
     if groups is not None:
         labels, codes = _group_codes(groups)
         group_scores = np.zeros((labels.shape[0], P))
@@ -162,23 +186,30 @@ def covariance_sums(objective, theta, groups=None):
         pairs, H, G = _row_terms(objective, rows, Wx, b)
         if objective.sparse:
             # Every weight column in one product with the pair matrix.
-            outer = [G[k] * G[m] for k, m in pairs] if groups is None else []
+            outer = [G[k] * G[m] for k, m in pairs] if with_meat else []
             W = np.column_stack([H, *outer]) if outer else H
             grams = _sparse_gram(objective, W, mean, scale, 1.0)[:, :q, :q]
             _place(hessian, pairs, grams[: len(pairs)], q)
-            if groups is None:
+            if with_meat:
                 _place(meat, pairs, grams[len(pairs) :], q)
             score += _sparse_row_sums(objective.X, G, mean, scale, q).ravel()
         else:
-            S = _standardised_rows(objective, rows, mean, scale)
-            _place(hessian, pairs, [_gram(S, H[:, c]) for c in range(len(pairs))], q)
-            if groups is None:
-                _place(meat, pairs, [_gram(S, G[k] * G[m]) for k, m in pairs], q)
-            score += (G @ S).ravel()
+            # Sums over the centred rows C; the scaling is applied once, at the end.
+            C = _centred_rows(objective, rows, mean)
+            _place(hessian, pairs, [_gram(C, H[:, c]) for c in range(len(pairs))], q)
+            if with_meat:
+                _place(meat, pairs, [_gram(C, G[k] * G[m]) for k, m in pairs], q)
+            score += (G @ C).ravel()
         if groups is not None:
             group_scores += _group_sums(
                 objective, rows, G, codes[rows], labels.shape[0], mean, scale
             )
+    if not objective.sparse:
+        unit = np.kron(np.ones(r), np.concatenate([1.0 / scale, np.ones(q - scale.shape[0])]))
+        hessian *= unit[:, None] * unit[None, :]
+        score *= unit
+        if meat is not None:
+            meat *= unit[:, None] * unit[None, :]
     sums = CovarianceSums(mean, scale, hessian, score, meat)
     if groups is not None:
         sums.group_labels, sums.group_scores = labels, group_scores
@@ -215,7 +246,9 @@ def _group_sums(objective, rows, G, codes, n_groups, mean, scale):
         if objective.sparse:
             parts.append(_sparse_row_sums(objective.X, M, mean, scale, q))
         else:
-            parts.append(M @ _standardised_rows(objective, rows, mean, scale))
+            part = M @ _centred_rows(objective, rows, mean)
+            part[:, : scale.shape[0]] /= scale
+            parts.append(part)
     return np.hstack(parts)
 
 
@@ -249,6 +282,7 @@ def merge_sums(parts, r, fit_intercept):
     reference = (first.mean, first.scale)
     hessian, score = np.zeros_like(first.hessian), np.zeros_like(first.score)
     meat = None if first.meat is None else np.zeros_like(first.meat)
+    grouped = first.group_scores is not None
     labels, scores = [], []
     for part in parts:
         M = _change((part.mean, part.scale), reference, r, fit_intercept)
@@ -256,11 +290,11 @@ def merge_sums(parts, r, fit_intercept):
         score += M.T @ part.score
         if meat is not None:
             meat += M.T @ part.meat @ M
-        else:
+        if grouped:
             labels.append(part.group_labels)
             scores.append(part.group_scores @ M)
     merged = CovarianceSums(first.mean, first.scale, hessian, score, meat)
-    if meat is None:
+    if grouped:
         merged.group_labels, codes = _group_codes(np.concatenate(labels))
         merged.group_scores = np.zeros((merged.group_labels.shape[0], score.shape[0]))
         np.add.at(merged.group_scores, codes, np.vstack(scores))

@@ -8,10 +8,10 @@ import warnings
 from numbers import Real
 
 import numpy as np
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import _check_sample_weight
+from ._convergence import caller_stacklevel
 from ._covariance import covariance, covariance_sums
 from ._objective import LinearObjective, weighted_targets
 from ._threads import limit_blas_threads
@@ -248,9 +248,11 @@ class InferenceMixin:
         if _is_dask(X):
             from ._dask_covariance import chunked_covariance_sums
 
-            sums, weight_total = chunked_covariance_sums(self, X, y, sample_weight, groups)
+            sums, weight_total = chunked_covariance_sums(self, X, y, sample_weight, groups, kind)
         else:
-            sums, weight_total = self._covariance_sums(X, y, sample_weight, groups)
+            sums, weight_total = self._covariance_sums(X, y, sample_weight, groups, kind)
+        if not weight_total > 0:
+            raise ValueError("Sample weights must contain at least one non-zero number.")
         outputs, names = self._parameter_labels()
         if outputs is not None:
             pairs = zip(outputs, names, strict=True)
@@ -268,12 +270,11 @@ class InferenceMixin:
         self._warn_if_off_minimum(result)
         return result
 
-    def _covariance_sums(self, X, y, sample_weight, groups):
+    def _covariance_sums(self, X, y, sample_weight, groups, kind):
         """The sums over in-memory rows, and the weights' total ``S``."""
         X, y = validate_data(
             self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=False
         )
-        check_classification_targets(y)
         codes = self._class_codes(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -299,7 +300,7 @@ class InferenceMixin:
         )
         theta = objective.pack(self.coef_, self.intercept_)
         total = float(X.shape[0] if sample_weight is None else sample_weight.sum())
-        return covariance_sums(objective, theta, groups), total
+        return covariance_sums(objective, theta, groups, meat=kind == "sandwich"), total
 
     def _class_codes(self, y):
         """The class index of each label; ValueError for labels the fit did not see."""
@@ -325,7 +326,7 @@ class InferenceMixin:
                 "the covariance of a maximum-likelihood fit only, and this fit is not one. "
                 "Use kind='sandwich'.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=caller_stacklevel(),
             )
 
     def _warn_if_off_minimum(self, result):
@@ -339,7 +340,7 @@ class InferenceMixin:
                 "the data (X, y, sample_weight) the model was fitted on, and a converged fit "
                 "(a smaller tol or a larger max_iter).",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=caller_stacklevel(),
             )
 
 

@@ -811,3 +811,50 @@ def test_a_constant_column_is_found_across_chunks(scheduler, estimator):
         fitted = estimator(alpha=alpha).fit(_as_dask(np.column_stack([X, steps + 1e6]))[0], y)
     assert np.all(np.abs(shifted.coef_[:, -1]) > 1e-3)
     np.testing.assert_allclose(fitted.coef_, shifted.coef_, atol=1e-6)
+
+
+# -- standard errors (issue 24): one map over the chunks, the in-memory answer ------------
+@pytest.mark.parametrize("sparse_chunks", [False, True])
+def test_covariance_on_dask_is_the_in_memory_one(scheduler, sparse_chunks):
+    """Sandwich, cluster-robust and model-based covariances from chunks = in memory.
+
+    Raw column scales (each chunk standardises its own rows; the merge moves every
+    chunk's sums to one standardisation exactly), sample weights, β, and groups that
+    span chunks; y, weights and groups as NumPy arrays split to X's chunks.
+    """
+    X, y = binary_data()
+    X = raw_scales(X)
+    sw = np.random.RandomState(1).uniform(0.2, 3.0, len(y))
+    groups = np.array([f"g{i % 17}" for i in range(len(y))])  # every group in every chunk
+    model = WeightedLogisticCE(beta=6.0, alpha=1e-3, tol=1e-10).fit(X, y, sample_weight=sw)
+    Xd = da.from_array(X, chunks=(CHUNKS, -1))
+    if sparse_chunks:
+        Xd = Xd.map_blocks(sp.csr_matrix)
+    for kind, g in (("sandwich", None), ("sandwich", groups), ("model", None)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # kind="model" on a β fit
+            expected = model.covariance_matrix(X, y, sw, kind=kind, groups=g)
+            chunked = model.covariance_matrix(Xd, y, sw, kind=kind, groups=g)
+        scale = np.abs(expected).max()
+        assert np.abs(chunked - expected).max() <= (1e-9 if sparse_chunks else 1e-12) * scale
+
+
+def test_softmax_std_errors_on_dask_are_the_in_memory_ones(scheduler):
+    X, y = multiclass_data()
+    model = SoftmaxCE(class_weight={0: 1.0, 1: 3.0, 2: 0.5}, alpha=1e-3, tol=1e-10).fit(X, y)
+    Xd, yd = _as_dask(X, y)
+    np.testing.assert_allclose(model.std_errors(Xd, yd), model.std_errors(X, y), rtol=1e-12)
+    table = model.coef_table(Xd, yd)
+    np.testing.assert_allclose(table["std_err"], model.std_errors(X, y), rtol=1e-12)
+
+
+def test_covariance_on_dask_refuses_what_in_memory_refuses():
+    X, y = binary_data()
+    model = WeightedLogisticCE(tol=1e-9).fit(X, y)
+    Xd, yd = _as_dask(X, y)
+    with pytest.raises(ValueError, match="features"):
+        model.covariance_matrix(Xd[:, :3], yd)
+    with pytest.raises(ValueError, match=r"labels the model was not fitted with: \[7\]"):
+        model.covariance_matrix(Xd, da.from_array(np.where(y == 1, 7, 0), chunks=CHUNKS))
+    with pytest.raises(ValueError, match="groups has 5 entries"):
+        model.covariance_matrix(Xd, yd, groups=da.from_array(np.arange(5)))

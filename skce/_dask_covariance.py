@@ -1,0 +1,112 @@
+"""The covariance sums of a fitted model over a dask array's chunks.
+
+One map over the chunks, where they live: each chunk builds its rows' objective
+(unnormalised weights, no penalty) and returns its :class:`~skce._covariance.CovarianceSums`
+(``P x P`` matrices, or its groups' score sums) and its weight total; the client
+merges them exactly (:func:`skce._covariance.merge_sums`). ``X`` never comes to
+the client. Imported only for dask input.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._covariance import covariance_sums, merge_sums
+from ._dask import _rows_like, as_dask_arrays, check_whole_rows
+from ._dask_chunks import chunk_holder, current_client
+from ._objective import LinearObjective, weighted_targets
+
+__all__ = ["chunked_covariance_sums"]
+
+
+def _chunk_sums(
+    part, loss, classes, class_weight, label_smoothing, fit_intercept, theta, layout, meat
+):
+    """One chunk's covariance sums and weight total (None for an empty chunk)."""
+    x, y, *rest = part
+    weighted, grouped = layout
+    w = np.asarray(rest[0], dtype=np.float64) if weighted else None
+    groups = np.asarray(rest[-1]) if grouped else None
+    y = np.asarray(y)
+    if y.shape[0] == 0:
+        return None
+    finite = np.isfinite(x.data if sp.issparse(x) else x).all()
+    if not finite:
+        raise ValueError("Input X contains NaN or infinity.")
+    if w is not None and not (np.all(np.isfinite(w)) and np.all(w >= 0)):
+        raise ValueError("sample_weight must be finite and non-negative.")
+    unknown = ~np.isin(y, classes)
+    if unknown.any():
+        raise ValueError(
+            f"y has labels the model was not fitted with: {np.unique(y[unknown]).tolist()}. "
+            f"The classes are {classes.tolist()}."
+        )
+    if sp.issparse(x) and x.format != "csr":
+        x = x.tocsr()
+    A = weighted_targets(
+        np.searchsorted(classes, y),
+        classes.shape[0],
+        w,
+        class_weight,
+        label_smoothing,
+        weight_total=1.0,
+    )
+    objective = LinearObjective(loss, x, A, alpha=0.0, fit_intercept=fit_intercept)
+    total = float(y.shape[0] if w is None else w.sum())
+    return covariance_sums(objective, theta, groups, meat), total
+
+
+def chunked_covariance_sums(estimator, X, y, sample_weight, groups, kind):
+    """The covariance sums of a fitted ``estimator`` over dask ``X``, and the weight total.
+
+    ``y``, ``sample_weight`` and ``groups`` are dask arrays with ``X``'s row
+    chunks or NumPy arrays (split to match them).
+    """
+    X, y, sample_weight, names = as_dask_arrays(X, y, sample_weight)
+    X = check_whole_rows(X)
+    if any(np.isnan(c) for c in X.chunks[0]):
+        raise ValueError(
+            "X has chunks of unknown size (NaN in X.chunks, as from a dask DataFrame's "
+            "values); call X.compute_chunk_sizes() first."
+        )
+    d = estimator.coef_.shape[1]
+    if X.shape[1] != d:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} was fitted with {d}."
+        )
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and fitted_names is not None and list(names) != list(fitted_names):
+        raise ValueError(
+            "The feature names should match those that were passed during fit: got "
+            f"{list(names)}, fitted with {list(fitted_names)}."
+        )
+    if y is None:
+        raise ValueError("y is required: the class labels of X's rows.")
+    arrays = [X, _rows_like(y, X, "y")]
+    if sample_weight is not None:
+        arrays.append(_rows_like(sample_weight, X, "sample_weight"))
+    if groups is not None:
+        arrays.append(_rows_like(groups, X, "groups"))
+    holder = chunk_holder(current_client(X), *arrays)
+    theta = np.concatenate(
+        [
+            np.asarray(estimator.coef_, dtype=np.float64).ravel(),
+            np.asarray(estimator.intercept_, dtype=np.float64) if estimator.fit_intercept else [],
+        ]
+    )
+    parts = holder.map(
+        _chunk_sums,
+        estimator._loss,
+        estimator.classes_,
+        np.asarray(estimator._fitted_class_weights(), dtype=np.float64),
+        float(estimator.label_smoothing),
+        bool(estimator.fit_intercept),
+        theta,
+        (sample_weight is not None, groups is not None),
+        kind == "sandwich",
+    ).gather()
+    parts = [part for part in parts if part is not None]
+    if not parts:
+        raise ValueError(f"X has shape {X.shape}: at least one row needed.")
+    coupling = estimator._loss.output_penalty(estimator.coef_.shape[0])
+    sums = merge_sums([part[0] for part in parts], coupling.shape[0], estimator.fit_intercept)
+    return sums, float(sum(part[1] for part in parts))
