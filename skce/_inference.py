@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import _check_sample_weight
 from ._convergence import caller_stacklevel
-from ._covariance import covariance, covariance_sums
+from ._covariance import SingularHessianError, covariance, covariance_sums
 from ._objective import LinearObjective, weighted_targets
 from ._threads import limit_blas_threads
 
@@ -244,6 +244,13 @@ class InferenceMixin:
             )
         if kind == "model":
             self._warn_if_weighted()
+        if self._fitted_alpha() == 0 and getattr(self, "separable_", False):
+            raise SingularHessianError(
+                "The classes are linearly separable in the data the model was fitted on and "
+                "alpha is 0: the cross-entropy has no minimum (the coefficients grow without "
+                "bound as the fit runs), so there are no finite standard errors. Fit with "
+                "alpha > 0."
+            )
         theta = self._identified_parameters()
         if _is_dask(X):
             from ._dask_covariance import chunked_covariance_sums
