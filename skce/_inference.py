@@ -323,7 +323,9 @@ class InferenceMixin:
     def _warn_if_weighted(self):
         weights = np.asarray(self._fitted_class_weights(), dtype=np.float64)
         causes = []
-        if np.any(weights != weights[0]):
+        if np.any(weights != 1.0):
+            # Equal weights c != 1 too: J is then c times the log-likelihood, and the
+            # inverse of its Hessian 1/c times the inverse Fisher information.
             causes.append(f"class weights {weights.tolist()}")
         if self.label_smoothing:
             causes.append(f"label_smoothing={self.label_smoothing}")
