@@ -792,11 +792,19 @@ def test_model_kind_on_weighted_fit_warns(params, method):
         getattr(model, method)(X, y)
 
 
-def test_model_kind_on_class_weighted_softmax_warns():
+@pytest.mark.parametrize("class_weight", [{1: 3.0}, {0: 2.0, 1: 2.0, 2: 2.0}])
+def test_model_kind_on_class_weighted_softmax_warns(class_weight):
+    """Equal weights c != 1 too: J is c times the log-likelihood, its inverse Hessian 1/c
+    times the inverse Fisher information (the sandwich does not depend on c)."""
     X, y = _multiclass()
-    model = SoftmaxCE(class_weight={1: 3.0}, alpha=1e-3, tol=TOL).fit(X, y)
+    model = SoftmaxCE(class_weight=class_weight, alpha=1e-3, tol=TOL).fit(X, y)
     with pytest.warns(UserWarning, match=WEIGHTED_MODEL_MESSAGE):
         model.covariance_matrix(X, y, kind="model")
+    if len(class_weight) == 3:
+        plain = SoftmaxCE(alpha=5e-4, tol=TOL).fit(X, y)  # the same fit: J / 2
+        np.testing.assert_allclose(
+            model.covariance_matrix(X, y), plain.covariance_matrix(X, y), rtol=1e-6
+        )
 
 
 @pytest.mark.parametrize("method", METHODS)
