@@ -96,6 +96,7 @@ class InferenceMixin:
           (``classes_[0]`` is the reference class, as in statsmodels'
           ``MNLogit``): ``K - 1`` blocks.
         %(shared)s
+
         Returns
         -------
         ndarray of shape (n_params, n_params)
@@ -130,6 +131,7 @@ class InferenceMixin:
         The square roots of the diagonal of :meth:`covariance_matrix` (see
         there for what they estimate), in its order.
         %(shared)s
+
         Returns
         -------
         ndarray of shape (n_params,)
@@ -151,6 +153,7 @@ class InferenceMixin:
         Needs pandas (``pip install "skce[cli]"``).
         %(shared)s
         confidence_level : float in (0, 1), default=0.95
+            The coverage of the Wald intervals.
 
         Returns
         -------
@@ -360,7 +363,8 @@ def _is_dask(X):
 
 
 def _document(method):
-    method.__doc__ = method.__doc__.replace("%(shared)s", _SHARED.strip())
+    # A blank line before the section and after its last parameter (numpydoc).
+    method.__doc__ = method.__doc__.replace("%(shared)s", "\n        " + _SHARED.strip())
 
 
 for _method in (
