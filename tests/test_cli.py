@@ -323,6 +323,13 @@ def test_tune_beta_reports_the_chosen_beta_and_alpha(work):
     assert f"({means.max():.4f})" in result.stdout
     # The metrics printed are those of the chosen candidate.
     assert f"at β = {format_beta(chosen[0])}, alpha = {chosen[1]:g}" in result.stdout
+    # So are the coefficient table and the saved standard errors.
+    assert "coefficients of the log-odds of 'yes', sandwich standard errors" in result.stdout
+    codes = (y == "yes").astype(np.int64)
+    best = WeightedLogisticCE(beta=chosen[0], alpha=chosen[1]).fit(features, codes)
+    reference = best.std_errors(features, codes)
+    saved = model["std_errors"]
+    np.testing.assert_allclose(saved["coef"][0] + saved["intercept"], reference, rtol=1e-5)
 
 
 def test_tune_beta_at_a_given_alpha_tunes_beta_only(work):
@@ -569,6 +576,11 @@ def test_separable_classes_with_alpha_0_are_reported(tmp_path):
     ]
     assert len(lines) == 1, result.stderr
     assert "linearly separable" in lines[0] and "--alpha > 0" in lines[0]
+    # The same line says that there are no standard errors; the model file records it.
+    assert "no standard errors (no coefficient table)" in lines[0]
+    assert "coefficients of" not in result.stdout
+    errors = load_model(tmp_path / "sep.skce.json").std_errors
+    assert errors["coef"] is None and "linearly separable" in errors["unavailable"]
 
 
 @pytest.mark.parametrize(

@@ -93,6 +93,11 @@ def _assert_same_model(a, b, rtol=1e-6):
     np.testing.assert_allclose(
         a["model"]["intercept"], b["model"]["intercept"], rtol=rtol, atol=1e-8
     )
+    # The standard errors, summed over the files' chunks on the cluster.
+    errors, expected = a["model"]["std_errors"], b["model"]["std_errors"]
+    assert errors["unavailable"] is None and expected["unavailable"] is None
+    for key in ("coef", "intercept"):
+        np.testing.assert_allclose(errors[key], expected[key], rtol=10 * rtol)
 
 
 def test_directory_of_csv_files_gives_the_one_file_model(tmp_path, scheduler):
@@ -447,6 +452,13 @@ def test_softmax_over_files_equals_a_direct_fit(tmp_path, scheduler):
     )
     reference = SoftmaxCE().fit(prep.fit_transform(joined), joined["label"])
     np.testing.assert_allclose(document["model"]["coef"], reference.coef_, rtol=1e-6, atol=1e-8)
+    # The coefficient table, its sums computed on the cluster, relative to class 'a'.
+    assert "coefficients relative to class 'a', sandwich standard errors" in result.stdout
+    se = reference.std_errors(prep.transform(joined), joined["label"]).reshape(2, -1)
+    errors = document["model"]["std_errors"]
+    assert errors["reference_class"] == "a"
+    np.testing.assert_allclose(errors["coef"], se[:, :-1], rtol=1e-5)
+    np.testing.assert_allclose(errors["intercept"], se[:, -1], rtol=1e-5)
 
 
 def test_reading_options_drop_and_positive_as_for_one_file(tmp_path, scheduler):

@@ -19,6 +19,8 @@ The package has one module per concern:
   (their merged columns and the fitted preprocessing);
 - ``_crossval``: the one cross-validation loop, with progress;
 - ``_reports``: the β report and the metrics table (pandas);
+- ``_coefficients``: the coefficient table of ``skce fit`` (the final fit's
+  standard errors, printed and saved in the model file);
 - ``_modelfile`` and ``_rebuild``: writing, loading and validating model files;
 - ``_output``: errors, exit statuses, output streams and warnings.
 

@@ -10,6 +10,7 @@ import time
 import warnings
 from pathlib import Path
 
+from ._coefficients import feature_names, print_coef_table, report_unavailable, standard_errors
 from ._crossval import cross_validate, fit_scorers, refit, search_beta_alpha
 from ._data import check_input_file, counts_text, read_csv
 from ._files import FilesOnCluster
@@ -37,19 +38,24 @@ DEMO_DIGIT = 8
 DEFAULT_ALPHA = 1e-4
 
 
-def report_fit_status(estimator, out):
+def report_fit_status(estimator, out, *, with_std_errors=False):
     """One warning line if the final fit is not an optimum, saying what to do.
 
     Reads the estimator's public ``status_`` and ``separable_``. Separable
-    classes come first: with them, running longer cannot help.
+    classes come first: with them, running longer cannot help (and, for a
+    fit whose standard errors were to be computed, ``with_std_errors``, the
+    line says that there are none).
     """
     name = type(estimator).__name__
     if getattr(estimator, "separable_", False):
+        none = (
+            ", and there are no standard errors (no coefficient table)" if with_std_errors else ""
+        )
         out.warning(
             f"{name}: the classes are linearly separable in the training data and --alpha is "
             "0, so the cross-entropy has no minimum: the coefficients grow without bound and "
-            "the probabilities are pushed towards 0 and 1; pass --alpha > 0 (the default is "
-            "1e-4) for a finite model"
+            f"the probabilities are pushed towards 0 and 1{none}; pass --alpha > 0 (the "
+            "default is 1e-4) for a finite model"
         )
     elif estimator.status_ == "max_iter":
         out.warning(
@@ -395,7 +401,16 @@ def cmd_fit(args, out):
             results = cross_validate(source, pipeline, grid, metrics, folds=args.cv, out=out)
             best = results.best("balanced_accuracy") if args.tune_beta else 0
             final = refit(source, pipeline, results.candidates[best])
-        report_fit_status(final[-1], out)
+        report_fit_status(final[-1], out, with_std_errors=True)
+        # Before name_classes: the fit saw the labels 0 and 1 of fitted_rows.
+        errors = standard_errors(
+            final[-1],
+            *source.fitted_rows(final),
+            names=feature_names(final, source.numeric, source.categorical),
+            classes=classes,
+            categorical=source.categorical,
+        )
+        report_unavailable(out, errors)
     if positive is not None:
         name_classes(final[-1], classes)
 
@@ -412,6 +427,16 @@ def cmd_fit(args, out):
         out.result()
         which = f" at β = {format_beta(final[-1].beta)}, alpha = {final[-1].alpha:g}"
     summary = report_metrics(args, out, results, metrics, best, which, source.rows())
+    if errors.unavailable is None and not args.no_coef_table:
+        out.result()
+        print_coef_table(
+            out,
+            errors,
+            classes=classes,
+            binary=positive is not None,
+            alpha=final[-1].alpha,
+            beta=getattr(final[-1], "beta_", None),
+        )
     document = model_document(
         final,
         target=args.target,
@@ -422,6 +447,7 @@ def cmd_fit(args, out):
         impute=args.impute,
         dropped=args.drop,
         positive=positive,
+        std_errors=errors.document(),
         training={
             **source.training(),
             "cv_folds": args.cv,

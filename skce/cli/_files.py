@@ -28,7 +28,9 @@ those of the one-file ``skce fit``, done blockwise:
    every metric is summed blockwise (counts of a confusion matrix, sums of
    cross-entropy), except ROC AUC, which ranks the held-out rows and so
    gathers one score and one label per held-out row on the client;
-5. the final fit uses every row, and the model file is the one-file format.
+5. the final fit uses every row, and the model file is the one-file format;
+   its coefficient table's sums are computed where the feature blocks are
+   (:meth:`FilesOnCluster.fitted_rows` hands the estimator the dask arrays).
 
 Folds are stratified as ``StratifiedKFold`` stratifies (they are other
 folds): the rows of each class are dealt to the folds in turn across the
@@ -388,6 +390,12 @@ class FilesOnCluster(DataSource):
 
         model = self._model(pipeline, params, None)
         return Pipeline([("preprocess", pipeline.named_steps["preprocess"]), ("model", model)])
+
+    def fitted_rows(self, pipeline):
+        # The feature blocks stay on the workers: the coefficient table's sums
+        # are computed there, chunk by chunk.
+        X, y, _ = self.arrays
+        return X, y, None
 
     def _model(self, pipeline, params, sample_weight):
         """The pipeline's estimator with ``params``, fitted on the feature blocks."""

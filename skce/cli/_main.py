@@ -180,7 +180,9 @@ out. A binary target gets WeightedLogisticCE (β weights the positive class:
 the larger label in sort order, or --positive); --softmax fits SoftmaxCE,
 which is required for more than two classes. Prints stratified K-fold
 cross-validated cross-entropy and classification metrics, then fits on all
-rows and saves the model as JSON (an existing file only with --force)."""
+rows, prints the coefficient table (sandwich standard errors, z, p-values,
+95% confidence intervals) and saves the model with its standard errors as
+JSON (an existing file only with --force)."""
 
 _FIT_EPILOG = """\
 examples:
@@ -347,6 +349,11 @@ def build_parser():
         default=[],
         metavar="COLUMN",
         help="columns that are not features (IDs, free text, leaks of the target)",
+    )
+    fit.add_argument(
+        "--no-coef-table",
+        action="store_true",
+        help="do not print the coefficient table (the model file keeps the standard errors)",
     )
     fit.add_argument(
         "--model",

@@ -47,6 +47,7 @@ def model_document(
     training,
     dropped=(),
     positive=None,
+    std_errors=None,
 ):
     """The JSON-ready description of a fitted pipeline built by ``make_pipeline``.
 
@@ -56,7 +57,10 @@ def model_document(
     ``skce predict`` ignores every column that is not a feature).
     ``model.params`` holds every plain-valued parameter of the estimator, so
     ``prior_correction``, which changes the predictions of the saved
-    coefficients, is restored with them. The document ends with ``check``
+    coefficients, is restored with them. ``std_errors`` (from
+    :meth:`~skce.cli._coefficients.StandardErrors.document`) becomes
+    ``model.std_errors``; without it the field is left out, as in files
+    written before it existed. The document ends with ``check``
     (rows and their predictions, see :func:`~skce.cli._rebuild.check_frame`)
     and ``checksum`` (:func:`~skce.cli._rebuild.checksum`).
     """
@@ -109,6 +113,8 @@ def model_document(
         model["beta_"] = float(estimator.beta_)
     if hasattr(estimator, "class_weight_"):
         model["class_weight_"] = estimator.class_weight_.tolist()
+    if std_errors is not None:
+        model["std_errors"] = std_errors
     document["model"] = model
     categories = document["preprocess"].get("categorical", {}).get("categories", [])
     document["check"] = check_document(pipeline, numeric, categorical, categories, impute)
@@ -158,6 +164,11 @@ class SavedModel:
         Feature columns by kind.
     impute : bool
         Whether missing values are imputed.
+    std_errors : dict or None
+        The model file's ``model.std_errors`` (validated): the kind, the
+        reference class, the standard errors of ``coef`` and ``intercept`` of
+        each output (relative to the reference class), or why they are
+        ``unavailable``; None for a file written before skce saved them.
     document : dict
         The validated content of the model file.
     """
@@ -170,6 +181,7 @@ class SavedModel:
         self.numeric = list(document["columns"]["numeric"])
         self.categorical = list(document["columns"]["categorical"])
         self.impute = bool(document["impute"])
+        self.std_errors = document["model"].get("std_errors")
 
     @property
     def columns(self):

@@ -364,6 +364,9 @@ def rebuild(document):
         estimator.class_weight_ = weights
 
     _check_predictions(pipeline, _get(document, "check", "model"), numeric, categorical, impute)
+    # Last: the standard errors do not change the predictions, which are checked first.
+    if "std_errors" in model:  # absent from files written before skce saved them
+        _check_std_errors(model["std_errors"], classes, n_features, estimator.fit_intercept)
     return pipeline
 
 
@@ -413,6 +416,47 @@ def _check_predictions(pipeline, check, numeric, categorical, impute):
             "the rebuilt model does not reproduce the predictions recorded in the file: "
             "the file was changed, or written by a version of skce whose models differ"
         )
+
+
+_STD_ERROR_KINDS = ("sandwich", "model")
+
+
+def _check_std_errors(errors, classes, n_features, fit_intercept):
+    """Validate ``model.std_errors``: finite standard errors >= 0 in the coefficients' layout.
+
+    One row per output relative to the reference class ``classes[0]``: the
+    positive class of a binary model, or each other class of a softmax model
+    (``len(classes) - 1`` rows either way). When ``unavailable`` gives a
+    reason, ``coef`` and ``intercept`` are null.
+    """
+    where = "model.std_errors"
+    kind = _get(errors, "kind", where)
+    if kind not in _STD_ERROR_KINDS:
+        _bad(f"{where}.kind must be one of {', '.join(_STD_ERROR_KINDS)}, got {kind!r}")
+    if _get(errors, "reference_class", where) != classes[0]:
+        _bad(f"{where}.reference_class must be the first class, {classes[0]!r}")
+    unavailable = _get(errors, "unavailable", where)
+    coef = _get(errors, "coef", where)
+    intercept = _get(errors, "intercept", where)
+    if unavailable is not None:
+        if not (isinstance(unavailable, str) and unavailable):
+            _bad(f"{where}.unavailable must be null or a reason")
+        if coef is not None or intercept is not None:
+            _bad(f"{where}.coef and .intercept must be null when they are unavailable")
+        return
+    import numpy as np
+
+    n_outputs = len(classes) - 1
+    coef = _array(coef, 2, f"{where}.coef")
+    if coef.shape != (n_outputs, n_features) or np.any(coef < 0):
+        _bad(f"{where}.coef must hold {n_outputs} x {n_features} numbers >= 0")
+    if not fit_intercept:
+        if intercept is not None:
+            _bad(f"{where}.intercept must be null for a model without intercept")
+        return
+    intercept = _array(intercept, 1, f"{where}.intercept")
+    if intercept.shape != (n_outputs,) or np.any(intercept < 0):
+        _bad(f"{where}.intercept must hold {n_outputs} numbers >= 0")
 
 
 def _estimator(kind, params):

@@ -32,8 +32,8 @@ def _largest_beta():
     return max(b for b in BETA_GRID if not isinstance(b, str))
 
 
-def text_table(frame, formats, mark=None):
-    """A DataFrame as an indented text table, the first column left-aligned.
+def text_table(frame, formats, mark=None, left=1):
+    """A DataFrame as an indented text table, the first ``left`` columns left-aligned.
 
     Parameters
     ----------
@@ -44,6 +44,9 @@ def text_table(frame, formats, mark=None):
         shown with ``str``).
     mark : int, optional
         The position of a row to flag with ``<- chosen``.
+    left : int, default=1
+        How many leading columns (labels) are left-aligned; the others are
+        right-aligned.
 
     Returns
     -------
@@ -52,12 +55,14 @@ def text_table(frame, formats, mark=None):
     cells = frame.copy()
     for column in cells.columns:
         cells[column] = cells[column].map(formats.get(column, str))
-    first = cells.columns[0]
-    width = max(len(first), *cells[first].str.len())
-    # to_string right-aligns every column; padding the first column's text
-    # (and its header) to its full width left-aligns it.
-    cells[first] = cells[first].str.ljust(width)
-    cells = cells.rename(columns={first: first.ljust(width)})
+    # to_string right-aligns every column; padding a column's text (and its
+    # header) to its full width left-aligns it.
+    names = {}
+    for column in cells.columns[:left]:
+        width = max(len(column), *cells[column].str.len())
+        cells[column] = cells[column].str.ljust(width)
+        names[column] = column.ljust(width)
+    cells = cells.rename(columns=names)
     # Three spaces between columns: a column is at least 2 wider than its text.
     space = {c: max(len(c), *cells[c].str.len()) + 2 for c in cells.columns[1:]}
     lines = cells.to_string(index=False, col_space=space).splitlines()

@@ -32,7 +32,8 @@ class DataSource(abc.ABC):
     work); :meth:`read` sets the attributes below; :meth:`prepare` builds the
     pipeline and the folds; then the cross-validation calls
     :meth:`fit_and_score` for every (candidate, fold) through :meth:`run`, and
-    :meth:`fit` fits on all rows.
+    :meth:`fit` fits on all rows; :meth:`fitted_rows` gives the rows of that
+    fit to its coefficient table.
 
     Attributes
     ----------
@@ -103,6 +104,15 @@ class DataSource(abc.ABC):
     @abc.abstractmethod
     def fit(self, pipeline, params):
         """``pipeline`` with ``params`` fitted on all rows."""
+
+    @abc.abstractmethod
+    def fitted_rows(self, pipeline):
+        """``(X, y, sample_weight)`` as the estimator of ``pipeline``, fitted on all rows, saw them.
+
+        The features after the pipeline's preprocessing, the labels as the
+        fit encoded them, and the weights it used: the data of its
+        coefficient table.
+        """
 
 
 class InMemoryTable(DataSource):
@@ -249,6 +259,9 @@ class InMemoryTable(DataSource):
         if rows is None:
             return model.fit(self.X, self.y)
         return model.fit(self.X.iloc[rows], self.y[rows])
+
+    def fitted_rows(self, pipeline):
+        return pipeline.named_steps["preprocess"].transform(self.X), self.y, None
 
     def search(self, pipeline, out):
         """``--tune-beta``: the ``WeightedLogisticCECV`` pipeline fitted on the rows."""

@@ -1,0 +1,218 @@
+"""The coefficient table of ``skce fit``: standard errors of the final fit, printed and saved.
+
+After the final fit on all rows, :func:`standard_errors` asks the fitted
+estimator for its coefficient table (``coef_table``: sandwich standard
+errors, which hold for any weighting, β included) on the rows that fit saw,
+with the features named as the file's columns (``colour=red`` for a one-hot
+column). :func:`print_coef_table` prints it; :meth:`StandardErrors.document`
+is the model file's ``model.std_errors``. When the standard errors do not
+exist (a singular Hessian, separable classes) or cannot be computed, the
+fit still succeeds: one warning line says why, and the model file records
+that they are unavailable.
+"""
+
+import copy
+import math
+import warnings
+from dataclasses import dataclass
+
+from ._output import first_line, import_pandas, one_line, wrap
+
+#: The kind of standard errors of ``skce fit``: right for the β-weighted fit.
+KIND = "sandwich"
+
+#: The confidence level of the printed intervals (the model file holds the
+#: standard errors, from which any level's interval follows).
+CONFIDENCE_LEVEL = 0.95
+
+#: Why a fit on separable classes has no standard errors (its status line says so).
+SEPARABLE = (
+    "the classes are linearly separable and --alpha is 0, so the coefficients have no finite "
+    "value to estimate"
+)
+
+# Added to a singular Hessian's reason when --alpha is 0 and a column is one-hot encoded.
+_ONE_HOT_WITH_ALPHA_0 = (
+    "(The one-hot columns of a categorical column sum to 1, as the intercept's column does: "
+    "with --alpha 0 they are collinear; pass --alpha > 0, e.g. the default 1e-4.)"
+)
+
+# scikit-learn's note when an estimator given feature names (here: the
+# columns' names, for the table) sees an array; the array holds those features.
+_NAMELESS_ARRAY = "X does not have valid feature names"
+
+
+@dataclass
+class StandardErrors:
+    """The coefficient table of a fitted model, or why there is none.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame or None
+        The estimator's ``coef_table`` with the features named as in the
+        file; None when ``unavailable``.
+    reference_class : object
+        The class the coefficients are relative to (the negative class of a
+        binary model, ``classes[0]`` of a softmax model).
+    n_outputs : int
+        The number of coefficient vectors (1, or ``K - 1`` for softmax).
+    fit_intercept : bool
+    unavailable : str or None
+        Why there are no standard errors.
+    """
+
+    table: object
+    reference_class: object
+    n_outputs: int
+    fit_intercept: bool = True
+    unavailable: str | None = None
+
+    def document(self):
+        """The model file's ``model.std_errors``: plain values, never NaN or infinity.
+
+        ``coef[k]`` and ``intercept[k]`` are the standard errors of output
+        ``k``'s coefficients and intercept: for a binary model the log-odds
+        of the positive class, for softmax class ``classes[k + 1]``'s logit
+        minus the reference class's.
+        """
+        coef = intercept = None
+        if self.unavailable is None:
+            se = self.table["std_err"].to_numpy().reshape(self.n_outputs, -1)
+            if self.fit_intercept:
+                coef, intercept = se[:, :-1].tolist(), se[:, -1].tolist()
+            else:
+                coef = se.tolist()
+        return {
+            "kind": KIND,
+            "reference_class": self.reference_class,
+            "coef": coef,
+            "intercept": intercept,
+            "unavailable": self.unavailable,
+        }
+
+
+def feature_names(pipeline, numeric, categorical):
+    """The names of the model's features: numeric columns, then ``column=category``."""
+    names = list(numeric)
+    if categorical:
+        preprocess = pipeline.named_steps["preprocess"]
+        onehot = preprocess.named_transformers_["cat"].named_steps["onehot"]
+        for column, categories in zip(categorical, onehot.categories_, strict=True):
+            names.extend(f"{column}={category}" for category in categories)
+    return names
+
+
+def standard_errors(estimator, X, y, sample_weight, *, names, classes, categorical):
+    """The :class:`StandardErrors` of ``estimator`` fitted on ``(X, y, sample_weight)``.
+
+    ``X``, ``y`` and ``sample_weight`` are what the final fit saw (arrays in
+    memory, or dask arrays on a cluster); ``classes`` are the labels in the
+    order of the model's outputs (for a binary model ``[negative,
+    positive]``). A warning from the computation (e.g. that the fit stopped
+    short of the minimum) is left to the caller's warning lines.
+    """
+    from ..linear_model import SingularHessianError
+
+    def without(reason):
+        return StandardErrors(None, classes[0], len(classes) - 1, estimator.fit_intercept, reason)
+
+    if estimator.separable_:
+        return without(SEPARABLE)  # report_fit_status has said so
+    named = copy.copy(estimator)
+    named.feature_names_in_ = _object_array(names)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_NAMELESS_ARRAY, category=UserWarning)
+            table = named.coef_table(X, y, sample_weight, kind=KIND)
+    except SingularHessianError as exc:
+        reason = one_line(exc)
+        if categorical and estimator.alpha == 0:
+            reason += f" {_ONE_HOT_WITH_ALPHA_0}"
+        return without(reason)
+    except Exception as exc:  # e.g. no memory for the P x P matrices: save the model anyway
+        return without(
+            f"they could not be computed: {type(exc).__name__}: {one_line(first_line(exc))}"
+        )
+    return StandardErrors(table, classes[0], len(classes) - 1, estimator.fit_intercept)
+
+
+def _object_array(values):
+    import numpy as np
+
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def report_unavailable(out, errors):
+    """The one warning line of a fit without standard errors (none if separable: said already)."""
+    if errors.unavailable is not None and errors.unavailable != SEPARABLE:
+        out.warning(
+            f"no coefficient table and no standard errors in the model file: {errors.unavailable}"
+        )
+
+
+_FORMATS = {
+    "coef": "{:.4f}".format,
+    "std err": "{:.4f}".format,
+    "z": "{:.2f}".format,
+    "p-value": lambda p: "<0.0001" if p < 0.00005 else f"{p:.4f}",
+}
+
+
+def coef_frame(errors):
+    """The printed table as a DataFrame: (class,) term, coef, std err, z, p-value, interval."""
+    pd = import_pandas()
+    table = errors.table
+    percent = f"{CONFIDENCE_LEVEL:.0%}"
+    columns = {}
+    if isinstance(table.index, pd.MultiIndex):
+        columns["class"] = [str(c) for c in table.index.get_level_values("class")]
+    columns["term"] = [str(t) for t in table.index.get_level_values("term")]
+    columns.update(
+        {
+            "coef": table["coef"].to_numpy(),
+            "std err": table["std_err"].to_numpy(),
+            "z": table["z"].to_numpy(),
+            "p-value": table["p_value"].to_numpy(),
+            f"{percent} lower": table["ci_lower"].to_numpy(),
+            f"{percent} upper": table["ci_upper"].to_numpy(),
+        }
+    )
+    return pd.DataFrame(columns)
+
+
+def print_coef_table(out, errors, *, classes, binary, alpha, beta=None):
+    """Print the coefficient table under a heading that says what it holds, and a note.
+
+    ``classes`` are the labels in output order; ``binary`` says the model is
+    ``WeightedLogisticCE`` (``classes = [negative, positive]``); ``alpha``
+    and ``beta`` (its fitted β) are for the note.
+    """
+    from ._reports import text_table
+
+    frame = coef_frame(errors)
+    percent = f"{CONFIDENCE_LEVEL:.0%}"
+    reference = f"{errors.reference_class!r}"
+    what = f"of the log-odds of {classes[1]!r}" if binary else f"relative to class {reference}"
+    out.result(f"coefficients {what}, {KIND} standard errors, {percent} confidence intervals:")
+    formats = dict(_FORMATS)
+    formats.update({c: "{:.4f}".format for c in frame.columns if c.startswith(percent)})
+    left = 1 if binary else 2
+    out.result(text_table(frame, formats, left=left))
+    notes = ["numeric columns are standardised, so their coefficients are per standard deviation"]
+    weighted = binary and beta is not None and beta != 1
+    if weighted:
+        notes.append(
+            f"with β = {beta:.3g} the intercept is about ln β = {math.log(beta):.3f} above the "
+            "unweighted log-odds"
+        )
+    if not binary:
+        notes.append(
+            f"each class's rows are its logit minus that of the reference class {reference} "
+            "(the first in sort order)"
+        )
+    adjectives = ", ".join(["β-weighted"] * weighted + ["penalised"] * (alpha > 0))
+    estimates = f"{adjectives} estimates" if adjectives else "estimates"
+    notes.append(f"the {KIND} standard errors are those of these {estimates}")
+    out.info(wrap(f"note: {'; '.join(notes)}."))
