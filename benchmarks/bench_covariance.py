@@ -6,8 +6,6 @@ time of two loss-and-gradient evaluations plus a d x d solve. On a fitted
 (skce's thread policy; every contender here runs inside ``threadpool_limits(1)``):
 
 - ``skce loss+grad``: one evaluation of the fit's objective (skce's, blocked rows);
-- ``sklearn loss+grad``: scikit-learn's ``LinearModelLoss.loss_gradient`` on the same
-  data, weights and penalty (for scale: the evaluation a quasi-Newton fit pays);
 - ``covariance (sandwich)``, ``covariance (model)``, ``covariance (groups)``:
   ``covariance_matrix`` as users call it (validation included);
 - ``one Gram matrix``: ``C^T C`` of the 1M x 51 centred rows (numpy's matmul, a
@@ -52,19 +50,12 @@ def make_data(n, d, seed=0):
 
 
 def contenders(model, X, y):
-    from sklearn._loss.loss import HalfBinomialLoss
-    from sklearn.linear_model._linear_loss import LinearModelLoss
-
     from skce._loss import BinaryCrossEntropy
     from skce._objective import LinearObjective, weighted_targets
 
     A = weighted_targets(y, 2, None, np.array([1.0, BETA]))
     objective = LinearObjective(BinaryCrossEntropy, X, A, alpha=ALPHA)
     theta = objective.pack(model.coef_, model.intercept_)
-    sk_loss = LinearModelLoss(base_loss=HalfBinomialLoss(), fit_intercept=True)
-    sk_weights = np.where(y == 1, BETA, 1.0)
-    sk_coef = np.append(model.coef_.ravel(), model.intercept_)
-    sk_l2 = ALPHA * X.shape[0]  # sklearn's objective is skce's times n
     groups = np.arange(X.shape[0]) % 1000
     C = np.empty((X.shape[0], X.shape[1] + 1))
     C[:, :-1] = X - X.mean(axis=0)
@@ -73,9 +64,6 @@ def contenders(model, X, y):
 
     return {
         "skce loss+grad": lambda: objective.value_and_grad(theta),
-        "sklearn loss+grad": lambda: sk_loss.loss_gradient(
-            sk_coef, X, y.astype(np.float64), sk_weights, l2_reg_strength=sk_l2
-        ),
         "covariance (sandwich)": lambda: model.covariance_matrix(X, y),
         "covariance (model)": lambda: model.covariance_matrix(X, y, kind="model"),
         "covariance (groups)": lambda: model.covariance_matrix(X, y, groups=groups),
