@@ -158,7 +158,13 @@ def _place(out, pairs, blocks, q):
 
 
 def _group_codes(groups):
-    labels, codes = np.unique(np.asarray(groups), return_inverse=True)
+    """The sorted group labels and each row's index among them."""
+    try:
+        labels, codes = np.unique(np.asarray(groups), return_inverse=True)
+    except TypeError as error:  # e.g. None among strings: no order
+        raise ValueError(
+            f"groups must be labels of one comparable type (numbers or strings), got: {error}"
+        ) from error
     return labels, codes.ravel()
 
 

@@ -714,6 +714,9 @@ def test_bad_kind_and_groups_are_refused(fitted, method):
         call(X, y, groups=np.arange(len(y) - 1))
     with pytest.raises(ValueError, match="groups"):
         call(X, y, groups=np.arange(2 * len(y)).reshape(len(y), 2))
+    unordered = np.array(["a", None] * (len(y) // 2) + ["a"] * (len(y) % 2), dtype=object)
+    with pytest.raises(ValueError, match="groups must be labels of one comparable type"):
+        call(X, y, groups=unordered)
 
 
 @pytest.mark.parametrize("method", METHODS)
