@@ -1,21 +1,25 @@
 """The covariance of a fitted linear model's parameters: the sandwich and the inverse Hessian.
 
-A fit minimises ``J(theta) = sum_i l_i(theta) + (alpha / 2) ||W||^2`` (the weighted
-rows' losses, normalised as in :mod:`skce._objective`). At its minimiser, with
+A fit minimises ``J(theta) = sum_i l_i(theta) + (alpha / 2) ||W||^2``, the rows'
+weighted losses ``l_i`` normalised by the weight total ``S = sum_i s_i`` (as in
+:mod:`skce._objective`). At its minimiser, with
 
     A = the Hessian of J (penalty included),
-    B = sum_i u_i u_i^T  (u_i the gradient of row i's weighted loss l_i),
+    B = sum_i u_i u_i^T  (u_i = grad l_i, the row's score over S),
 
 the estimator's covariance is ``A^-1 B A^-1`` (the sandwich of an M-estimator,
 Huber 1967, White 1980; HC0) and, for an unweighted maximum-likelihood fit only,
-the inverse Fisher information ``A^-1`` (kind "model"). With groups of rows
-that are not independent of each other, ``u_g = sum_{i in g} u_i`` replaces the
-rows' scores in ``B`` (cluster-robust, Liang and Zeger 1986; no small-sample factor).
+the inverse Fisher information of the summed log-likelihood, ``(S A)^-1`` (kind
+"model"). With groups of rows that are not independent of each other,
+``u_g = sum_{i in g} u_i`` replaces the rows' scores in ``B`` (cluster-robust,
+Liang and Zeger 1986; no small-sample factor).
 
 The parameters are those the data identify (``loss.identified_outputs``): all of
 them for one logit, the differences from class 0 for softmax. The sums are taken
-over the standardised columns ``S = [(X - mean) / scale, 1]`` of the rows they
-cover, in which the matrices are well conditioned whatever the columns' offsets;
+over the standardised columns ``[(X - mean) / scale, 1]`` of the rows they cover,
+in which the matrices are well conditioned whatever the columns' offsets (dense
+rows are centred one by one; sparse columns through their sums, which loses about
+``(mean / scale)^2`` units of rounding: :attr:`CovarianceSums.offsets`);
 sums over different row sets (dask chunks) are moved to one standardisation
 exactly and added (:func:`merge_sums`); :func:`covariance` adds the penalty,
 checks and inverts ``A`` and returns the covariance of the original parameters.
@@ -54,19 +58,25 @@ class SingularHessianError(ValueError):
 class CovarianceSums:
     """Sums over a set of rows, in the standardisation ``(mean, scale)``.
 
+    Per unit of the rows' weight total ``weight_total`` (``sum_i s_i``):
     ``hessian`` is the loss's Hessian (``P x P``, no penalty), ``score`` the
     loss's gradient, ``meat`` the sum of the rows' score outer products (None
-    with groups), ``group_labels`` and ``group_scores`` (``G x P``) the sums of
-    the scores per group. ``P = r (d + intercept)``, output-major.
+    with groups or when not asked for), ``group_labels`` and ``group_scores``
+    (``G x P``) the sums of the scores per group. ``P = r (d + intercept)``,
+    output-major. ``offsets`` (sparse rows only) are the columns' ``|mean| /
+    scale``: sparse columns are centred by algebra on their sums, which loses
+    about ``offsets^2`` units of rounding.
     """
 
     mean: np.ndarray
     scale: np.ndarray
+    weight_total: float
     hessian: np.ndarray
     score: np.ndarray
     meat: np.ndarray | None = None
     group_labels: np.ndarray | None = None
     group_scores: np.ndarray | None = None
+    offsets: np.ndarray | None = None
 
 
 #: Rows of the evenly spaced sample whose column means and spreads standardise
@@ -159,8 +169,19 @@ def _place(out, pairs, blocks, q):
 
 def _group_codes(groups):
     """The sorted group labels and each row's index among them."""
+    groups = np.asarray(groups)
+    if groups.dtype.kind in "fcO":
+        missing = groups != groups  # NaN
+        if groups.dtype.kind == "O":
+            missing |= np.equal(groups, None)
+        if missing.any():
+            raise ValueError(
+                f"groups has {int(missing.sum())} missing labels (NaN or None), e.g. at row "
+                f"{int(np.flatnonzero(missing)[0])}: give every row a group (its own, if it "
+                "belongs to none)."
+            )
     try:
-        labels, codes = np.unique(np.asarray(groups), return_inverse=True)
+        labels, codes = np.unique(groups, return_inverse=True)
     except TypeError as error:  # e.g. None among strings: no order
         raise ValueError(
             f"groups must be labels of one comparable type (numbers or strings), got: {error}"
@@ -168,12 +189,13 @@ def _group_codes(groups):
     return labels, codes.ravel()
 
 
-def covariance_sums(objective, theta, groups=None, meat=True):
+def covariance_sums(objective, theta, weight_total, groups=None, meat=True):
     """The :class:`CovarianceSums` of a :class:`~skce._objective.LinearObjective` at ``theta``.
 
-    One pass over ``X``. ``groups`` (one label per row, or None) gives the
-    per-group score sums instead of the rows' outer products; ``meat=False``
-    neither (the model-based covariance needs only the Hessian).
+    The objective's targets are normalised by its rows' ``weight_total`` (as a
+    fit's are). One pass over ``X``. ``groups`` (one label per row, or None)
+    gives the per-group score sums instead of the rows' outer products;
+    ``meat=False`` neither (the model-based covariance needs only the Hessian).
     """
     mean, scale = _standardisation(objective)
     Wx, b = objective.logit_weights(theta)
@@ -184,7 +206,7 @@ def covariance_sums(objective, theta, groups=None, meat=True):
     P = r * q
     hessian, score = np.zeros((P, P)), np.zeros(P)
     with_meat = meat and groups is None
-    meat = np.zeros((P, P)) if with_meat else None
+    outer = np.zeros((P, P)) if with_meat else None
     if groups is not None:
         labels, codes = _group_codes(groups)
         group_scores = np.zeros((labels.shape[0], P))
@@ -192,19 +214,19 @@ def covariance_sums(objective, theta, groups=None, meat=True):
         pairs, H, G = _row_terms(objective, rows, Wx, b)
         if objective.sparse:
             # Every weight column in one product with the pair matrix.
-            outer = [G[k] * G[m] for k, m in pairs] if with_meat else []
-            W = np.column_stack([H, *outer]) if outer else H
+            squares = [G[k] * G[m] for k, m in pairs] if with_meat else []
+            W = np.column_stack([H, *squares]) if squares else H
             grams = _sparse_gram(objective, W, mean, scale, 1.0)[:, :q, :q]
             _place(hessian, pairs, grams[: len(pairs)], q)
             if with_meat:
-                _place(meat, pairs, grams[len(pairs) :], q)
+                _place(outer, pairs, grams[len(pairs) :], q)
             score += _sparse_row_sums(objective.X, G, mean, scale, q).ravel()
         else:
             # Sums over the centred rows C; the scaling is applied once, at the end.
             C = _centred_rows(objective, rows, mean)
             _place(hessian, pairs, [_gram(C, H[:, c]) for c in range(len(pairs))], q)
             if with_meat:
-                _place(meat, pairs, [_gram(C, G[k] * G[m]) for k, m in pairs], q)
+                _place(outer, pairs, [_gram(C, G[k] * G[m]) for k, m in pairs], q)
             score += (G @ C).ravel()
         if groups is not None:
             group_scores += _group_sums(
@@ -214,9 +236,11 @@ def covariance_sums(objective, theta, groups=None, meat=True):
         unit = np.kron(np.ones(r), np.concatenate([1.0 / scale, np.ones(q - scale.shape[0])]))
         hessian *= unit[:, None] * unit[None, :]
         score *= unit
-        if meat is not None:
-            meat *= unit[:, None] * unit[None, :]
-    sums = CovarianceSums(mean, scale, hessian, score, meat)
+        if outer is not None:
+            outer *= unit[:, None] * unit[None, :]
+    sums = CovarianceSums(mean, scale, float(weight_total), hessian, score, outer)
+    if objective.sparse:
+        sums.offsets = np.abs(mean) / scale
     if groups is not None:
         sums.group_labels, sums.group_scores = labels, group_scores
     return sums
@@ -258,12 +282,13 @@ def _group_sums(objective, rows, G, codes, n_groups, mean, scale):
     return np.hstack(parts)
 
 
-def _change(old, new, r, fit_intercept):
-    """``M`` (P x P) with ``phi_old = M phi_new``, standardisations ``(mean, scale)``.
+def _change(old, new, fit_intercept):
+    """``T`` (q x q, one output's parameters) with ``phi_old = T phi_new``.
 
-    ``theta = T phi`` with ``W = phi_W / scale`` and ``b = phi_b - W . mean``; so
-    ``phi_old = T_old^-1 T_new phi_new``: ``phi_W`` scaled by ``scale_old /
-    scale_new``, ``phi_b`` shifted by ``(mean_old - mean_new) . phi_W / scale_new``.
+    Standardisations ``(mean, scale)``: ``theta = T phi`` with ``W = phi_W / scale``
+    and ``b = phi_b - W . mean``; so ``phi_old = T_old^-1 T_new phi_new``: ``phi_W``
+    scaled by ``scale_old / scale_new``, ``phi_b`` shifted by ``(mean_old - mean_new)
+    . phi_W / scale_new``. The same ``T`` acts on every output's block.
     """
     (mean_o, scale_o), (mean_n, scale_n) = old, new
     d = mean_o.shape[0]
@@ -273,33 +298,58 @@ def _change(old, new, r, fit_intercept):
     if fit_intercept:
         T[d, :d] = (mean_o - mean_n) / scale_n
         T[d, d] = 1.0
-    return np.kron(np.eye(r), T)
+    return T
 
 
-def _to_theta(mean, scale, r, fit_intercept):
-    """``T`` with ``theta = T phi`` (the standardisation undone), (P x P)."""
-    zeros = np.zeros_like(mean)
-    return _change((zeros, np.ones_like(scale)), (mean, scale), r, fit_intercept)
+def _to_theta(mean, scale, fit_intercept):
+    """``T`` with ``theta = T phi`` per output (the standardisation undone)."""
+    return _change((np.zeros_like(mean), np.ones_like(scale)), (mean, scale), fit_intercept)
 
 
-def merge_sums(parts, r, fit_intercept):
-    """The sums over the union of the parts' rows, in the first part's standardisation."""
+def _congruence(matrix, T):
+    """``K^T matrix K`` for ``K = I_r (x) T`` (block-diagonal), without forming ``K``."""
+    q = T.shape[0]
+    r = matrix.shape[0] // q
+    blocks = matrix.reshape(r, q, r, q)
+    return np.einsum("ai,kalb,bj->kilj", T, blocks, T, optimize=True).reshape(matrix.shape)
+
+
+def _times(T, vector, transpose=False):
+    """``K v`` (or ``K^T v``) for ``K = I_r (x) T``."""
+    blocks = vector.reshape(-1, T.shape[0])
+    return (blocks @ (T if transpose else T.T)).ravel()
+
+
+def merge_sums(parts, fit_intercept):
+    """The sums over the union of the parts' rows, in the first part's standardisation.
+
+    Each part's sums are per unit of its own weight total; the merged ones per
+    unit of the sum of them (the meat, a sum of squares, by its square).
+    """
     first = parts[0]
     reference = (first.mean, first.scale)
+    total = sum(part.weight_total for part in parts)
     hessian, score = np.zeros_like(first.hessian), np.zeros_like(first.score)
     meat = None if first.meat is None else np.zeros_like(first.meat)
     grouped = first.group_scores is not None
     labels, scores = [], []
     for part in parts:
-        M = _change((part.mean, part.scale), reference, r, fit_intercept)
-        hessian += M.T @ part.hessian @ M
-        score += M.T @ part.score
+        share = part.weight_total / total
+        T = _change((part.mean, part.scale), reference, fit_intercept)
+        hessian += share * _congruence(part.hessian, T)
+        score += share * _times(T, part.score, transpose=True)
         if meat is not None:
-            meat += M.T @ part.meat @ M
+            meat += share**2 * _congruence(part.meat, T)
         if grouped:
             labels.append(part.group_labels)
-            scores.append(part.group_scores @ M)
-    merged = CovarianceSums(first.mean, first.scale, hessian, score, meat)
+            scores.append(
+                share
+                * (part.group_scores.reshape(-1, T.shape[0]) @ T).reshape(part.group_scores.shape)
+            )
+    merged = CovarianceSums(first.mean, first.scale, total, hessian, score, meat)
+    offsets = [part.offsets for part in parts if part.offsets is not None]
+    if offsets:
+        merged.offsets = np.max(offsets, axis=0)
     if grouped:
         merged.group_labels, codes = _group_codes(np.concatenate(labels))
         merged.group_scores = np.zeros((merged.group_labels.shape[0], score.shape[0]))
@@ -309,25 +359,30 @@ def merge_sums(parts, r, fit_intercept):
 
 @dataclass
 class Covariance:
-    """The result of :func:`covariance`: the matrix and the fitted point's Newton step.
+    """The result of :func:`covariance`.
 
     ``matrix`` is the covariance of the identified parameters (P x P); ``step``
     the Newton step ``A^-1 grad J`` at the fitted point, in the same parameters
-    (zero at an exact minimiser of this data's objective).
+    (zero at an exact minimiser of this data's objective); ``weakest`` the
+    direction of the parameters in which ``A`` is least curved (relative to
+    its diagonal) and ``weakest_ratio`` that curvature over the largest: a
+    direction in which the data may separate the classes (:func:`separation_margins`).
     """
 
     matrix: np.ndarray
     step: np.ndarray
+    weakest: np.ndarray
+    weakest_ratio: float
 
 
-def covariance(sums, theta, *, loss, n_outputs, alpha, weight_total, kind, names):
+def covariance(sums, theta, *, loss, n_outputs, alpha, kind, names):
     """The covariance of the identified parameters at the fitted ``theta``.
 
     Parameters
     ----------
     sums : CovarianceSums
-        Over every row of the fit's data, with the unnormalised weights
-        ``s_i c_k`` (targets built with ``weight_total=1``).
+        Over every row of the fit's data, per unit of its weight total ``S``
+        (the fit's normalisation).
     theta : ndarray of shape (P,)
         The identified parameters in the original coordinates (output-major,
         each output's coefficients then its intercept).
@@ -336,9 +391,6 @@ def covariance(sums, theta, *, loss, n_outputs, alpha, weight_total, kind, names
     n_outputs : int
     alpha : float
         The fit's penalty.
-    weight_total : float
-        The fit's normaliser ``S = sum_i s_i``: ``J`` is the sums' loss over ``S``
-        plus the penalty.
     kind : {"sandwich", "model"}
     names : list of str
         The parameters' names, for the error on a singular Hessian.
@@ -350,39 +402,53 @@ def covariance(sums, theta, *, loss, n_outputs, alpha, weight_total, kind, names
     d = sums.mean.shape[0]
     P = sums.hessian.shape[0]
     coupling = loss.output_penalty(n_outputs)
-    r = coupling.shape[0]
-    q = P // r
+    q = P // coupling.shape[0]
     fit_intercept = q > d
     per_column = np.concatenate([1.0 / sums.scale**2, np.zeros(q - d)])
     penalty = alpha * np.kron(coupling, np.diag(per_column))
-    # The sums are of the unnormalised weights s_i c_k: J's loss term is them / S.
-    A = sums.hessian / weight_total + penalty
-    T = _to_theta(sums.mean, sums.scale, r, fit_intercept)
-    phi = np.linalg.solve(T, theta)
-    gradient = sums.score / weight_total + penalty @ phi
-    inverse = _inverse(A, names)
+    A = sums.hessian + penalty
+    T = _to_theta(sums.mean, sums.scale, fit_intercept)
+    phi = np.linalg.solve(T, theta.reshape(-1, q).T).T.ravel()
+    gradient = sums.score + penalty @ phi
+    inverse, weakest, ratio = _inverse(A, names)
     if kind == "model":
-        # The information of the summed log-likelihood: (S A)^-1.
-        matrix = inverse / weight_total
+        # The inverse information of the summed log-likelihood, S J: (S A)^-1.
+        matrix = inverse / sums.weight_total
     else:
-        if sums.meat is not None:
-            B = sums.meat
-        else:
-            B = sums.group_scores.T @ sums.group_scores
-        matrix = inverse @ (B / weight_total**2) @ inverse
-    matrix = T @ matrix @ T.T
+        B = sums.meat if sums.meat is not None else sums.group_scores.T @ sums.group_scores
+        matrix = inverse @ B @ inverse
+    matrix = _congruence(matrix, T.T)
     matrix = 0.5 * (matrix + matrix.T)
-    return Covariance(matrix, T @ (inverse @ gradient))
+    step = _times(T, inverse @ gradient)
+    return Covariance(matrix, step, _times(T, weakest), ratio)
+
+
+def check_variances(result, names):
+    """SingularHessianError if rounding has left a variance negative or not finite."""
+    variances = np.diag(result.matrix)
+    bad = np.flatnonzero(~(np.isfinite(variances) & (variances >= 0)))
+    if bad.size:
+        raise SingularHessianError(
+            "The covariance is numerically singular: the variances of "
+            f"{listed([names[j] for j in bad])} are lost to rounding (the Hessian's smallest "
+            f"eigenvalue is {result.weakest_ratio:.1e} of its largest). Fit with alpha > 0, or "
+            "drop columns."
+        )
 
 
 def _inverse(A, names):
-    """``A^-1`` of a symmetric ``A``; SingularHessianError naming what is undetermined."""
+    """``(A^-1, weakest, ratio)`` of a symmetric ``A``; SingularHessianError if it is singular.
+
+    ``weakest`` is the eigenvector of the smallest eigenvalue of ``A`` scaled to
+    a unit diagonal (in ``A``'s coordinates) and ``ratio`` that eigenvalue over
+    the largest.
+    """
     diagonal = np.diag(A).copy()
     flat = np.flatnonzero(~(diagonal > 0))
     if flat.size:
         raise SingularHessianError(
             "The Hessian of the fitted objective is singular: the data do not determine "
-            f"{_listed([names[j] for j in flat])} (no curvature in the "
+            f"{listed([names[j] for j in flat])} (no curvature in the "
             f"{'direction' if flat.size == 1 else 'directions'}: a column that is constant, "
             "or zero, on the weighted rows). Drop it, or fit with alpha > 0."
         )
@@ -390,21 +456,68 @@ def _inverse(A, names):
     scaled = A * unit[:, None] * unit[None, :]
     values, vectors = np.linalg.eigh(scaled)
     P = A.shape[0]
+    ratio = max(values[0], 0.0) / values[-1]
     if not values[0] > SINGULAR_RTOL * P * np.finfo(np.float64).eps * values[-1]:
-        weights = np.abs(vectors[:, 0])
-        involved = np.flatnonzero(weights > 0.1 * weights.max())
         raise SingularHessianError(
             "The Hessian of the fitted objective is singular (its smallest eigenvalue is "
-            f"{max(values[0], 0.0) / values[-1]:.1e} of its largest): the data do not determine "
-            f"the combination of {_listed([names[j] for j in involved])} — collinear columns "
-            "(e.g. a constant column with the intercept, or columns that sum to another), or "
-            "classes separated by a hyperplane. Drop a column, or fit with alpha > 0."
+            f"{ratio:.1e} of its largest): the data do not determine the combination of "
+            f"{listed(involved(vectors[:, 0], names))} — collinear columns (e.g. a constant "
+            "column with the intercept, or columns that sum to another), or classes separated "
+            "by a hyperplane. Drop a column, or fit with alpha > 0."
         )
     inverse = (vectors / values) @ vectors.T
-    return inverse * unit[:, None] * unit[None, :]
+    return inverse * unit[:, None] * unit[None, :], vectors[:, 0] * unit, ratio
 
 
-def _listed(items, at_most=8):
+def involved(vector, names):
+    """The names of the parameters with a large share of ``vector``."""
+    weights = np.abs(vector)
+    return [names[j] for j in np.flatnonzero(weights > 0.1 * weights.max())]
+
+
+#: A direction counts as separating when no weighted row's margin along it is
+#: below minus this fraction of the largest margin: rows whose margin is that
+#: small lie on the separating hyperplane, up to the rounding of the direction
+#: (an eigenvector of a Hessian at finite coefficients).
+MARGIN_RTOL = 1e-4
+
+
+def separation_margins(objective, direction):
+    """``(largest |margin|, largest -margin)`` of the weighted rows along ``direction``.
+
+    ``direction`` is a full parameter vector (``theta``'s layout); a row's
+    margin is its own class's logit along it minus the largest other
+    (:meth:`loss.margins`). The classes are separated along ``direction``
+    (quasi-completely: every weighted row on its side or on the hyperplane)
+    when the second is at most ``MARGIN_RTOL`` times the first. Hard targets
+    only: with label smoothing every row weighs every class, and a minimiser
+    always exists (returns zeros).
+    """
+    weighted = objective.A > 0
+    if np.any(weighted.sum(axis=0) > 1):
+        return 0.0, 0.0
+    Wx, b = objective.unpack(direction)
+    Wx = Wx.astype(objective.dtype)
+    largest, wrong = 0.0, 0.0
+    for rows in objective.row_blocks:
+        keep = weighted[:, rows].any(axis=0)
+        if not keep.any():
+            continue
+        target = np.argmax(weighted[:, rows], axis=0)
+        margins = objective.loss.margins(objective.logits(rows, Wx, b), target)[keep]
+        largest = max(largest, float(np.max(np.abs(margins))))
+        wrong = max(wrong, float(np.max(-margins)))
+    return largest, wrong
+
+
+def separated(parts):
+    """Whether the ``(largest, wrong)`` margins of :func:`separation_margins` separate."""
+    largest = max(part[0] for part in parts)
+    wrong = max(part[1] for part in parts)
+    return largest > 0 and wrong <= MARGIN_RTOL * largest
+
+
+def listed(items, at_most=8):
     shown = [repr(str(item)) for item in items[:at_most]]
     more = f" and {len(items) - at_most} more" if len(items) > at_most else ""
     return ", ".join(shown) + more

@@ -12,7 +12,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import _check_sample_weight
 from ._convergence import caller_stacklevel
-from ._covariance import SingularHessianError, covariance, covariance_sums
+from ._covariance import (
+    SingularHessianError,
+    check_variances,
+    covariance,
+    covariance_sums,
+    involved,
+    listed,
+    separated,
+    separation_margins,
+)
 from ._objective import LinearObjective, weighted_targets
 from ._threads import limit_blas_threads
 
@@ -25,6 +34,11 @@ _KINDS = ("sandwich", "model")
 #: standard error (a converged fit's is 1e-4 or less, measured on the test
 #: data); beyond it the data are not the fit's, or the fit stopped early.
 OFF_MINIMUM = 0.01
+
+#: Sparse columns whose |mean| exceeds this many spreads make the covariance
+#: warn: their algebraic centring loses ~ratio^2 units of rounding (1e-8 here;
+#: measured 9e-7 at 1e4, 2e-3 at 1e6, 0.9 at 1e8 on one column of offset data).
+SPARSE_OFFSET = 1e4
 
 _SHARED = """
         Parameters
@@ -62,12 +76,14 @@ class InferenceMixin:
     def covariance_matrix(self, X, y, sample_weight=None, *, kind="sandwich", groups=None):
         """Covariance of the fitted coefficients and intercepts.
 
-        At the fitted parameters, with ``A`` the Hessian of the objective the
-        fit minimised (the penalty included) and ``B = sum_i u_i u_i^T`` the
-        outer products of the rows' scores ``u_i`` (the gradient of row
-        ``i``'s weighted loss, ``s_i c_{y_i} (p_i - y_i) x_i`` for one logit),
-        the sandwich covariance is ``A^-1 B A^-1`` (HC0) and the model-based
-        one is ``A^-1``. The matrices use the weights of the fit: the sandwich
+        At the fitted parameters, with ``A`` the Hessian of the objective
+        ``J`` the fit minimised (the penalty included; its loss term is the
+        weighted mean over ``S = sum_i s_i``) and ``B = (1 / S^2) sum_i u_i
+        u_i^T`` the outer products of the rows' scores ``u_i`` (the gradient
+        of row ``i``'s weighted loss, ``s_i c_{y_i} (p_i - y_i) x_i`` for one
+        logit), the sandwich covariance is ``A^-1 B A^-1`` (HC0) and the
+        model-based one is ``(S A)^-1``, the inverse Hessian of the summed
+        log-likelihood. The matrices use the weights of the fit: the sandwich
         equals statsmodels' ``GLM(y, X, family=Binomial(), var_weights=s * c)``
         with ``cov_type="HC0"`` (``"cluster"`` for ``groups``, without its
         small-sample correction).
@@ -109,8 +125,15 @@ class InferenceMixin:
         Raises
         ------
         SingularHessianError
-            When ``A`` is singular (``alpha = 0`` with collinear columns, or
-            separable classes): the message names the parameters involved.
+            When ``A`` is singular or the minimiser does not exist: ``alpha =
+            0`` with collinear columns, or classes separated by a hyperplane
+            (completely, or quasi-completely: e.g. a category whose rows are
+            all of one class; at ``alpha = 0`` the direction in which ``A`` is
+            least curved is checked with one more pass over ``X``). The
+            message names the parameters involved.
+        ValueError
+            For ``groups`` with a single group or missing labels; fewer groups
+            than parameters warn (``B`` then has too low a rank).
 
         Examples
         --------
@@ -139,6 +162,7 @@ class InferenceMixin:
         matrix = self.covariance_matrix(X, y, sample_weight, kind=kind, groups=groups)
         return np.sqrt(np.diag(matrix))
 
+    @limit_blas_threads  # BLAS thread policy: skce/_threads.py
     def coef_table(
         self, X, y, sample_weight=None, *, kind="sandwich", groups=None, confidence_level=0.95
     ):
@@ -258,30 +282,90 @@ class InferenceMixin:
         if _is_dask(X):
             from ._dask_covariance import chunked_covariance_sums
 
-            sums, weight_total = chunked_covariance_sums(self, X, y, sample_weight, groups, kind)
+            sums, margins_along = chunked_covariance_sums(self, X, y, sample_weight, groups, kind)
         else:
-            sums, weight_total = self._covariance_sums(X, y, sample_weight, groups, kind)
-        if not weight_total > 0:
-            raise ValueError("Sample weights must contain at least one non-zero number.")
+            sums, margins_along = self._covariance_sums(X, y, sample_weight, groups, kind)
         outputs, names = self._parameter_labels()
         if outputs is not None:
             pairs = zip(outputs, names, strict=True)
-            names = [f"{name} (class {output!r})" for output, name in pairs]
+            names = [f"{name} (class {_plain(output)!r})" for output, name in pairs]
+        if groups is not None:
+            self._check_group_count(sums.group_labels.shape[0], len(names))
+        self._warn_if_offset(sums.offsets)
+        alpha = self._fitted_alpha()
         result = covariance(
             sums,
             theta,
             loss=self._loss,
             n_outputs=self.coef_.shape[0],
-            alpha=self._fitted_alpha(),
-            weight_total=weight_total,
+            alpha=alpha,
             kind=kind,
             names=names,
         )
+        # At alpha = 0 the minimiser may not exist: the classes may be separated
+        # (quasi-completely: some rows on the hyperplane, which `separable_` does not
+        # catch) along the direction in which A is least curved, where the fit's
+        # coefficients run off and the sandwich is finite, small and wrong. One more
+        # pass over X checks that direction's margins.
+        if alpha == 0 and separated(margins_along(self._full_direction(result.weakest))):
+            raise SingularHessianError(
+                "The classes are separated along a direction of the parameters "
+                f"{listed(involved(result.weakest, names))}: every weighted row is on "
+                "its class's side of a hyperplane or on it (quasi-complete separation, "
+                "e.g. a category whose rows are all of one class), so at alpha = 0 the "
+                "cross-entropy has no minimum and those coefficients grow without bound "
+                "as the fit runs: their standard errors are not finite. Fit with "
+                "alpha > 0, or drop or merge the columns."
+            )
+        check_variances(result, names)
         self._warn_if_off_minimum(result)
         return result
 
+    def _full_direction(self, direction):
+        """A direction of the identified parameters as a full ``theta`` (fit layout)."""
+        K, d = self.coef_.shape
+        q = d + self.fit_intercept
+        V = direction.reshape(-1, q)
+        W, b = V[:, :d], (V[:, d] if self.fit_intercept else np.zeros(V.shape[0]))
+        if V.shape[0] < K:  # relative to output 0, whose own parameters are 0
+            W = np.vstack([np.zeros(d), W])
+            b = np.concatenate([[0.0], b])
+        return np.concatenate([W.ravel(), b]) if self.fit_intercept else W.ravel()
+
+    def _warn_if_offset(self, offsets):
+        """Warn when sparse columns' offsets cost the covariance its precision."""
+        if offsets is None or not offsets.max() > SPARSE_OFFSET:
+            return
+        worst = np.flatnonzero(offsets > SPARSE_OFFSET)
+        names = self._parameter_labels()[1]
+        warnings.warn(
+            f"Sparse X has columns whose mean is far from 0 next to their spread (up to "
+            f"{offsets.max():.1e} times: {listed([names[j] for j in worst])}). Sparse columns "
+            "are centred through their sums, which loses about the square of that ratio in "
+            "units of rounding (1e-16): their standard errors may be imprecise. Pass X dense, "
+            "or centre those columns before fitting.",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
+
+    @staticmethod
+    def _check_group_count(n_groups, n_params):
+        if n_groups < 2:
+            raise ValueError(
+                "groups has a single group: the cluster-robust covariance needs many groups "
+                "(dozens at the least), as its B is a sum over them."
+            )
+        if n_groups <= n_params:
+            warnings.warn(
+                f"groups has {n_groups} groups for {n_params} parameters: the cluster-robust "
+                "B has rank at most the number of groups, so the standard errors are too "
+                "small in some directions. It needs many more groups than parameters.",
+                UserWarning,
+                stacklevel=caller_stacklevel(),
+            )
+
     def _covariance_sums(self, X, y, sample_weight, groups, kind):
-        """The sums over in-memory rows, and the weights' total ``S``."""
+        """The sums over in-memory rows, and ``direction -> margins`` along it (one part)."""
         X, y = validate_data(
             self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=False
         )
@@ -296,21 +380,22 @@ class InferenceMixin:
                 raise ValueError(
                     f"groups must have shape ({X.shape[0]},) like X's rows, got {groups.shape}."
                 )
-        K = self.classes_.shape[0]
+        total = float(X.shape[0] if sample_weight is None else sample_weight.sum())
+        if not total > 0:
+            raise ValueError("Sample weights must contain at least one non-zero number.")
         A = weighted_targets(
             codes,
-            K,
+            self.classes_.shape[0],
             sample_weight,
             self._fitted_class_weights(),
             self.label_smoothing,
-            weight_total=1.0,
         )
         objective = LinearObjective(
             self._loss, X, A, alpha=self._fitted_alpha(), fit_intercept=self.fit_intercept
         )
         theta = objective.pack(self.coef_, self.intercept_)
-        total = float(X.shape[0] if sample_weight is None else sample_weight.sum())
-        return covariance_sums(objective, theta, groups, meat=kind == "sandwich"), total
+        sums = covariance_sums(objective, theta, total, groups, meat=kind == "sandwich")
+        return sums, lambda direction: [separation_margins(objective, direction)]
 
     def _class_codes(self, y):
         """The class index of each label; ValueError for labels the fit did not see."""
@@ -343,8 +428,10 @@ class InferenceMixin:
 
     def _warn_if_off_minimum(self, result):
         se = np.sqrt(np.diag(result.matrix))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = float(np.max(np.abs(result.step) / se))
+        # A parameter with no variance (a penalised constant column's coefficient,
+        # exactly 0 whatever the data) has no scale to measure a step in.
+        free = se > 0
+        ratio = float(np.max(np.abs(result.step[free]) / se[free], initial=0.0))
         if not ratio <= OFF_MINIMUM:
             warnings.warn(
                 f"The fitted parameters are {ratio:.2g} standard errors from the minimum of the "
@@ -354,6 +441,11 @@ class InferenceMixin:
                 UserWarning,
                 stacklevel=caller_stacklevel(),
             )
+
+
+def _plain(label):
+    """A class label as Python shows it (``1``, not ``np.int64(1)``)."""
+    return label.item() if isinstance(label, np.generic) else label
 
 
 def _is_dask(X):

@@ -246,3 +246,21 @@ def test_softmax_table_is_per_class_relative_to_the_first(tmp_path):
     se = reference["std_err"].to_numpy().reshape(2, 6)
     np.testing.assert_allclose(errors["coef"], se[:, :-1], rtol=1e-6)
     np.testing.assert_allclose(errors["intercept"], se[:, -1], rtol=1e-6)
+
+
+def test_wide_models_are_saved_without_standard_errors(tmp_path):
+    """A categorical column of 2,100 levels: 2,102 parameters, more than the CLI computes
+    a covariance for (its P x P matrices); one warning line, and the model still works."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    frame = pd.DataFrame({"x1": rng.normal(size=n), "code": [f"c{i % 2100}" for i in range(n)]})
+    frame["label"] = np.where(frame["x1"] + rng.normal(size=n) > 0, "yes", "no")
+    frame.to_csv(tmp_path / "wide.csv", index=False)
+    result = run("fit", "wide.csv", "--target", "label", *FAST, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if line.startswith("skce: warning:")]
+    assert len(warned) == 1 and "not computed for 2,102 parameters" in warned[0], result.stderr
+    assert "coefficients of" not in result.stdout
+    errors = load_model(tmp_path / "wide.skce.json").std_errors
+    assert errors["coef"] is None and "2,102 parameters" in errors["unavailable"]
+    assert run("predict", "wide.skce.json", "wide.csv", cwd=tmp_path).returncode == 0

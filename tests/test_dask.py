@@ -26,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 
 from skce import SoftmaxCE, WeightedLogisticCE
 from skce._objective import LinearObjective
+from skce.linear_model import SingularHessianError
 
 from ._data import binary_data, multiclass_data, raw_scales
 
@@ -454,6 +455,7 @@ import sys
 import numpy as np
 import skce
 from skce import SoftmaxCE, WeightedLogisticCE
+from skce.linear_model import SingularHessianError
 X = np.random.RandomState(0).normal(size=(60, 3))
 y = (X[:, 0] > 0).astype(int)
 model = WeightedLogisticCE().fit(X, y)
@@ -858,3 +860,20 @@ def test_covariance_on_dask_refuses_what_in_memory_refuses():
         model.covariance_matrix(Xd, da.from_array(np.where(y == 1, 7, 0), chunks=CHUNKS))
     with pytest.raises(ValueError, match="groups has 5 entries"):
         model.covariance_matrix(Xd, yd, groups=da.from_array(np.arange(5)))
+
+
+def test_quasi_separation_is_found_on_dask_too(scheduler):
+    """The separation check's extra pass is one more map over the chunks."""
+    rng = np.random.default_rng(4)
+    n = 700
+    x = rng.normal(size=n)
+    category = rng.integers(0, 4, n)
+    y = (x + rng.normal(size=n) > 0).astype(int)
+    y[category == 3] = 1  # every row of the category positive: no finite minimiser
+    X = np.column_stack([x, category == 1, category == 2, category == 3]).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = WeightedLogisticCE(alpha=0.0, tol=1e-8, max_iter=100_000).fit(X, y)
+    Xd, yd = _as_dask(X, y)
+    with pytest.raises(SingularHessianError, match=r"separated along .*'x3'"):
+        model.covariance_matrix(Xd, yd)
