@@ -483,38 +483,44 @@ MARGIN_RTOL = 1e-4
 
 
 def separation_margins(objective, direction):
-    """``(largest |margin|, largest -margin)`` of the weighted rows along ``direction``.
+    """``[(largest |margin|, largest -margin)]`` of the weighted rows along ``±direction``.
 
     ``direction`` is a full parameter vector (``theta``'s layout); a row's
     margin is its own class's logit along it minus the largest other
-    (:meth:`loss.margins`). The classes are separated along ``direction``
-    (quasi-completely: every weighted row on its side or on the hyperplane)
-    when the second is at most ``MARGIN_RTOL`` times the first. Hard targets
-    only: with label smoothing every row weighs every class, and a minimiser
-    always exists (returns zeros).
+    (:meth:`loss.margins`), for ``direction`` and for its opposite (an
+    eigenvector's sign is arbitrary). The classes are separated along one of
+    them (quasi-completely: every weighted row on its side or on the
+    hyperplane) when its second number is at most ``MARGIN_RTOL`` times its
+    first. Hard targets only: with label smoothing every row weighs every
+    class, and a minimiser always exists (returns zeros).
     """
     weighted = objective.A > 0
     if np.any(weighted.sum(axis=0) > 1):
-        return 0.0, 0.0
+        return [(0.0, 0.0), (0.0, 0.0)]
     Wx, b = objective.unpack(direction)
     Wx = Wx.astype(objective.dtype)
-    largest, wrong = 0.0, 0.0
+    found = np.zeros((2, 2))
     for rows in objective.row_blocks:
         keep = weighted[:, rows].any(axis=0)
         if not keep.any():
             continue
         target = np.argmax(weighted[:, rows], axis=0)
-        margins = objective.loss.margins(objective.logits(rows, Wx, b), target)[keep]
-        largest = max(largest, float(np.max(np.abs(margins))))
-        wrong = max(wrong, float(np.max(-margins)))
-    return largest, wrong
+        Z = objective.logits(rows, Wx, b)
+        for k, logits in enumerate((Z, -Z)):
+            margins = objective.loss.margins(logits, target)[keep]
+            found[k, 0] = max(found[k, 0], float(np.max(np.abs(margins))))
+            found[k, 1] = max(found[k, 1], float(np.max(-margins)))
+    return [tuple(row) for row in found]
 
 
 def separated(parts):
-    """Whether the ``(largest, wrong)`` margins of :func:`separation_margins` separate."""
-    largest = max(part[0] for part in parts)
-    wrong = max(part[1] for part in parts)
-    return largest > 0 and wrong <= MARGIN_RTOL * largest
+    """Whether the chunks' :func:`separation_margins` separate along either orientation."""
+    for k in range(2):
+        largest = max(part[k][0] for part in parts)
+        wrong = max(part[k][1] for part in parts)
+        if largest > 0 and wrong <= MARGIN_RTOL * largest:
+            return True
+    return False
 
 
 def listed(items, at_most=8):

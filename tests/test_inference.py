@@ -782,20 +782,25 @@ def test_separable_classes_raise_singular_hessian(estimator, kind):
         model.covariance_matrix(X, y, kind=kind)
 
 
-def _quasi_separated(n=2000, seed=4):
-    """One numeric column and a one-hot category (3 of 4 levels) whose rows are all positive."""
+def _quasi_separated(label=1, sign=1.0, n=2000, seed=4):
+    """One numeric column and a one-hot category (3 of 4 levels) whose rows are all ``label``.
+
+    ``sign=-1`` negates the columns: the separating direction then points the other way.
+    """
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n)
     category = rng.integers(0, 4, n)
     y = (x + rng.normal(size=n) > 0).astype(int)
-    y[category == 3] = 1
+    y[category == 3] = label
     X = np.column_stack([x, category == 1, category == 2, category == 3]).astype(float)
-    return X, y
+    return sign * X, y
 
 
-@pytest.mark.parametrize("tol", [1e-7, 1e-12])
+@pytest.mark.parametrize(
+    "tol, label, sign", [(1e-7, 1, 1.0), (1e-12, 1, 1.0), (1e-9, 0, 1.0), (1e-9, 1, -1.0)]
+)
 @pytest.mark.parametrize("estimator", ["binary", "softmax"])
-def test_quasi_separation_raises_singular_hessian_naming_the_column(estimator, tol):
+def test_quasi_separation_raises_singular_hessian_naming_the_column(estimator, tol, label, sign):
     """A category whose rows are all of one class: no finite minimiser at alpha = 0.
 
     ``separable_`` is False (some rows are on the hyperplane), the fit stops at its tol
@@ -803,7 +808,7 @@ def test_quasi_separation_raises_singular_hessian_naming_the_column(estimator, t
     small and wrong (its B sees no variation in those rows' scores): it must raise,
     naming the category's column, at a loose tol and a tight one.
     """
-    X, y = _quasi_separated()
+    X, y = _quasi_separated(label, sign)
     Estimator = WeightedLogisticCE if estimator == "binary" else SoftmaxCE
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
