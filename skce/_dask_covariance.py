@@ -13,10 +13,11 @@ Imported only for dask input.
 import numpy as np
 import scipy.sparse as sp
 
-from ._covariance import covariance_sums, merge_sums, separation_margins
+from ._covariance import covariance_sums, merge_sums
 from ._dask import _rows_like, as_dask_arrays, check_whole_rows
 from ._dask_chunks import chunk_holder, current_client
 from ._objective import LinearObjective, weighted_targets
+from ._separation import separation_margins
 
 __all__ = ["chunked_covariance_sums"]
 

@@ -19,10 +19,9 @@ from ._covariance import (
     covariance_sums,
     involved,
     listed,
-    separated,
-    separation_margins,
 )
 from ._objective import LinearObjective, weighted_targets
+from ._separation import separated, separation_margins
 from ._threads import limit_blas_threads
 
 __all__ = ["InferenceMixin"]

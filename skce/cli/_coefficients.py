@@ -159,6 +159,23 @@ def _object_array(values):
     return array
 
 
+def final_fit_standard_errors(final, source, classes, out):
+    """The :class:`StandardErrors` of the final pipeline ``final`` on ``source``'s rows.
+
+    Computed before the classes are renamed (the fit saw the labels 0 and 1 of
+    ``source.fitted_rows``); says in one warning line why they are unavailable.
+    """
+    errors = standard_errors(
+        final[-1],
+        *source.fitted_rows(final),
+        names=feature_names(final, source.numeric, source.categorical),
+        classes=classes,
+        categorical=source.categorical,
+    )
+    report_unavailable(out, errors)
+    return errors
+
+
 def report_unavailable(out, errors):
     """The one warning line of a fit without standard errors (none if separable: said already)."""
     if errors.unavailable is not None and errors.unavailable != SEPARABLE:

@@ -10,7 +10,7 @@ import time
 import warnings
 from pathlib import Path
 
-from ._coefficients import feature_names, print_coef_table, report_unavailable, standard_errors
+from ._coefficients import final_fit_standard_errors, print_coef_table
 from ._crossval import cross_validate, fit_scorers, refit, search_beta_alpha
 from ._data import check_input_file, counts_text, read_csv
 from ._files import FilesOnCluster
@@ -402,15 +402,7 @@ def cmd_fit(args, out):
             best = results.best("balanced_accuracy") if args.tune_beta else 0
             final = refit(source, pipeline, results.candidates[best])
         report_fit_status(final[-1], out, with_std_errors=True)
-        # Before name_classes: the fit saw the labels 0 and 1 of fitted_rows.
-        errors = standard_errors(
-            final[-1],
-            *source.fitted_rows(final),
-            names=feature_names(final, source.numeric, source.categorical),
-            classes=classes,
-            categorical=source.categorical,
-        )
-        report_unavailable(out, errors)
+        errors = final_fit_standard_errors(final, source, classes, out)  # before name_classes
     if positive is not None:
         name_classes(final[-1], classes)
 
