@@ -9,6 +9,8 @@ grid searches and cross-validation:
 - :class:`WeightedLogisticCECV` and :class:`SoftmaxCECV`: the same with the
   class weights and ``alpha`` chosen by cross-validation, in one fit
   (warm-started paths over ``alpha``; the answer of ``GridSearchCV``).
+- :class:`SubsampledCE`: the fit of all rows estimated from a sample of them
+  (rare events: every rare row, a weighted sample of the others).
 
 Evaluation by cross-entropy (:mod:`skce.metrics`):
 
@@ -30,6 +32,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "SoftmaxCE": "linear_model",
     "SoftmaxCECV": "linear_model",
+    "SubsampledCE": "linear_model",
     "WeightedLogisticCE": "linear_model",
     "WeightedLogisticCECV": "linear_model",
     "cross_entropy_score": "metrics",
@@ -42,6 +45,7 @@ _LAZY = {
 __all__ = [
     "SoftmaxCE",
     "SoftmaxCECV",
+    "SubsampledCE",
     "WeightedLogisticCE",
     "WeightedLogisticCECV",
     "__version__",

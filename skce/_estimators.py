@@ -139,6 +139,10 @@ class WeightedLogisticCE(BaseCrossEntropyClassifier):
     def _fitted_class_weights(self):
         return np.array([1.0, self.beta_])
 
+    def _weight_parameters(self, class_weight):
+        """The parameters that fix the class weights to ``class_weight`` (``c_0 = 1``)."""
+        return {"beta": float(class_weight[1])}
+
     @staticmethod
     def _logit_offset(log_weights):
         # One logit, z = z_1 - z_0: its offset is ln(c_1 / c_0) = ln(beta).
@@ -293,6 +297,11 @@ class SoftmaxCE(BaseCrossEntropyClassifier):
 
     def _fitted_class_weights(self):
         return self.class_weight_
+
+    def _weight_parameters(self, class_weight):
+        """The parameters that fix the class weights to ``class_weight`` (``classes_`` set)."""
+        labels = self.classes_.tolist()
+        return {"class_weight": dict(zip(labels, map(float, class_weight), strict=True))}
 
     def decision_function(self, X):
         """Logits of the classes.

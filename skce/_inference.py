@@ -187,6 +187,15 @@ class InferenceMixin:
             each class relative to ``classes_[0]``. Columns ``coef``,
             ``std_err``, ``z``, ``p_value``, ``ci_lower``, ``ci_upper``.
         """
+        result = self._covariance(X, y, sample_weight, kind, groups)
+        se = np.sqrt(np.diag(result.matrix))
+        return self._table(self._identified_parameters(), se, kind, confidence_level)
+
+    def _table(self, coef, se, kind, confidence_level, features=None):
+        """The coefficient table of estimates ``coef`` with standard errors ``se``.
+
+        ``features`` names the columns instead of ``feature_names_in_``.
+        """
         try:
             import pandas as pd
         except ImportError as error:  # pragma: no cover - pandas is in the test extra
@@ -203,12 +212,9 @@ class InferenceMixin:
             raise ValueError(
                 f"confidence_level must be a number in (0, 1), got {confidence_level!r}."
             )
-        result = self._covariance(X, y, sample_weight, kind, groups)
-        se = np.sqrt(np.diag(result.matrix))
-        coef = self._identified_parameters()
         z = coef / se
         half = norm.ppf(0.5 + confidence_level / 2) * se
-        outputs, names = self._parameter_labels()
+        outputs, names = self._parameter_labels(features)
         if outputs is None:
             index = pd.Index(names, name="term")
         else:
@@ -244,10 +250,14 @@ class InferenceMixin:
         blocks = [np.append(w, c) if self.fit_intercept else w for w, c in zip(W, b, strict=True)]
         return np.concatenate(blocks)
 
-    def _parameter_labels(self):
-        """``(outputs, names)`` of the identified parameters; ``outputs`` None for one logit."""
+    def _parameter_labels(self, features=None):
+        """``(outputs, names)`` of the identified parameters; ``outputs`` None for one logit.
+
+        ``features`` names the columns instead of ``feature_names_in_``.
+        """
         d = self.coef_.shape[1]
-        features = getattr(self, "feature_names_in_", None)
+        if features is None:
+            features = getattr(self, "feature_names_in_", None)
         if features is None:
             features = [f"x{j}" for j in range(d)]
         features = [str(f) for f in features]

@@ -4,12 +4,14 @@ from ._covariance import SingularHessianError
 from ._cv import GridEdgeWarning
 from ._cv_estimators import SoftmaxCECV, WeightedLogisticCECV
 from ._estimators import SoftmaxCE, WeightedLogisticCE
+from ._subsample import SubsampledCE
 
 __all__ = [
     "GridEdgeWarning",
     "SingularHessianError",
     "SoftmaxCE",
     "SoftmaxCECV",
+    "SubsampledCE",
     "WeightedLogisticCE",
     "WeightedLogisticCECV",
 ]
@@ -21,6 +23,7 @@ for _cls in (
     SingularHessianError,
     SoftmaxCE,
     SoftmaxCECV,
+    SubsampledCE,
     WeightedLogisticCE,
     WeightedLogisticCECV,
 ):

@@ -1,0 +1,271 @@
+"""The maths of subsampling rows: inclusion probabilities, Poisson draws, pilot scores.
+
+A row ``i`` is kept independently with probability ``pi_i`` (Poisson sampling)
+and weighted by ``1 / pi_i``, so that the weighted sum of any per-row quantity
+over the kept rows is an unbiased (Horvitz-Thompson) estimate of its sum over
+all rows. Three rules for ``pi``:
+
+- per class (:func:`class_rates`): ``pi_i = r_{y_i}`` with the rates filled
+  like water, ``r_k = min(1, t / n_k)``, so that every class contributes at
+  most ``t`` rows in expectation (case-control sampling); a class can be kept
+  whole first;
+- proportional to a score ``a_i`` and capped at 1 (:func:`poisson_scale`):
+  ``pi_i = min(1, c a_i)`` with ``c`` chosen for the expected number of rows;
+- the scores of optimal subsampling (Wang, Zhu & Ma 2018, "OSMAC", the mVc
+  criterion) are the norms of the rows' gradients at a pilot fit
+  (:func:`gradient_scores`); those of local case-control sampling (Fithian &
+  Hastie 2014) are the pilot's errors ``|y_i - p_i|`` (:func:`pilot_errors`).
+
+Nothing here knows of estimators or scikit-learn: arrays in, arrays out.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._objective import weighted_targets
+
+__all__ = [
+    "Sample",
+    "class_rates",
+    "draw",
+    "gradient_scores",
+    "local_multiplier",
+    "merge_summaries",
+    "pilot_errors",
+    "poisson_scale",
+    "row_norms",
+    "standardisation",
+    "summary",
+    "union_probability",
+]
+
+#: Rows per block when scoring rows in memory: the temporaries of a block
+#: (its logits, its standardised rows) stay within a few MB.
+SCORE_BLOCK_ROWS = 65536
+
+#: Streams of random numbers, one per draw (with the seed and the chunk's index).
+PILOT_STREAM, SAMPLE_STREAM = 0, 1
+
+
+def class_rates(counts, size, whole=None):
+    """Per-class inclusion probabilities that keep ``size`` rows in expectation.
+
+    ``r_k = min(1, t / n_k)`` with ``t`` such that ``sum_k n_k r_k = size``:
+    classes of at most ``t`` rows are kept whole, the others contribute ``t``
+    rows each in expectation. ``whole`` (a class index, or None) is kept whole
+    first, whatever its count; the others share what is left of ``size``.
+    Classes with no rows get rate 0. ``size`` at or above the number of rows
+    gives every class rate 1.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    rates = np.zeros(counts.shape[0])
+    budget = float(size)
+    if whole is not None:
+        rates[whole] = 1.0
+        budget -= counts[whole]
+    others = [k for k in np.argsort(counts, kind="stable") if k != whole and counts[k] > 0]
+    for place, k in enumerate(others):
+        share = budget / (len(others) - place)  # t, if every class left is subsampled
+        if counts[k] <= share:
+            rates[k] = 1.0
+            budget -= counts[k]
+        else:
+            for j in others[place:]:
+                rates[j] = max(share, 0.0) / counts[j]
+            break
+    return rates
+
+
+def poisson_scale(scores, size, weights=None):
+    """The ``c`` of ``pi_i = min(1, c a_i)`` with ``sum_i w_i pi_i = size``.
+
+    ``w_i`` are 1 (every row's score is given: the expected size is exactly
+    ``size``) or the inverse inclusion probabilities of a sample of the rows
+    (an unbiased estimate of it). Returns ``inf`` when ``size`` reaches the
+    (weighted) number of rows with a positive score: every such row is then
+    kept.
+
+    Exact, by water-filling over the rows that may be capped: with ``k``
+    rows capped (the ``k`` largest scores), ``c = (size - W_k) / (sum w a -
+    (wa)_k)``, the sums over those rows; the answer is the ``k`` whose ``c``
+    caps exactly them. Only rows with ``a_i >= tau`` are sorted, with ``tau``
+    lowered until ``c tau < 1`` (no row below it is capped). The first ``tau
+    = 1 / (4 c_0)``, ``c_0 = size / sum w a`` (no cap), passes at most
+    ``4 size / min w`` rows.
+    """
+    a = np.asarray(scores, dtype=np.float64)
+    if weights is None:
+        w, wa = None, a
+        if size >= np.count_nonzero(a > 0):
+            return np.inf
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        if size >= w[a > 0].sum():
+            return np.inf
+        wa = w * a
+    tau = wa.sum() / size / 4.0
+    while True:
+        candidate = a >= tau
+        rows = np.flatnonzero(candidate)
+        rows = rows[np.argsort(-a[rows], kind="stable")]
+        # For k = 0, 1, ..., len(rows) capped rows: their weight, and the others'
+        # w a summed directly (a difference of sums loses the small ones).
+        w_rows = np.ones(rows.size) if w is None else w[rows]
+        capped = np.concatenate([[0.0], np.cumsum(w_rows)])
+        tail = np.cumsum(wa[rows][::-1])[::-1]
+        rest = np.concatenate([tail, [0.0]]) + wa[~candidate].sum()
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            c = (size - capped) / rest
+            caps = (c > 0) & (c * np.concatenate([[np.inf], a[rows]]) >= 1.0)
+            fits = caps & (c * np.concatenate([a[rows], [tau]]) < 1.0)  # and no other
+        if fits.any():
+            return float(c[np.argmax(fits)])
+        if rows.size == a.size:  # rounding at a boundary: the last c that caps its rows
+            return float(c[np.flatnonzero(caps)[-1]])
+        tau = tau / 4.0 if np.any(~candidate & (a > 0) & (a >= tau / 4.0)) else 0.0
+
+
+def probabilities(scores, c):
+    """``min(1, c a_i)``; every row 1 when ``c`` is infinite."""
+    if np.isinf(c):
+        return np.ones(np.shape(scores))
+    return np.minimum(1.0, c * np.asarray(scores, dtype=np.float64))
+
+
+def union_probability(first, second):
+    """Probability that either of two independent Poisson draws keeps a row."""
+    return 1.0 - (1.0 - first) * (1.0 - second)
+
+
+def uniforms(seed, stream, chunk, m):
+    """The ``m`` uniform numbers of draw ``stream`` for the rows of chunk ``chunk``.
+
+    One generator per (seed, draw, chunk): a chunk's draws do not depend on the
+    other chunks, so workers draw their own rows, and a draw can be repeated
+    exactly (a pilot row's membership is known again in a later pass).
+    """
+    return np.random.default_rng([seed, stream, chunk]).random(m)
+
+
+def draw(probability, seed, stream, chunk=0):
+    """The Poisson draw: a boolean mask keeping row ``i`` with probability ``pi_i``."""
+    probability = np.asarray(probability, dtype=np.float64)
+    return uniforms(seed, stream, chunk, probability.shape[0]) < probability
+
+
+def standardisation(X, weights):
+    """Weighted column means and standard deviations of rows ``X`` (dense or CSR).
+
+    The coordinates in which the gradient norms are taken: the fit's
+    standardised columns. A constant column gets scale 1.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    total = w.sum()
+    mean = np.asarray(X.T @ w).ravel() / total
+    if hasattr(X, "multiply"):  # sparse
+        second = np.asarray(X.multiply(X).T @ w).ravel() / total
+    else:
+        second = np.einsum("ij,ij,i->j", X, X, w) / total
+    var = np.maximum(second - mean**2, 0.0)
+    scale = np.sqrt(var)
+    scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
+    return mean, scale
+
+
+def row_norms(X, mean, scale, intercept):
+    """``||((x_i - mean) / scale, 1)||`` of every row (the 1 only with an intercept)."""
+    if hasattr(X, "multiply"):  # sparse: expand the square, no dense copy
+        inv2 = 1.0 / scale**2
+        sq = np.asarray(X.multiply(X) @ inv2).ravel()
+        sq -= 2.0 * np.asarray(X @ (mean * inv2)).ravel()
+        sq += float(mean**2 @ inv2)
+        np.maximum(sq, 0.0, out=sq)
+    else:
+        D = X - mean
+        D /= scale
+        sq = np.einsum("ij,ij->i", D, D)
+    if intercept:
+        sq += 1.0
+    return np.sqrt(sq)
+
+
+def _logits(X, coef, intercept):
+    """Class-major float64 logits ``(W x_i + b)``, shape (n_outputs, m)."""
+    Z = np.asarray(X @ np.asarray(coef, dtype=np.float64).T) + intercept
+    return np.ascontiguousarray(Z.T, dtype=np.float64)
+
+
+def gradient_scores(loss, X, y_codes, sample_weight, model, standard):
+    """Norms of the rows' gradients at the pilot, in standardised coordinates.
+
+    ``||s_i c_{y_i} (p_i - t_i)|| * ||(x_i - mean) / scale, 1)||``, the norm of
+    row ``i``'s gradient of the weighted cross-entropy (the mVc criterion of
+    Wang, Zhu & Ma 2018, with the row's weight). ``model`` is ``(coef,
+    intercept, class_weight, label_smoothing)`` of the pilot; ``standard`` is
+    ``(mean, scale, intercept)`` of :func:`row_norms`.
+    """
+    coef, intercept, class_weight, smoothing = model
+    Z = _logits(X, coef, intercept)
+    A = weighted_targets(
+        y_codes, class_weight.shape[0], sample_weight, class_weight, smoothing, weight_total=1.0
+    )
+    _, dZ = loss.loss_gradient(Z, A, A.sum(axis=0))
+    return np.sqrt(np.einsum("km,km->m", dZ, dZ)) * row_norms(X, *standard)
+
+
+def pilot_errors(X, y_codes, coef, intercept):
+    """``|y_i - p_i|`` of a binary pilot (local case-control's acceptance score)."""
+    from scipy.special import expit
+
+    z = _logits(X, coef, intercept)[0]
+    # |y - p| = p for a negative, 1 - p = sigmoid(-z) for a positive: no cancellation.
+    return expit(np.where(y_codes == 1, -z, z))
+
+
+class Sample(NamedTuple):
+    """The kept rows of a draw, as a fit takes them."""
+
+    #: Positions of the kept rows among all rows, increasing.
+    indices: np.ndarray
+    X: object
+    y: np.ndarray
+    #: The sample weights of the fit: ``s_i`` times ``multiplier``.
+    weight: np.ndarray
+    #: What each kept row's sample weight is multiplied by (``1 / pi_i``).
+    multiplier: np.ndarray
+    #: :func:`summary` of the probabilities of all rows.
+    summary: dict
+
+
+def summary(pi):
+    """What ``sampling_probabilities_`` reports of the probabilities ``pi`` of all rows."""
+    pi = np.asarray(pi, dtype=np.float64)
+    return {
+        "expected_size": float(pi.sum()),
+        "min": float(pi.min()),
+        "max": float(pi.max()),
+        "n_certain": int(np.count_nonzero(pi >= 1.0)),
+    }
+
+
+def merge_summaries(parts):
+    """The :func:`summary` of all rows from those of their chunks."""
+    return {
+        "expected_size": float(sum(p["expected_size"] for p in parts)),
+        "min": float(min(p["min"] for p in parts)),
+        "max": float(max(p["max"] for p in parts)),
+        "n_certain": int(sum(p["n_certain"] for p in parts)),
+    }
+
+
+def local_multiplier(scores, c):
+    """Local case-control's weights of kept rows: ``c a_i`` where capped, else 1.
+
+    ``c a_i / pi_i``: keeps its estimating equation unbiased at any size. With
+    every row kept (``c`` infinite): ``a_i``, the same up to a common factor.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if np.isinf(c):
+        return scores
+    return np.maximum(1.0, c * scores)
