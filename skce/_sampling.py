@@ -27,6 +27,7 @@ from ._objective import weighted_targets
 
 __all__ = [
     "Sample",
+    "capped_scale",
     "class_rates",
     "draw",
     "gradient_scores",
@@ -86,12 +87,10 @@ def poisson_scale(scores, size, weights=None):
     (weighted) number of rows with a positive score: every such row is then
     kept.
 
-    Exact, by water-filling over the rows that may be capped: with ``k``
-    rows capped (the ``k`` largest scores), ``c = (size - W_k) / (sum w a -
-    (wa)_k)``, the sums over those rows; the answer is the ``k`` whose ``c``
-    caps exactly them. Only rows with ``a_i >= tau`` are sorted, with ``tau``
-    lowered until ``c tau < 1`` (no row below it is capped). The first ``tau
-    = 1 / (4 c_0)``, ``c_0 = size / sum w a`` (no cap), passes at most
+    Exact, by water-filling over the rows that may be capped
+    (:func:`capped_scale`): only rows with ``a_i >= tau`` are sorted, with
+    ``tau`` lowered until ``c tau < 1`` (no row below it is capped). The first
+    ``tau = 1 / (4 c_0)``, ``c_0 = size / sum w a`` (no cap), passes at most
     ``4 size / min w`` rows.
     """
     a = np.asarray(scores, dtype=np.float64)
@@ -107,23 +106,54 @@ def poisson_scale(scores, size, weights=None):
     tau = wa.sum() / size / 4.0
     while True:
         candidate = a >= tau
-        rows = np.flatnonzero(candidate)
-        rows = rows[np.argsort(-a[rows], kind="stable")]
-        # For k = 0, 1, ..., len(rows) capped rows: their weight, and the others'
-        # w a summed directly (a difference of sums loses the small ones).
-        w_rows = np.ones(rows.size) if w is None else w[rows]
-        capped = np.concatenate([[0.0], np.cumsum(w_rows)])
-        tail = np.cumsum(wa[rows][::-1])[::-1]
-        rest = np.concatenate([tail, [0.0]]) + wa[~candidate].sum()
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            c = (size - capped) / rest
-            caps = (c > 0) & (c * np.concatenate([[np.inf], a[rows]]) >= 1.0)
-            fits = caps & (c * np.concatenate([a[rows], [tau]]) < 1.0)  # and no other
-        if fits.any():
-            return float(c[np.argmax(fits)])
-        if rows.size == a.size:  # rounding at a boundary: the last c that caps its rows
-            return float(c[np.flatnonzero(caps)[-1]])
+        c = capped_scale(
+            a[candidate],
+            size,
+            wa[~candidate].sum(),
+            tau,
+            weights=None if w is None else w[candidate],
+            everything=bool(candidate.all()),
+        )
+        if c is not None:
+            return c
         tau = tau / 4.0 if np.any(~candidate & (a > 0) & (a >= tau / 4.0)) else 0.0
+
+
+def capped_scale(candidates, size, rest, tau, weights=None, everything=False):
+    """One step of :func:`poisson_scale`: ``c`` from the rows with ``a_i >= tau``.
+
+    ``candidates`` are those rows' scores (in row order: ties keep it),
+    ``weights`` their ``w_i`` (None: 1) and ``rest`` the sum of ``w_i a_i``
+    over the other rows. With ``k`` rows capped (the ``k`` largest scores),
+    ``c = (size - W_k) / (sum w a - (wa)_k)``, the sums over those rows; the
+    answer is the ``k`` whose ``c`` caps exactly them. Returns None when no
+    ``k`` does without capping a row below ``tau`` (lower ``tau``), unless
+    ``everything`` (the candidates are all the rows): then, rounding at a
+    boundary, the last ``c`` that caps its rows. The candidates can be gathered
+    from chunks of rows, with ``rest`` summed over the chunks.
+    """
+    a = np.asarray(candidates, dtype=np.float64)
+    order = np.argsort(-a, kind="stable")
+    a_rows = a[order]
+    # For k = 0, 1, ..., len(rows) capped rows: their weight, and the others'
+    # w a summed directly (a difference of sums loses the small ones).
+    if weights is None:
+        w_rows, wa_rows = np.ones(a.size), a_rows
+    else:
+        w_rows = np.asarray(weights, dtype=np.float64)[order]
+        wa_rows = w_rows * a_rows
+    capped = np.concatenate([[0.0], np.cumsum(w_rows)])
+    tail = np.cumsum(wa_rows[::-1])[::-1]
+    others = np.concatenate([tail, [0.0]]) + rest
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        c = (size - capped) / others
+        caps = (c > 0) & (c * np.concatenate([[np.inf], a_rows]) >= 1.0)
+        fits = caps & (c * np.concatenate([a_rows, [tau]]) < 1.0)  # and no other
+    if fits.any():
+        return float(c[np.argmax(fits)])
+    if everything:
+        return float(c[np.flatnonzero(caps)[-1]])
+    return None
 
 
 def probabilities(scores, c):
