@@ -20,7 +20,9 @@ The package has one module per concern:
 - ``_crossval``: the one cross-validation loop, with progress;
 - ``_reports``: the β report and the metrics table (pandas);
 - ``_coefficients``: the coefficient table of ``skce fit`` (the final fit's
-  standard errors, printed and saved in the model file);
+  status line and standard errors, printed and saved in the model file);
+- ``_subsample``: ``skce fit --subsample N`` (the fits wrapped in
+  ``SubsampledCE``, the kept count, the estimate saved as a plain model);
 - ``_modelfile`` and ``_rebuild``: writing, loading and validating model files;
 - ``_output``: errors, exit statuses, output streams and warnings.
 

@@ -109,13 +109,16 @@ def feature_names(pipeline, numeric, categorical):
     return names
 
 
-def standard_errors(estimator, X, y, sample_weight, *, names, classes, categorical):
+def standard_errors(estimator, X, y, sample_weight, *, names, classes, categorical, table_of=None):
     """The :class:`StandardErrors` of ``estimator`` fitted on ``(X, y, sample_weight)``.
 
     ``X``, ``y`` and ``sample_weight`` are what the final fit saw (arrays in
     memory, or dask arrays on a cluster); ``classes`` are the labels in the
     order of the model's outputs (for a binary model ``[negative,
-    positive]``). A warning from the computation (e.g. that the fit stopped
+    positive]``). ``table_of`` is the model whose ``coef_table`` is asked
+    (default ``estimator``): a :class:`~skce.SubsampledCE`, whose fitted
+    ``estimator_`` is ``estimator`` and whose table takes the kept rows from
+    all of them. A warning from the computation (e.g. that the fit stopped
     short of the minimum) is left to the caller's warning lines.
     """
     from ..linear_model import SingularHessianError
@@ -133,7 +136,7 @@ def standard_errors(estimator, X, y, sample_weight, *, names, classes, categoric
             f"covariance would take about {gigabytes:.1f} GB and longer than the fit); "
             "covariance_matrix in Python computes them"
         )
-    named = copy.copy(estimator)
+    named = copy.copy(estimator if table_of is None else table_of)
     named.feature_names_in_ = _object_array(names)
     try:
         with warnings.catch_warnings():
@@ -159,18 +162,56 @@ def _object_array(values):
     return array
 
 
-def final_fit_standard_errors(final, source, classes, out):
+def report_fit_status(estimator, out, *, with_std_errors=False):
+    """One warning line if the final fit is not an optimum, saying what to do.
+
+    Reads the estimator's public ``status_`` and ``separable_``. Separable
+    classes come first: with them, running longer cannot help (and, for a
+    fit whose standard errors were to be computed, ``with_std_errors``, the
+    line says that there are none).
+    """
+    name = type(estimator).__name__
+    if getattr(estimator, "separable_", False):
+        none = (
+            ", and there are no standard errors (no coefficient table)" if with_std_errors else ""
+        )
+        out.warning(
+            f"{name}: the classes are linearly separable in the training data and --alpha is "
+            "0, so the cross-entropy has no minimum: the coefficients grow without bound and "
+            f"the probabilities are pushed towards 0 and 1{none}; pass --alpha > 0 (the "
+            "default is 1e-4) for a finite model"
+        )
+    elif estimator.status_ == "max_iter":
+        out.warning(
+            f"{name} stopped at max_iter={estimator.max_iter} iterations before reaching its "
+            "tolerance; the model may be less accurate than it could be (a larger --alpha "
+            "helps)"
+        )
+    elif estimator.status_ == "stalled":
+        out.warning(
+            f"{name} stopped after {estimator.n_iter_} iterations at the limit of "
+            "floating-point precision (the gradient is within rounding error of zero), before "
+            "its tolerance was met; the "
+            "model is as accurate as the data allow and can be used (a larger --alpha makes "
+            "the problem better conditioned)"
+        )
+
+
+def final_fit_standard_errors(final, source, classes, out, *, fitted=None):
     """The :class:`StandardErrors` of the final pipeline ``final`` on ``source``'s rows.
 
     Computed before the classes are renamed (the fit saw the labels 0 and 1 of
     ``source.fitted_rows``); says in one warning line why they are unavailable.
+    ``fitted`` is the estimator that ``final[-1]`` fitted, if it is another
+    (the ``estimator_`` of a :class:`~skce.SubsampledCE`).
     """
     errors = standard_errors(
-        final[-1],
+        final[-1] if fitted is None else fitted,
         *source.fitted_rows(final),
         names=feature_names(final, source.numeric, source.categorical),
         classes=classes,
         categorical=source.categorical,
+        table_of=final[-1],
     )
     report_unavailable(out, errors)
     return errors

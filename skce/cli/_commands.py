@@ -10,7 +10,7 @@ import time
 import warnings
 from pathlib import Path
 
-from ._coefficients import final_fit_standard_errors, print_coef_table
+from ._coefficients import print_coef_table, report_fit_status
 from ._crossval import cross_validate, fit_scorers, refit, search_beta_alpha
 from ._data import check_input_file, counts_text, read_csv
 from ._files import FilesOnCluster
@@ -30,47 +30,13 @@ from ._output import (
 from ._parts import is_several_files
 from ._reports import BETA_GRID, format_beta, print_beta_report, print_metrics_table
 from ._sources import InMemoryTable
+from ._subsample import check_options, final_fit, subsampled
 
 #: The positive class of ``skce demo``: this digit against the nine others.
 DEMO_DIGIT = 8
 
 #: ``--alpha`` when it is not given (and β is not tuned on one file).
 DEFAULT_ALPHA = 1e-4
-
-
-def report_fit_status(estimator, out, *, with_std_errors=False):
-    """One warning line if the final fit is not an optimum, saying what to do.
-
-    Reads the estimator's public ``status_`` and ``separable_``. Separable
-    classes come first: with them, running longer cannot help (and, for a
-    fit whose standard errors were to be computed, ``with_std_errors``, the
-    line says that there are none).
-    """
-    name = type(estimator).__name__
-    if getattr(estimator, "separable_", False):
-        none = (
-            ", and there are no standard errors (no coefficient table)" if with_std_errors else ""
-        )
-        out.warning(
-            f"{name}: the classes are linearly separable in the training data and --alpha is "
-            "0, so the cross-entropy has no minimum: the coefficients grow without bound and "
-            f"the probabilities are pushed towards 0 and 1{none}; pass --alpha > 0 (the "
-            "default is 1e-4) for a finite model"
-        )
-    elif estimator.status_ == "max_iter":
-        out.warning(
-            f"{name} stopped at max_iter={estimator.max_iter} iterations before reaching its "
-            "tolerance; the model may be less accurate than it could be (a larger --alpha "
-            "helps)"
-        )
-    elif estimator.status_ == "stalled":
-        out.warning(
-            f"{name} stopped after {estimator.n_iter_} iterations at the limit of "
-            "floating-point precision (the gradient is within rounding error of zero), before "
-            "its tolerance was met; the "
-            "model is as accurate as the data allow and can be used (a larger --alpha makes "
-            "the problem better conditioned)"
-        )
 
 
 # -- skce demo ------------------------------------------------------------------------
@@ -362,6 +328,7 @@ def cmd_fit(args, out):
     if args.target in args.drop:
         raise UsageError(f"--drop {args.target!r} names the target column; it cannot be dropped")
     several = args.scheduler or is_several_files(args.data)
+    check_options(args, several)
     source = FilesOnCluster(args) if several else InMemoryTable(args)
     model_path = check_output_path(
         args.model or source.default_model_path(),
@@ -381,7 +348,7 @@ def cmd_fit(args, out):
             k = classes.index(positive)
             classes, counts = [classes[1 - k], positive], [counts[1 - k], counts[k]]
         metrics = fit_scorers(classes, pos_label=None if positive is None else 1)
-        estimator, grid, described = _estimator(args)
+        estimator, grid, described = subsampled(args, classes, counts, *_estimator(args))
         search = args.tune_beta and source.searches_alpha
         if search:
             estimator = _beta_alpha_search(args, {n: m[0] for n, m in metrics.items()})
@@ -401,8 +368,7 @@ def cmd_fit(args, out):
             results = cross_validate(source, pipeline, grid, metrics, folds=args.cv, out=out)
             best = results.best("balanced_accuracy") if args.tune_beta else 0
             final = refit(source, pipeline, results.candidates[best])
-        report_fit_status(final[-1], out, with_std_errors=True)
-        errors = final_fit_standard_errors(final, source, classes, out)  # before name_classes
+        final, errors, fitted_on = final_fit(final, source, classes, out, args)  # before names
     if positive is not None:
         name_classes(final[-1], classes)
 
@@ -419,6 +385,7 @@ def cmd_fit(args, out):
         out.result()
         which = f" at β = {format_beta(final[-1].beta)}, alpha = {final[-1].alpha:g}"
     summary = report_metrics(args, out, results, metrics, best, which, source.rows())
+    fitted_on.print(out)
     if errors.unavailable is None and not args.no_coef_table:
         out.result()
         print_coef_table(
@@ -445,11 +412,12 @@ def cmd_fit(args, out):
             "cv_folds": args.cv,
             "cv_seed": args.seed,
             "cv_mean": summary,
+            **fitted_on.training(),
         },
     )
     write_model(document, model_path)
     out.result()
-    out.result(f"model fitted on all {source.n_rows} rows, saved to {model_path}")
+    out.result(f"model fitted on {fitted_on.described()}, saved to {model_path}")
     # On stderr: the output of a run is the same every time.
     out.progress(f"finished in {time.perf_counter() - start:.1f} s")
     return EXIT_OK

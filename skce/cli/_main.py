@@ -15,6 +15,7 @@ from .. import __version__
 from ._commands import DEMO_DIGIT, cmd_demo, cmd_fit, cmd_predict
 from ._modelfile import MODEL_SUFFIX
 from ._output import EXIT_FAILURE, EXIT_OK, CLIError, Output, UsageError, first_line, one_line
+from ._subsample import add_arguments as add_subsample_arguments
 
 
 def _beta(text):
@@ -149,6 +150,7 @@ examples:
   skce fit train.csv --target churned        cross-validate, fit, save train.skce.json
   skce fit train.csv --target churned --tune-beta --impute
   skce fit iris.csv --target species --softmax
+  skce fit big.csv --target clicked --subsample 50000
   skce predict train.skce.json new.csv --proba --out predictions.csv
 
 exit status: 0 success, 1 run-time failure (fit failed, invalid model file),
@@ -182,7 +184,11 @@ which is required for more than two classes. Prints stratified K-fold
 cross-validated cross-entropy and classification metrics, then fits on all
 rows, prints the coefficient table (sandwich standard errors, z, p-values,
 95% confidence intervals) and saves the model with its standard errors as
-JSON (an existing file only with --force)."""
+JSON (an existing file only with --force). With --subsample N every fit
+(the folds' and the final one) is SubsampledCE's: every row of the rarest
+class and a sample of the others, weighted by 1/π, which estimates the fit on
+all rows; fit prints the kept count and the rows read, and the standard
+errors include the sampling's variance."""
 
 _FIT_EPILOG = """\
 examples:
@@ -192,7 +198,9 @@ examples:
   skce fit train.csv --target label --impute      fill missing values
   skce fit train.csv --target churned --positive yes --drop customer_id
   skce fit export.csv --target label --sep ';' --decimal , --encoding cp1252
-  skce fit iris.csv --target species --softmax"""
+  skce fit iris.csv --target species --softmax
+  skce fit big.csv --target clicked --subsample 50000
+  skce fit big.csv --target clicked --subsample 0.05 --subsample-method uniform"""
 
 _PREDICT_DESCRIPTION = """\
 Predict with a model saved by 'skce fit'. The CSV must have the model's feature
@@ -247,7 +255,7 @@ def build_parser():
             help="replace an existing output file (an input file is never replaced)",
         )
 
-    def common(sub, *, cv=True):
+    def common(sub, *, cv=True, seeded=""):
         if cv:
             sub.add_argument(
                 "--cv",
@@ -260,7 +268,7 @@ def build_parser():
                 "--seed",
                 type=_seed,
                 default=0,
-                help="seed of the shuffled fold assignment (default: 0)",
+                help=f"seed of the shuffled fold assignment{seeded} (default: 0)",
             )
             sub.add_argument(
                 "-j",
@@ -369,8 +377,9 @@ def build_parser():
         help="fit on the dask cluster of this scheduler (e.g. tcp://10.0.0.5:8786); without "
         "it, several files are fitted on a local cluster of --jobs worker processes",
     )
+    add_subsample_arguments(fit)
     files(fit)
-    common(fit)
+    common(fit, seeded=" and of --subsample's draws")
     fit.set_defaults(handler=cmd_fit)
 
     predict = commands.add_parser(
