@@ -126,9 +126,9 @@ class SubsampledCE(ClassifierMixin, BaseEstimator):
         The labels of all rows.
     n_subsample_ : int
         The number of rows fitted (kept).
-    subsample_indices_ : ndarray of shape (n_subsample_,)
+    subsample_indices_ : ndarray of shape (`n_subsample_`,)
         The positions of the kept rows in the data of the fit, increasing.
-    subsample_weight_ : ndarray of shape (n_subsample_,)
+    subsample_weight_ : ndarray of shape (`n_subsample_`,)
         What each kept row's sample weight was multiplied by in the fit:
         ``1 / pi_i`` (``"local"``: 1, or ``c |y_i - p_i|`` where capped).
     sampling_probabilities_ : dict
@@ -138,7 +138,7 @@ class SubsampledCE(ClassifierMixin, BaseEstimator):
         The number of rows of the data of the fit.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -429,13 +429,13 @@ class SubsampledCE(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix, dask array} of shape (n_samples_fit_, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (`n_samples_fit_`, n_features)
             The rows of the fit (a dask ``X``: the kept rows are computed).
-        y : array-like of shape (n_samples_fit_,)
-        sample_weight : array-like of shape (n_samples_fit_,), default=None
+        y : array-like of shape (`n_samples_fit_`,)
+        sample_weight : array-like of shape (`n_samples_fit_`,), default=None
             The sample weights of the fit.
         kind : {"sandwich"}, default="sandwich"
-        groups : array-like of shape (n_samples_fit_,), default=None
+        groups : array-like of shape (`n_samples_fit_`,), default=None
             Labels of dependent groups of rows (cluster-robust sandwich over
             the kept rows).
 
