@@ -294,7 +294,8 @@ def _above(a, tau):
     """The candidates ``a >= tau``, the others' sum, and whether lowering ``tau`` adds any."""
     candidate = a >= tau
     lower = bool(np.any(~candidate & (a > 0) & (a >= tau / 4.0)))
-    return a[candidate], a[~candidate].sum(), lower
+    # summed as poisson_scale sums them (one chunk: the in-memory c to the last bit)
+    return a[candidate], float(np.add.reduce(a, where=~candidate)), lower
 
 
 def _scored_chunk(x, y, w, chunk, classes, method, c, pilot_rates, seed, a):

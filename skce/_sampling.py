@@ -109,7 +109,7 @@ def poisson_scale(scores, size, weights=None):
         c = capped_scale(
             a[candidate],
             size,
-            wa[~candidate].sum(),
+            float(np.add.reduce(wa, where=~candidate)),  # no copy of the (many) others
             tau,
             weights=None if w is None else w[candidate],
             everything=bool(candidate.all()),
@@ -156,16 +156,29 @@ def capped_scale(candidates, size, rest, tau, weights=None, everything=False):
     return None
 
 
-def probabilities(scores, c):
-    """``min(1, c a_i)``; every row 1 when ``c`` is infinite."""
+def probabilities(scores, c, out=None):
+    """``min(1, c a_i)``; every row 1 when ``c`` is infinite.
+
+    ``out`` (e.g. ``scores`` itself, when they are not needed again) saves an
+    array of the rows' length: on 10 million rows each costs about 0.1 s.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
     if np.isinf(c):
-        return np.ones(np.shape(scores))
-    return np.minimum(1.0, c * np.asarray(scores, dtype=np.float64))
+        out = np.empty_like(scores) if out is None else out
+        out.fill(1.0)
+        return out
+    out = np.multiply(scores, c, out=out)
+    return np.minimum(out, 1.0, out=out)
 
 
-def union_probability(first, second):
-    """Probability that either of two independent Poisson draws keeps a row."""
-    return 1.0 - (1.0 - first) * (1.0 - second)
+def union_probability(first, second, out=None):
+    """Probability that either of two independent Poisson draws keeps a row.
+
+    ``1 - (1 - first)(1 - second)``; ``out`` as in :func:`probabilities`.
+    """
+    out = np.subtract(1.0, second, out=out)
+    out *= 1.0 - np.asarray(first)
+    return np.subtract(1.0, out, out=out)
 
 
 def uniforms(seed, stream, chunk, m):
