@@ -198,7 +198,7 @@ class InferenceMixin:
         """
         try:
             import pandas as pd
-        except ImportError as error:  # pragma: no cover - pandas is in the test extra
+        except ImportError as error:
             raise ImportError(
                 "coef_table needs pandas: pip install pandas (or the skce[cli] extra)."
             ) from error
