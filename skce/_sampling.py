@@ -27,6 +27,7 @@ from ._objective import weighted_targets
 
 __all__ = [
     "Sample",
+    "capped_scale",
     "class_rates",
     "draw",
     "gradient_scores",
@@ -86,12 +87,10 @@ def poisson_scale(scores, size, weights=None):
     (weighted) number of rows with a positive score: every such row is then
     kept.
 
-    Exact, by water-filling over the rows that may be capped: with ``k``
-    rows capped (the ``k`` largest scores), ``c = (size - W_k) / (sum w a -
-    (wa)_k)``, the sums over those rows; the answer is the ``k`` whose ``c``
-    caps exactly them. Only rows with ``a_i >= tau`` are sorted, with ``tau``
-    lowered until ``c tau < 1`` (no row below it is capped). The first ``tau
-    = 1 / (4 c_0)``, ``c_0 = size / sum w a`` (no cap), passes at most
+    Exact, by water-filling over the rows that may be capped
+    (:func:`capped_scale`): only rows with ``a_i >= tau`` are sorted, with
+    ``tau`` lowered until ``c tau < 1`` (no row below it is capped). The first
+    ``tau = 1 / (4 c_0)``, ``c_0 = size / sum w a`` (no cap), passes at most
     ``4 size / min w`` rows.
     """
     a = np.asarray(scores, dtype=np.float64)
@@ -107,23 +106,54 @@ def poisson_scale(scores, size, weights=None):
     tau = wa.sum() / size / 4.0
     while True:
         candidate = a >= tau
-        rows = np.flatnonzero(candidate)
-        rows = rows[np.argsort(-a[rows], kind="stable")]
-        # For k = 0, 1, ..., len(rows) capped rows: their weight, and the others'
-        # w a summed directly (a difference of sums loses the small ones).
-        w_rows = np.ones(rows.size) if w is None else w[rows]
-        capped = np.concatenate([[0.0], np.cumsum(w_rows)])
-        tail = np.cumsum(wa[rows][::-1])[::-1]
-        rest = np.concatenate([tail, [0.0]]) + wa[~candidate].sum()
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            c = (size - capped) / rest
-            caps = (c > 0) & (c * np.concatenate([[np.inf], a[rows]]) >= 1.0)
-            fits = caps & (c * np.concatenate([a[rows], [tau]]) < 1.0)  # and no other
-        if fits.any():
-            return float(c[np.argmax(fits)])
-        if rows.size == a.size:  # rounding at a boundary: the last c that caps its rows
-            return float(c[np.flatnonzero(caps)[-1]])
+        c = capped_scale(
+            a[candidate],
+            size,
+            wa[~candidate].sum(),
+            tau,
+            weights=None if w is None else w[candidate],
+            everything=bool(candidate.all()),
+        )
+        if c is not None:
+            return c
         tau = tau / 4.0 if np.any(~candidate & (a > 0) & (a >= tau / 4.0)) else 0.0
+
+
+def capped_scale(candidates, size, rest, tau, weights=None, everything=False):
+    """One step of :func:`poisson_scale`: ``c`` from the rows with ``a_i >= tau``.
+
+    ``candidates`` are those rows' scores (in row order: ties keep it),
+    ``weights`` their ``w_i`` (None: 1) and ``rest`` the sum of ``w_i a_i``
+    over the other rows. With ``k`` rows capped (the ``k`` largest scores),
+    ``c = (size - W_k) / (sum w a - (wa)_k)``, the sums over those rows; the
+    answer is the ``k`` whose ``c`` caps exactly them. Returns None when no
+    ``k`` does without capping a row below ``tau`` (lower ``tau``), unless
+    ``everything`` (the candidates are all the rows): then, rounding at a
+    boundary, the last ``c`` that caps its rows. The candidates can be gathered
+    from chunks of rows, with ``rest`` summed over the chunks.
+    """
+    a = np.asarray(candidates, dtype=np.float64)
+    order = np.argsort(-a, kind="stable")
+    a_rows = a[order]
+    # For k = 0, 1, ..., len(rows) capped rows: their weight, and the others'
+    # w a summed directly (a difference of sums loses the small ones).
+    if weights is None:
+        w_rows, wa_rows = np.ones(a.size), a_rows
+    else:
+        w_rows = np.asarray(weights, dtype=np.float64)[order]
+        wa_rows = w_rows * a_rows
+    capped = np.concatenate([[0.0], np.cumsum(w_rows)])
+    tail = np.cumsum(wa_rows[::-1])[::-1]
+    others = np.concatenate([tail, [0.0]]) + rest
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        c = (size - capped) / others
+        caps = (c > 0) & (c * np.concatenate([[np.inf], a_rows]) >= 1.0)
+        fits = caps & (c * np.concatenate([a_rows, [tau]]) < 1.0)  # and no other
+    if fits.any():
+        return float(c[np.argmax(fits)])
+    if everything:
+        return float(c[np.flatnonzero(caps)[-1]])
+    return None
 
 
 def probabilities(scores, c):
@@ -173,27 +203,39 @@ def standardisation(X, weights):
     return mean, scale
 
 
-def row_norms(X, mean, scale, intercept):
-    """``||((x_i - mean) / scale, 1)||`` of every row (the 1 only with an intercept)."""
-    if hasattr(X, "multiply"):  # sparse: expand the square, no dense copy
-        inv2 = 1.0 / scale**2
-        sq = np.asarray(X.multiply(X) @ inv2).ravel()
-        sq -= 2.0 * np.asarray(X @ (mean * inv2)).ravel()
-        sq += float(mean**2 @ inv2)
-        np.maximum(sq, 0.0, out=sq)
-    else:
-        D = X - mean
-        D /= scale
-        sq = np.einsum("ij,ij->i", D, D)
+def _norm_terms(mean, scale):
+    """``(1 / scale^2, mean / scale^2, sum mean^2 / scale^2)``: the expanded square."""
+    inv2 = 1.0 / np.asarray(scale, dtype=np.float64) ** 2
+    mean = np.asarray(mean, dtype=np.float64)
+    return inv2, mean * inv2, float(mean**2 @ inv2)
+
+
+def _squares(X, inv2):
+    """``sum_j x_ij^2 / scale_j^2`` of every row, without a copy of ``X``."""
+    if hasattr(X, "multiply"):  # sparse
+        return np.asarray(X.multiply(X) @ inv2).ravel()
+    return np.einsum("ij,ij,j->i", X, X, inv2)
+
+
+def _norms(squares, linear, const, intercept):
+    """``||((x - mean) / scale, 1)||`` from the expanded square's terms.
+
+    ``sum x^2 / s^2 - 2 x . (mean / s^2) + sum mean^2 / s^2``: no centred copy of
+    the rows (the norm is a sampling score: the rounding of the expansion, at
+    most ``eps (|mean| / scale)^2`` relative, is immaterial), floored at 0.
+    """
+    sq = squares - 2.0 * linear + const
+    np.maximum(sq, 0.0, out=sq)
     if intercept:
         sq += 1.0
     return np.sqrt(sq)
 
 
-def _logits(X, coef, intercept):
-    """Class-major float64 logits ``(W x_i + b)``, shape (n_outputs, m)."""
-    Z = np.asarray(X @ np.asarray(coef, dtype=np.float64).T) + intercept
-    return np.ascontiguousarray(Z.T, dtype=np.float64)
+def row_norms(X, mean, scale, intercept):
+    """``||((x_i - mean) / scale, 1)||`` of every row (the 1 only with an intercept)."""
+    inv2, lin, const = _norm_terms(mean, scale)
+    linear = np.asarray(X @ lin).ravel()
+    return _norms(_squares(X, inv2), linear, const, intercept)
 
 
 def gradient_scores(loss, X, y_codes, sample_weight, model, standard):
@@ -206,12 +248,26 @@ def gradient_scores(loss, X, y_codes, sample_weight, model, standard):
     ``(mean, scale, intercept)`` of :func:`row_norms`.
     """
     coef, intercept, class_weight, smoothing = model
-    Z = _logits(X, coef, intercept)
+    mean, scale, fit_intercept = standard
+    inv2, lin, const = _norm_terms(mean, scale)
+    W = np.asarray(coef, dtype=np.float64)
+    # Matrix-vector products, one per output: BLAS's matrix-matrix product with
+    # two or three columns took 6x a read of X here.
+    Z = np.stack([np.asarray(X @ w).ravel() for w in W])
+    Z += np.asarray(intercept, dtype=np.float64)[:, None]
     A = weighted_targets(
         y_codes, class_weight.shape[0], sample_weight, class_weight, smoothing, weight_total=1.0
     )
-    _, dZ = loss.loss_gradient(Z, A, A.sum(axis=0))
-    return np.sqrt(np.einsum("km,km->m", dZ, dZ)) * row_norms(X, *standard)
+    dZ = loss.residual(Z, A)
+    residual = np.sqrt(np.einsum("km,km->m", dZ, dZ))
+    linear = np.asarray(X @ lin).ravel()
+    return residual * _norms(_squares(X, inv2), linear, const, fit_intercept)
+
+
+def _logits(X, coef, intercept):
+    """Class-major float64 logits ``(W x_i + b)``, shape (n_outputs, m)."""
+    Z = np.asarray(X @ np.asarray(coef, dtype=np.float64).T) + intercept
+    return np.ascontiguousarray(Z.T, dtype=np.float64)
 
 
 def pilot_errors(X, y_codes, coef, intercept):

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from numpy.testing import assert_allclose
 from scipy.special import expit, log_softmax
 
 from skce import _columns, _gram
@@ -818,3 +819,32 @@ def test_weighted_square_sums_in_slices_are_the_dense_sums(fmt):
     data = X if fmt == "dense" else sp.csr_matrix(X).asformat(fmt)
     got = _columns.weighted_square_sums(data, H, chunk=9)  # many slices
     np.testing.assert_allclose(got, H @ X**2, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss, n_classes", [(BinaryCrossEntropy, 2), (MultinomialCrossEntropy, 4)])
+def test_residual_is_the_derivative_of_the_loss(loss, n_classes):
+    # dl_i/dz_i alone, against central differences of the loss's value, with class
+    # weights, sample weights, label smoothing and logits in both tails.
+    rng = np.random.default_rng(0)
+    m = 50
+    codes = rng.integers(0, n_classes, m)
+    A = weighted_targets(
+        codes, n_classes, rng.uniform(0, 2, m), rng.uniform(0.5, 3, n_classes), 0.1
+    )
+    Z = rng.normal(size=(loss.n_outputs(n_classes), m)) * 8
+    R = loss.residual(Z, A)
+    h = 1e-6
+    for k in range(Z.shape[0]):
+        up, down = Z.copy(), Z.copy()
+        up[k] += h
+        down[k] -= h
+        per_row = []
+        for i in range(m):
+            f = [
+                loss.loss_gradient(
+                    V[:, i : i + 1].copy(), A[:, i : i + 1], A[:, i].sum(keepdims=True)
+                )[0]
+                for V in (up, down)
+            ]
+            per_row.append((f[0] - f[1]) / (2 * h))
+        assert_allclose(R[k], per_row, rtol=1e-5, atol=1e-8)
