@@ -150,7 +150,7 @@ class ChunkedRows:
         """
         if method == "optimal":
             standard = (
-                *_sampling.standardisation(pilot.X, pilot.weight),
+                *_sampling.standardisation(pilot.X, pilot.weight, pilot_model.fit_intercept),
                 pilot_model.fit_intercept,
             )
             model = (

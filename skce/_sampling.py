@@ -35,7 +35,6 @@ __all__ = [
     "merge_summaries",
     "pilot_errors",
     "poisson_scale",
-    "row_norms",
     "standardisation",
     "summary",
     "union_probability",
@@ -197,11 +196,13 @@ def draw(probability, seed, stream, chunk=0):
     return uniforms(seed, stream, chunk, probability.shape[0]) < probability
 
 
-def standardisation(X, weights):
+def standardisation(X, weights, fit_intercept=True):
     """Weighted column means and standard deviations of rows ``X`` (dense or CSR).
 
     The coordinates in which the gradient norms are taken: the fit's
-    standardised columns. A constant column gets scale 1.
+    standardised columns. A constant column gets scale 1. Without an intercept
+    the columns are only scaled (the mean is 0): centring is then not a change
+    of parameters, and a row's gradient is ``residual * x / scale``.
     """
     w = np.asarray(weights, dtype=np.float64)
     total = w.sum()
@@ -213,6 +214,8 @@ def standardisation(X, weights):
     var = np.maximum(second - mean**2, 0.0)
     scale = np.sqrt(var)
     scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
+    if not fit_intercept:
+        mean = np.zeros_like(mean)
     return mean, scale
 
 
@@ -244,13 +247,6 @@ def _norms(squares, linear, const, intercept):
     return np.sqrt(sq)
 
 
-def row_norms(X, mean, scale, intercept):
-    """``||((x_i - mean) / scale, 1)||`` of every row (the 1 only with an intercept)."""
-    inv2, lin, const = _norm_terms(mean, scale)
-    linear = np.asarray(X @ lin).ravel()
-    return _norms(_squares(X, inv2), linear, const, intercept)
-
-
 def gradient_scores(loss, X, y_codes, sample_weight, model, standard):
     """Norms of the rows' gradients at the pilot, in standardised coordinates.
 
@@ -258,7 +254,8 @@ def gradient_scores(loss, X, y_codes, sample_weight, model, standard):
     row ``i``'s gradient of the weighted cross-entropy (the mVc criterion of
     Wang, Zhu & Ma 2018, with the row's weight). ``model`` is ``(coef,
     intercept, class_weight, label_smoothing)`` of the pilot; ``standard`` is
-    ``(mean, scale, intercept)`` of :func:`row_norms`.
+    ``(mean, scale, intercept)``: :func:`standardisation`'s and whether the
+    fit has an intercept.
     """
     coef, intercept, class_weight, smoothing = model
     mean, scale, fit_intercept = standard
@@ -273,7 +270,8 @@ def gradient_scores(loss, X, y_codes, sample_weight, model, standard):
     )
     dZ = loss.residual(Z, A)
     residual = np.sqrt(np.einsum("km,km->m", dZ, dZ))
-    linear = np.asarray(X @ lin).ravel()
+    # Without an intercept the mean is 0: no pass for the linear term.
+    linear = np.asarray(X @ lin).ravel() if fit_intercept else 0.0
     return residual * _norms(_squares(X, inv2), linear, const, fit_intercept)
 
 

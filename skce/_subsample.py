@@ -38,6 +38,11 @@ AUTO_ROWS_PER_RARE_ROW = 20
 AUTO_PILOT_ROWS_PER_CLASS = 1000
 
 
+def _label(value):
+    """A class label as messages show it: ``1``, not ``np.int64(1)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 class SubsampledCE(ClassifierMixin, BaseEstimator):
     """The fit of a cross-entropy classifier on all rows, estimated from a sample.
 
@@ -74,7 +79,8 @@ class SubsampledCE(ClassifierMixin, BaseEstimator):
           ``pi_i = min(1, c * a_i)`` with ``a_i`` the norm of row ``i``'s
           gradient at the pilot, ``s_i c_{y_i} ||p_i - y_i|| * ||x_i||``
           (sample weight, class weight, the pilot's prediction error; ``x``
-          in standardised columns with a 1 for the intercept), and ``c`` set
+          in standardised columns, centred only with an intercept, and a 1
+          for the intercept), and ``c`` set
           by ``sample_size``. Rows of the rare class have large errors and
           are kept with probability 1 in practice. The pilot's rows are pooled
           with the sample: a row is kept if either draw kept it, with ``pi``
@@ -98,14 +104,16 @@ class SubsampledCE(ClassifierMixin, BaseEstimator):
         (0, 1] for that fraction of the rows. ``"auto"``: every row of the
         rarest class and 20 rows of each other class per row of it. At least
         the rows of the rarest class; at or above the number of rows, every
-        row is kept with weight 1 (``"uniform"`` and ``"optimal"`` then give
-        the fit on all rows). The realised count is ``n_subsample_``.
+        row is kept, with weight 1 (``"uniform"`` and ``"optimal"`` then give
+        the fit on all rows; ``"local"`` weights each row by ``|y_i - p_i|``,
+        its estimating equation at ``pi = 1``). The realised count is ``n_subsample_``.
 
     pilot_size : int, float or "auto", default="auto"
         For ``"optimal"`` and ``"local"``: the expected number of rows of the
         pilot's case-control sample (at most ``t`` rows of each class, all the
         rows of smaller classes), as an int or a fraction of the rows.
-        ``"auto"``: 1000 rows per class.
+        ``"auto"``: 1000 rows per class (1000 times the number of classes in
+        all; a class with fewer rows gives the rest to the others).
 
     random_state : int, RandomState instance or None, default=None
         Seeds the draws. Pass an int for the same sample at every fit.
@@ -130,7 +138,8 @@ class SubsampledCE(ClassifierMixin, BaseEstimator):
         The positions of the kept rows in the data of the fit, increasing.
     subsample_weight_ : ndarray of shape (`n_subsample_`,)
         What each kept row's sample weight was multiplied by in the fit:
-        ``1 / pi_i`` (``"local"``: 1, or ``c |y_i - p_i|`` where capped).
+        ``1 / pi_i`` (``"local"``: 1, or ``c |y_i - p_i|`` where capped;
+        ``|y_i - p_i|`` when every row is kept).
     sampling_probabilities_ : dict
         A summary of ``pi`` over all rows: ``"expected_size"`` (its sum),
         ``"min"``, ``"max"`` and ``"n_certain"`` (rows with ``pi = 1``).
@@ -350,7 +359,8 @@ class SubsampledCE(ClassifierMixin, BaseEstimator):
         if size < counts[rarest]:
             raise ValueError(
                 f"sample_size={size} is smaller than the rare class: class "
-                f"{classes[rarest]!r} has {int(counts[rarest])} rows, all of which are kept. "
+                f"{_label(classes[rarest])!r} has {int(counts[rarest])} rows, which the "
+                "sample is meant to keep whole. "
                 f"Pass a sample_size of at least {int(counts[rarest])} rows (with room for "
                 "the other classes, e.g. 20 rows of each per rare row), or fit the "
                 "estimator on all rows."
@@ -359,13 +369,15 @@ class SubsampledCE(ClassifierMixin, BaseEstimator):
     def _check_classes(self, sample, classes, class_totals, parameter):
         """Refuse a sample (the pilot's or the fit's) that misses a weighted class."""
         codes = np.searchsorted(classes, sample.y)
-        present = np.bincount(codes, minlength=classes.shape[0]) > 0
+        weight = np.broadcast_to(np.asarray(sample.weight, dtype=np.float64), codes.shape)
+        present = np.bincount(codes, weights=weight, minlength=classes.shape[0]) > 0
         missing = np.flatnonzero((class_totals > 0) & ~present)
         if missing.size:
             which = "pilot sample" if parameter == "pilot_size" else "sample"
             value = getattr(self, parameter)
             raise ValueError(
-                f"The {which} has no rows of class {classes[missing[0]]!r}, so it cannot be "
+                f"The {which} has no rows of class {_label(classes[missing[0]])!r} with a positive "
+                "sample weight, so it cannot be "
                 f"fitted: raise {parameter} (now {value!r})"
                 + (", or use method='uniform'." if parameter == "pilot_size" else ".")
             )

@@ -23,12 +23,19 @@ def class_codes(y):
     every label once, so the labels' cost is a floor of the whole fit.
     """
     if y.dtype.kind in "biu" and y.size:
-        low, high = int(y.min()), int(y.max())
-        if high - low < COUNTED_LABEL_RANGE:
-            offset = y.astype(np.intp, copy=False) - low
+        low, high = y.min(), y.max()
+        if int(high) - int(low) < COUNTED_LABEL_RANGE:
+            # Unsigned labels are offset in their own dtype (uint64 past 2**63 does not
+            # fit intp), the others widened to intp first (no wrap-around in int8).
+            if y.dtype.kind == "u":
+                offset = (y - low).astype(np.intp)
+            else:
+                offset = y.astype(np.intp, copy=False) - int(low)
             present = np.bincount(offset) > 0
             codes = (np.cumsum(present) - 1)[offset]
-            return (np.flatnonzero(present) + low).astype(y.dtype), codes
+            if y.dtype.kind == "u":
+                return np.flatnonzero(present).astype(y.dtype) + low, codes
+            return (np.flatnonzero(present) + int(low)).astype(y.dtype), codes
     return np.unique(y, return_inverse=True)
 
 
@@ -71,7 +78,7 @@ class InMemoryRows:
         """
         if method == "optimal":
             standard = (
-                *_sampling.standardisation(pilot.X, pilot.weight),
+                *_sampling.standardisation(pilot.X, pilot.weight, pilot_model.fit_intercept),
                 pilot_model.fit_intercept,
             )
             model = (

@@ -6,6 +6,7 @@ brute-force OSMAC sandwich, and the sampling's own probability rules written
 out in the test.
 """
 
+import copy
 import warnings
 
 import numpy as np
@@ -142,18 +143,20 @@ def test_uniform_keeps_every_positive_and_the_expected_size():
     assert abs(model.n_subsample_ - (n_pos + 5000)) < 5 * sd
 
 
-def test_optimal_probabilities_follow_the_gradient_norms():
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_optimal_probabilities_follow_the_gradient_norms(fit_intercept):
     # pi2_i = min(1, c s_i c_y |p_i - y_i| ||((x_i - mu) / sigma, 1)||) at the pilot, with
-    # mu, sigma the pilot's weighted column moments. The union's pi gives pi2 back
+    # mu, sigma the pilot's weighted column moments; without an intercept the columns
+    # are only scaled (mu = 0) and there is no 1. The union's pi gives pi2 back
     # exactly (pi = 1 - (1 - pi0)(1 - pi2), pi0 the pilot's class rate); then
     # (pi2 / error)^2 must be a quadratic in x without cross terms.
     X, y = rare_events(n=20_000, seed=9)
     s = np.random.default_rng(10).uniform(0.0, 3.0, y.size)
     s[:50] = 0.0
     beta = 4.0
-    model = SubsampledCE(
-        WeightedLogisticCE(beta=beta, alpha=1e-4), sample_size=2500, random_state=1
-    ).fit(X, y, sample_weight=s)
+    estimator = WeightedLogisticCE(beta=beta, alpha=1e-4, fit_intercept=fit_intercept)
+    model = SubsampledCE(estimator, sample_size=2500, random_state=1)
+    model.fit(X, y, sample_weight=s)
     pilot = model.pilot_
     # the pilot: 2 x 1000 rows, every positive (fewer than 1000) and the rest negatives
     n_pos = int(y.sum())
@@ -176,12 +179,20 @@ def test_optimal_probabilities_follow_the_gradient_norms():
     assert_allclose(design @ solution, ratio2, rtol=1e-8)
     d = X.shape[1]
     a, b, const = solution[:d], solution[d : 2 * d], solution[-1]
-    c2 = const - np.sum(b**2 / (4 * a))
-    sigma, mu = np.sqrt(c2 / a), -b / (2 * a)
-    assert_allclose(sigma, 1.0, atol=0.15)  # the pilot's estimate of the columns' spread
-    assert_allclose(mu, 0.0, atol=0.15)
-    # the expected size of the second draw is exactly sample_size
-    assert model.sampling_probabilities_["expected_size"] >= 2500
+    if fit_intercept:
+        c2 = const - np.sum(b**2 / (4 * a))  # c^2: the 1 of the intercept
+        sigma, mu = np.sqrt(c2 / a), -b / (2 * a)
+        assert_allclose(sigma, 1.0, atol=0.15)  # the pilot's estimate of the columns' spread
+        assert_allclose(mu, 0.0, atol=0.15)
+    else:
+        # c^2 / sigma^2 only: no linear term (not centred) and no constant (no 1)
+        assert_allclose(b, 0.0, atol=1e-9 * a.max())
+        assert_allclose(const, 0.0, atol=1e-9 * a.max())
+        assert_allclose(a / a.mean(), 1.0, atol=0.3)  # standard normal columns: sigma ~ 1
+    # the second draw's probabilities over all rows, from the recovered quadratic:
+    # their sum, the expected size of the draw, is exactly sample_size
+    norm2 = np.maximum(X**2 @ a + X @ b + const, 0.0)
+    assert_allclose(np.minimum(1.0, error * np.sqrt(norm2)).sum(), 2500, rtol=1e-6)
 
 
 def test_random_state_repeats_the_draw():
@@ -207,12 +218,16 @@ def test_estimate_is_close_to_the_full_fit(method, beta):
     model = SubsampledCE(estimator, method=method, random_state=13).fit(X, y)
     n_pos = int(y.sum())
     assert model.n_subsample_ < 25 * n_pos
+    # issue 25's targets at 20 negatives per positive (over 10 seeds here: a root mean
+    # square of z up to 0.31, sums within 1.5 %)
     z = (theta(model) - theta(full)) / se
-    assert np.sqrt(np.mean(z**2)) < 2.5
+    assert np.sqrt(np.mean(z**2)) <= 1.0
     # probabilities on the full data's scale: the sum of the probabilities is close
     # to the full fit's (and, for beta = 1, to the count of positives)
     total = model.predict_proba(X)[:, 1].sum()
-    assert total == pytest.approx(full.predict_proba(X)[:, 1].sum(), rel=0.1)
+    assert total == pytest.approx(full.predict_proba(X)[:, 1].sum(), rel=0.05)
+    if beta == 1.0:
+        assert total == pytest.approx(n_pos, rel=0.05)
 
 
 def test_local_adds_the_pilot():
@@ -263,14 +278,32 @@ def test_softmax_keeps_the_rarest_class_whole():
     assert model.predict_proba(X).shape == (30_000, 3)
 
 
-def test_inputs_are_not_modified():
+@pytest.mark.parametrize("method", ["uniform", "optimal", "local"])
+@pytest.mark.parametrize("layout", ["C", "F", "float32", "csr", "csc"])
+def test_inputs_are_not_modified(method, layout):
     X, y = rare_events(n=5000, seed=17)
-    s = np.ones(y.size)
-    copies = X.copy(), y.copy(), s.copy()
-    model = SubsampledCE(random_state=0).fit(X, y, sample_weight=s)
+    X = {
+        "C": X,
+        "F": np.asfortranarray(X),
+        "float32": X.astype(np.float32),
+        "csr": sp.csr_matrix(X),
+        "csc": sp.csc_matrix(X),
+    }[layout]
+    # local case-control refuses weights that vary
+    s = np.full(y.size, 2.0) if method == "local" else np.linspace(0.5, 2.0, y.size)
+    estimator = WeightedLogisticCE(alpha=1e-3)
+    before = copy.deepcopy((X, y, s)), estimator.get_params()
+    model = SubsampledCE(estimator, method=method, random_state=0).fit(X, y, sample_weight=s)
     model.std_errors(X, y, sample_weight=s)
-    for before, after in zip(copies, (X, y, s), strict=True):
-        assert_array_equal(before, after)
+    (X0, y0, s0), params = before
+    dense = (lambda A: A.toarray()) if sp.issparse(X) else np.asarray
+    assert_array_equal(dense(X0), dense(X))
+    assert X0.dtype == X.dtype and type(X0) is type(X)
+    assert_array_equal(y0, y)
+    assert_array_equal(s0, s)
+    # the wrapped estimator is cloned, never fitted
+    assert estimator.get_params() == params
+    assert not hasattr(estimator, "coef_")
 
 
 # -- standard errors ----------------------------------------------------------------
@@ -348,6 +381,44 @@ def test_pilot_without_positives():
             break
     else:
         pytest.fail("no seed of 50 drew a pilot without positives")
+
+
+def test_pilot_whose_positives_all_weigh_zero():
+    # 30 positives, 29 of weight 0: a pilot of 20 rows (10 per class in expectation)
+    # holds the one that weighs with probability 1/3. Without it, the pilot's error
+    # (not the wrapped estimator's "one class" error) must say what to raise.
+    rng = np.random.default_rng(23)
+    X = rng.normal(size=(3000, 3))
+    y = np.zeros(3000, dtype=int)
+    y[:30] = 1
+    s = np.ones(3000)
+    s[:29] = 0.0
+    refused = 0
+    for seed in range(20):
+        try:
+            SubsampledCE(pilot_size=20, random_state=seed).fit(X, y, sample_weight=s)
+        except ValueError as error:
+            assert "pilot sample has no rows of class 1 with a positive sample weight" in str(error)
+            assert "raise pilot_size" in str(error)
+            refused += 1
+    assert 5 <= refused < 20  # binomial(20, 2/3): 13 expected
+
+
+def test_labels_of_any_integer_dtype():
+    X, y = rare_events(n=8000, seed=24)
+    reference = SubsampledCE(random_state=0).fit(X, y)
+    top = np.iinfo(np.uint64).max
+    for labels in (
+        np.where(y == 1, top, top - 2).astype(np.uint64),  # past 2**63
+        np.where(y == 1, 127, -128).astype(np.int8),
+        y.astype(bool),
+    ):
+        model = SubsampledCE(random_state=0).fit(X, labels)
+        assert_array_equal(model.classes_, np.unique(labels))
+        assert model.classes_.dtype == labels.dtype
+        assert_array_equal(model.subsample_indices_, reference.subsample_indices_)
+        assert_allclose(theta(model), theta(reference), rtol=1e-12)
+        assert_array_equal(model.predict(X), np.unique(labels)[reference.predict(X)])
 
 
 @pytest.mark.parametrize(

@@ -139,9 +139,10 @@ def subsampled(args, classes, counts, estimator, grid, described):
         others = counts[rarest] * len(counts)
         raise UsageError(
             f"--subsample {shown} is {_rows(size, n_rows)} rows, fewer than the "
-            f"{counts[rarest]} rows of the rarest class {classes[rarest]!r}, all of which are "
-            f"kept; pass --subsample of at least {counts[rarest]} rows (better {others} or "
-            "more, with as many rows of each other class), or leave --subsample out"
+            f"{counts[rarest]} rows of the rarest class {classes[rarest]!r}, which the sample "
+            f"is meant to keep whole; pass --subsample of at least {counts[rarest]} rows "
+            f"(better {others} or more, with as many rows of each other class), or leave "
+            "--subsample out"
         )
     wrapped = SubsampledCE(estimator, method=method(args), sample_size=size, random_state=args.seed)
     return (
