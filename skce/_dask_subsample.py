@@ -149,16 +149,7 @@ class ChunkedRows:
         The scale ``c`` is solved exactly over every row's score.
         """
         if method == "optimal":
-            standard = (
-                *_sampling.standardisation(pilot.X, pilot.weight, pilot_model.fit_intercept),
-                pilot_model.fit_intercept,
-            )
-            model = (
-                pilot_model.coef_,
-                pilot_model.intercept_,
-                np.asarray(class_weight, dtype=np.float64),
-                pilot_model.label_smoothing,
-            )
+            model, standard = _sampling.score_parameters(pilot_model, pilot, class_weight)
             rule = ("optimal", pilot_model._loss, model, standard)
         else:
             rule = ("local", pilot_model.coef_, pilot_model.intercept_)

@@ -35,6 +35,7 @@ __all__ = [
     "merge_summaries",
     "pilot_errors",
     "poisson_scale",
+    "score_parameters",
     "standardisation",
     "summary",
     "union_probability",
@@ -245,6 +246,25 @@ def _norms(squares, linear, const, intercept):
     if intercept:
         sq += 1.0
     return np.sqrt(sq)
+
+
+def score_parameters(pilot_model, pilot, class_weight):
+    """``(model, standard)`` of :func:`gradient_scores` at the pilot fit.
+
+    ``pilot_model`` is the fitted pilot (its ``coef_``, ``intercept_``,
+    ``fit_intercept`` and ``label_smoothing``), ``pilot`` its :class:`Sample`
+    (whose weighted column moments standardise the rows), ``class_weight`` the
+    class weights of the target.
+    """
+    fit_intercept = pilot_model.fit_intercept
+    standard = (*standardisation(pilot.X, pilot.weight, fit_intercept), fit_intercept)
+    model = (
+        pilot_model.coef_,
+        pilot_model.intercept_,
+        np.asarray(class_weight, dtype=np.float64),
+        pilot_model.label_smoothing,
+    )
+    return model, standard
 
 
 def gradient_scores(loss, X, y_codes, sample_weight, model, standard):

@@ -77,16 +77,7 @@ class InMemoryRows:
         exactly ``size``.
         """
         if method == "optimal":
-            standard = (
-                *_sampling.standardisation(pilot.X, pilot.weight, pilot_model.fit_intercept),
-                pilot_model.fit_intercept,
-            )
-            model = (
-                pilot_model.coef_,
-                pilot_model.intercept_,
-                class_weight,
-                pilot_model.label_smoothing,
-            )
+            model, standard = _sampling.score_parameters(pilot_model, pilot, class_weight)
             scores = self._by_block(
                 lambda X, codes, s: _sampling.gradient_scores(
                     pilot_model._loss, X, codes, s, model, standard
