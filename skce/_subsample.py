@@ -24,6 +24,7 @@ from ._base import _is_dask_array
 from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from ._cv import CrossValidatedMixin
 from ._estimators import SoftmaxCE, WeightedLogisticCE
+from ._inference import _plain
 from ._subsample_memory import InMemoryRows
 from ._threads import limit_blas_threads
 
@@ -36,11 +37,6 @@ AUTO_ROWS_PER_RARE_ROW = 20
 
 #: ``pilot_size="auto"``: rows per class of the pilot's case-control sample.
 AUTO_PILOT_ROWS_PER_CLASS = 1000
-
-
-def _label(value):
-    """A class label as messages show it: ``1``, not ``np.int64(1)``."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 class SubsampledCE(ClassifierMixin, BaseEstimator):
@@ -359,7 +355,7 @@ class SubsampledCE(ClassifierMixin, BaseEstimator):
         if size < counts[rarest]:
             raise ValueError(
                 f"sample_size={size} is smaller than the rare class: class "
-                f"{_label(classes[rarest])!r} has {int(counts[rarest])} rows, which the "
+                f"{_plain(classes[rarest])!r} has {int(counts[rarest])} rows, which the "
                 "sample is meant to keep whole. "
                 f"Pass a sample_size of at least {int(counts[rarest])} rows (with room for "
                 "the other classes, e.g. 20 rows of each per rare row), or fit the "
@@ -369,14 +365,13 @@ class SubsampledCE(ClassifierMixin, BaseEstimator):
     def _check_classes(self, sample, classes, class_totals, parameter):
         """Refuse a sample (the pilot's or the fit's) that misses a weighted class."""
         codes = np.searchsorted(classes, sample.y)
-        weight = np.broadcast_to(np.asarray(sample.weight, dtype=np.float64), codes.shape)
-        present = np.bincount(codes, weights=weight, minlength=classes.shape[0]) > 0
+        present = np.bincount(codes, weights=sample.weight, minlength=classes.shape[0]) > 0
         missing = np.flatnonzero((class_totals > 0) & ~present)
         if missing.size:
             which = "pilot sample" if parameter == "pilot_size" else "sample"
             value = getattr(self, parameter)
             raise ValueError(
-                f"The {which} has no rows of class {_label(classes[missing[0]])!r} with a positive "
+                f"The {which} has no rows of class {_plain(classes[missing[0]])!r} with a positive "
                 "sample weight, so it cannot be "
                 f"fitted: raise {parameter} (now {value!r})"
                 + (", or use method='uniform'." if parameter == "pilot_size" else ".")
