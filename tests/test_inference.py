@@ -665,7 +665,7 @@ def test_coef_table_rejects_bad_confidence_level(confidence_level):
 def test_coef_table_without_pandas_names_pandas(monkeypatch):
     X, y = _binary(n=80)
     model = WeightedLogisticCE(alpha=1e-2).fit(X, y)
-    # `import pandas` raises ImportError as where pandas is not installed. sys.modules
+    # `import pandas` raises ImportError, as where pandas is not installed; sys.modules
     # is left alone: scikit-learn (< 1.7) reads pandas from it while validating X.
     real_import = builtins.__import__
 
